@@ -1,0 +1,104 @@
+"""The adapter interface: what an implementation writes once to be graded.
+
+An adapter is any object with
+
+    info: AdapterInfo            # name, version, schedulers, features, observables, tolerance (see model.py)
+    trace(case: Case) -> Trace   # run the case, return what the optimizer used at each step
+    close() -> None              # optional: release resources
+
+Two helper bases make a typical adapter a few dozen lines:
+
+* `StatefulAdapter`, for libraries with scheduler objects (torch, mmengine, paddle, keras callbacks...):
+  implement `build(case) -> Session` and, for `state_dict`, `restore(case, checkpoint) -> Session`. The
+  runner then drives every step protocol, records warnings and errors as events, and builds the trace.
+* `FunctionAdapter`, for schedules that are pure functions of the step (optax, keras schedules):
+  implement `lrs_at(case, step) -> list[float]` (and `momenta_at` if it declares `momentum`).
+
+Everything torch-specific lives in conformance/adapters/torch_reference.py, which uses `StatefulAdapter`
+exactly as a third party would.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from conformance.model import AdapterInfo, Case, Observation, Trace
+
+
+class Adapter(ABC):
+    info: AdapterInfo
+
+    @abstractmethod
+    def trace(self, case: Case) -> Trace:
+        """Run `case` and return its trace. Errors the implementation raises *as behaviour* (for example a
+        ValueError for an invalid argument) belong in the trace as events; anything else may propagate."""
+
+    def close(self) -> None:
+        """Release resources (processes, files). Called once when the run ends."""
+
+
+class Session(ABC):
+    """One live optimizer + scheduler pair built for a case, driven by the runner's step protocols."""
+
+    @abstractmethod
+    def lrs(self) -> Sequence[float]:
+        """The learning rate the optimizer would use now, per param group."""
+
+    def momenta(self) -> Sequence[float] | None:
+        """SGD momentum or Adam beta1 per group, for schedulers that drive it (declare `momentum`)."""
+        return None
+
+    def last_lrs(self) -> Sequence[float] | None:
+        """What the scheduler reports as its last lr (torch's get_last_lr); None if not observable."""
+        return None
+
+    @abstractmethod
+    def optimizer_step(self) -> None:
+        """One optimizer step (parameters need not move; what matters is that the step happened)."""
+
+    @abstractmethod
+    def scheduler_step(self, metric: float | None = None, epoch: float | None = None) -> None:
+        """Advance the scheduler: with the metric for plateau schedulers, with an explicit epoch for the
+        step-epoch protocol, else plainly."""
+
+    def save(self) -> Any:
+        """A checkpoint of optimizer and scheduler (declare `state_dict`)."""
+        raise NotImplementedError("this adapter does not declare the state_dict feature")
+
+
+class StatefulAdapter(Adapter):
+    @abstractmethod
+    def build(self, case: Case) -> Session:
+        """Construct the optimizer and scheduler for `case`. Raise what the implementation raises."""
+
+    def restore(self, case: Case, checkpoint: Any) -> Session:
+        """Fresh objects for `case`, then load `checkpoint` (from Session.save) into them."""
+        raise NotImplementedError("this adapter does not declare the state_dict feature")
+
+    def trace(self, case: Case) -> Trace:
+        from conformance.runner import drive
+
+        return drive(case, self)
+
+
+class FunctionAdapter(Adapter):
+    """For schedules that are pure functions of the step number. Supports the standard protocol only."""
+
+    @abstractmethod
+    def lrs_at(self, case: Case, step: int) -> Sequence[float]:
+        """The lr per group at loop iteration `step` (0-based)."""
+
+    def momenta_at(self, case: Case, step: int) -> Sequence[float] | None:
+        return None
+
+    def trace(self, case: Case) -> Trace:
+        observations = []
+        for step in range(case.steps):
+            momenta = self.momenta_at(case, step) if case.drives_momentum else None
+            for group, lr in enumerate(self.lrs_at(case, step)):
+                observations.append(
+                    Observation(step, group, float(lr), None if momenta is None else float(momenta[group]))
+                )
+        return Trace(tuple(observations))

@@ -1,0 +1,121 @@
+"""The reference adapter: the installed torch.optim.lr_scheduler, through the same interface as any other.
+
+Mapping from a case to torch (the contract every golden was generated under):
+  * one parameter (a 1-element zero tensor) per param group; the group table's keys (lr, momentum, betas,
+    initial_lr, ...) become the param group's keys; with `tensor_lr`, every lr is a 0-dim float32 tensor;
+  * the optimizer is SGD or Adam with the case's optimizer kwargs, its default lr the first group's lr;
+  * composites build their children first, in order, on the same optimizer; `optimizer = true` in a
+    ChainedScheduler's kwargs passes the optimizer (torch >= 2.4);
+  * callables come from conformance.vocabulary (plain functions, as a user's lambdas would be);
+  * a checkpoint is torch.save({"optimizer", "scheduler"} state dicts) into memory and torch.load back, as a
+    real checkpoint would be; restoring builds fresh objects, then loads the optimizer, then the scheduler
+    (the order torch's documentation asks for).
+"""
+
+from __future__ import annotations
+
+import io
+
+from conformance import vocabulary
+from conformance.adapters.base import Session, StatefulAdapter
+from conformance.cases import SCHEDULERS
+from conformance.model import CALLABLE_KWARGS, FEATURES, AdapterInfo, Case, SchedulerSpec
+
+
+def _release(version: str) -> str:
+    return version.split("+", 1)[0]  # "2.13.0+cpu" -> "2.13.0"
+
+
+class TorchSession(Session):
+    def __init__(self, optimizer, scheduler) -> None:
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+
+    def lrs(self):
+        return [float(group["lr"]) for group in self.optimizer.param_groups]
+
+    def momenta(self):
+        return [
+            float(group["betas"][0]) if "betas" in group else float(group["momentum"])
+            for group in self.optimizer.param_groups
+        ]
+
+    def last_lrs(self):
+        return [float(lr) for lr in self.scheduler.get_last_lr()]
+
+    def optimizer_step(self) -> None:
+        self.optimizer.step()
+
+    def scheduler_step(self, metric=None, epoch=None) -> None:
+        if metric is not None:
+            self.scheduler.step(metric)
+        elif epoch is not None:
+            self.scheduler.step(epoch)
+        else:
+            self.scheduler.step()
+
+    def save(self):
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}, buffer)
+        return buffer.getvalue()
+
+
+class TorchAdapter(StatefulAdapter):
+    def __init__(self) -> None:
+        import torch
+        import torch.optim.lr_scheduler as lr_scheduler
+
+        self._torch = torch
+        self._lr_scheduler = lr_scheduler
+        self.info = AdapterInfo(
+            name="torch",
+            version=_release(torch.__version__),
+            schedulers=frozenset(name for name in SCHEDULERS if hasattr(lr_scheduler, name)),
+            features=frozenset(FEATURES),
+            observables=frozenset({"last_lr", "messages"}),
+            mirrors=_release(torch.__version__),
+        )
+
+    def build(self, case: Case) -> TorchSession:
+        optimizer = self._optimizer(case)
+        return TorchSession(optimizer, self._scheduler(case.scheduler, optimizer))
+
+    def restore(self, case: Case, checkpoint: bytes) -> TorchSession:
+        state = self._torch.load(io.BytesIO(checkpoint), weights_only=False)
+        session = self.build(case)
+        session.optimizer.load_state_dict(state["optimizer"])
+        session.scheduler.load_state_dict(state["scheduler"])
+        return session
+
+    def _lr(self, value, case: Case):
+        return self._torch.tensor(value) if case.tensor_lr else value
+
+    def _optimizer(self, case: Case):
+        torch = self._torch
+        groups = []
+        for spec in case.groups:
+            group = {key: tuple(v) if isinstance(v, list) else v for key, v in spec.items()}
+            group["params"] = [torch.nn.Parameter(torch.zeros(1))]
+            group["lr"] = self._lr(spec["lr"], case)
+            if "initial_lr" in spec:
+                group["initial_lr"] = self._lr(spec["initial_lr"], case)
+            groups.append(group)
+        kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in case.optimizer.kwargs.items()}
+        optimizer_class = getattr(torch.optim, case.optimizer.name)
+        return optimizer_class(groups, **{"lr": groups[0]["lr"], **kwargs})
+
+    def _scheduler(self, spec: SchedulerSpec, optimizer):
+        cls = getattr(self._lr_scheduler, spec.name)
+        kwargs = {
+            key: vocabulary.build(value) if key in CALLABLE_KWARGS else value for key, value in spec.kwargs.items()
+        }
+        if not spec.children:
+            return cls(optimizer, **kwargs)
+        children = [self._scheduler(child, optimizer) for child in spec.children]
+        if spec.name == "ChainedScheduler":
+            if kwargs.pop("optimizer", False):
+                return cls(children, optimizer=optimizer, **kwargs)
+            return cls(children, **kwargs)
+        return cls(optimizer, schedulers=children, **kwargs)

@@ -1,0 +1,298 @@
+"""Cases: read and validate golden/cases/*.toml into `Case` objects.
+
+A case file is one family (its stem is the first part of every id in it). An optional [defaults] table is
+merged under every [[case]]. Any problem is reported as one line naming the file, the line and the case.
+The format is documented in golden/cases/README.md; this module is its executable definition.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from conformance import vocabulary
+from conformance.model import CALLABLE_KWARGS, PROTOCOLS, Case, OptimizerSpec, SchedulerSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN_DIR = ROOT / "golden"
+CASES_DIR = GOLDEN_DIR / "cases"
+
+SCHEDULERS = (
+    "LambdaLR",
+    "MultiplicativeLR",
+    "StepLR",
+    "MultiStepLR",
+    "ConstantLR",
+    "LinearLR",
+    "ExponentialLR",
+    "PolynomialLR",
+    "CosineAnnealingLR",
+    "ChainedScheduler",
+    "SequentialLR",
+    "ReduceLROnPlateau",
+    "CyclicLR",
+    "CosineAnnealingWarmRestarts",
+    "OneCycleLR",
+)
+COMPOSITES = ("ChainedScheduler", "SequentialLR")
+OPTIMIZERS = ("SGD", "Adam")
+
+ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9][a-z0-9._-]*$")
+CASE_KEYS = {
+    "id",
+    "why",
+    "scheduler",
+    "kwargs",
+    "children",
+    "optimizer",
+    "groups",
+    "steps",
+    "protocol",
+    "resume_at",
+    "metrics",
+    "epochs",
+    "tensor_lr",
+    "torch",
+    "tags",
+    "expect_error",
+    "expect_warning",
+}
+CHILD_KEYS = {"scheduler", "kwargs", "children"}
+
+
+class CaseError(ValueError):
+    """A case file is malformed. str() is one line: `file:line: case-id: what is wrong`."""
+
+
+def load_cases(directory: Path = CASES_DIR) -> list[Case]:
+    """Every case under `directory`, in file then declaration order. Raises CaseError on the first problem."""
+    files = sorted(directory.glob("*.toml"))
+    if not files:
+        raise CaseError(f"{directory}: no case files (*.toml)")
+    cases: list[Case] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        for case in load_file(path):
+            if case.id in seen:
+                raise CaseError(f"{_where(path, case.id)}: duplicate id, first defined in {seen[case.id]}")
+            seen[case.id] = case.source
+            cases.append(case)
+    return cases
+
+
+def load_file(path: Path) -> list[Case]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(f"{_rel(path)}: invalid TOML: {exc}") from None
+    unknown_top = set(data) - {"defaults", "case"}
+    if unknown_top:
+        raise CaseError(f"{_rel(path)}: unknown top-level keys {sorted(unknown_top)} (expected [defaults], [[case]])")
+    defaults = data.get("defaults", {})
+    cases = []
+    for index, raw in enumerate(data.get("case", [])):
+        merged = {**defaults, **raw}
+        case_id = merged.get("id", f"<case #{index + 1}>")
+        try:
+            cases.append(parse_case(merged, source=_rel(path), family=path.stem))
+        except (CaseError, vocabulary.VocabularyError, TypeError, ValueError, KeyError) as exc:
+            raise CaseError(f"{_where(path, case_id, text)}: {exc}") from None
+    return cases
+
+
+def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | None = None) -> Case:
+    """Validate one merged case dict and build the Case. Raises CaseError with a short reason."""
+    unknown = set(data) - CASE_KEYS
+    if unknown:
+        raise CaseError(f"unknown keys {sorted(unknown)}")
+    for key in ("id", "why", "scheduler", "groups", "steps"):
+        if key not in data:
+            raise CaseError(f"missing required key {key!r}")
+    case_id = data["id"]
+    if not isinstance(case_id, str) or not ID_PATTERN.match(case_id):
+        raise CaseError(f"id {case_id!r} is not a slug like 'steplr/gamma-half-step3'")
+    if family is not None and case_id.split("/", 1)[0] != family:
+        raise CaseError(f"id {case_id!r} must start with '{family}/' (the file's stem)")
+    why = data["why"]
+    if not isinstance(why, str) or not why.strip() or "\n" in why.strip():
+        raise CaseError("'why' must be one non-empty line")
+
+    scheduler = _parse_scheduler(data, "case")
+    groups = data["groups"]
+    if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) and "lr" in g for g in groups):
+        raise CaseError("'groups' must be a non-empty list of tables, each with an 'lr'")
+    steps = data["steps"]
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        raise CaseError("'steps' must be a positive integer")
+
+    optimizer = data.get("optimizer", {"name": "SGD"})
+    if isinstance(optimizer, str):
+        optimizer = {"name": optimizer}
+    if optimizer.get("name") not in OPTIMIZERS:
+        raise CaseError(f"optimizer name must be one of {OPTIMIZERS}, got {optimizer.get('name')!r}")
+
+    protocol = data.get("protocol", "standard")
+    if protocol not in PROTOCOLS:
+        raise CaseError(f"protocol {protocol!r} is not one of {PROTOCOLS}")
+    resume_at = data.get("resume_at")
+    if protocol == "resume-state-dict":
+        if not isinstance(resume_at, int) or not 0 < resume_at < steps:
+            raise CaseError("protocol resume-state-dict needs resume_at with 0 < resume_at < steps")
+    elif resume_at is not None:
+        raise CaseError("resume_at only applies to protocol resume-state-dict")
+
+    metrics = _floats(data.get("metrics"), "metrics", steps)
+    epochs = _floats(data.get("epochs"), "epochs", steps)
+    if protocol == "step-epoch" and epochs is None:
+        raise CaseError("protocol step-epoch needs 'epochs', one per step")
+    if epochs is not None and protocol != "step-epoch":
+        raise CaseError("'epochs' only applies to protocol step-epoch")
+    is_plateau = any(s.name == "ReduceLROnPlateau" for s in scheduler.walk())
+    if is_plateau != (metrics is not None):
+        raise CaseError("'metrics' (one per step) is required for ReduceLROnPlateau and only for it")
+
+    torch_range = data.get("torch", "")
+    if torch_range:
+        _specifier(torch_range)
+    tags = data.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise CaseError("'tags' must be a list of strings")
+
+    return Case(
+        id=case_id,
+        why=why.strip(),
+        scheduler=scheduler,
+        groups=tuple(dict(g) for g in groups),
+        steps=steps,
+        optimizer=OptimizerSpec(optimizer["name"], {k: v for k, v in optimizer.items() if k != "name"}),
+        protocol=protocol,
+        resume_at=resume_at,
+        metrics=metrics,
+        epochs=epochs,
+        tensor_lr=bool(data.get("tensor_lr", False)),
+        torch=torch_range,
+        tags=tuple(tags),
+        expect_error=data.get("expect_error"),
+        expect_warning=data.get("expect_warning"),
+        source=source,
+        raw=dict(data),
+    )
+
+
+def _parse_scheduler(data: Mapping[str, Any], where: str) -> SchedulerSpec:
+    name = data.get("scheduler")
+    if name not in SCHEDULERS:
+        raise CaseError(f"{where}: unknown scheduler {name!r}")
+    kwargs = data.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise CaseError(f"{where}: 'kwargs' must be a table")
+    for key in CALLABLE_KWARGS:
+        if key in kwargs:
+            vocabulary.validate(kwargs[key], f"{where}.kwargs.{key}")
+    children_data = data.get("children", [])
+    if (name in COMPOSITES) != bool(children_data):
+        raise CaseError(f"{where}: 'children' is required for {'/'.join(COMPOSITES)} and only for them")
+    children = []
+    for i, child in enumerate(children_data):
+        if not isinstance(child, dict) or set(child) - CHILD_KEYS:
+            raise CaseError(f"{where}.children[{i}]: expected a table with keys {sorted(CHILD_KEYS)}")
+        children.append(_parse_scheduler(child, f"{where}.children[{i}]"))
+    return SchedulerSpec(name, dict(kwargs), tuple(children))
+
+
+def _floats(values, name: str, steps: int) -> tuple[float, ...] | None:
+    if values is None:
+        return None
+    if not isinstance(values, list) or len(values) != steps:
+        raise CaseError(f"'{name}' must be a list with one number per step ({steps})")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise CaseError(f"'{name}' must hold numbers (TOML's nan, inf and -inf are allowed)")
+    return tuple(values)
+
+
+def _specifier(text: str):
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        raise CaseError(f"'torch' {text!r} is not a PEP 440 specifier like '>=2.4'") from None
+
+
+def applies_to(case: Case, release: str) -> bool:
+    """Whether the case exists on this torch release (its `torch` specifier admits it)."""
+    if not case.torch:
+        return True
+    return _specifier(case.torch).contains(release, prereleases=True)
+
+
+def spec_hash(case: Case) -> str:
+    """A stable hash of the case's data as written (after [defaults] are merged)."""
+    canonical = json.dumps(case.raw, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def case_to_json(case: Case) -> dict:
+    """The case as sent to an out-of-process adapter (see schemas/protocol.schema.json).
+    JSON has no nan/inf, so non-finite numbers are sent as the strings "nan", "inf", "-inf"."""
+    return _finite_json(dict(case.raw))
+
+
+def _finite_json(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_json(v) for v in value]
+    return value
+
+
+def _json_default(value):
+    return repr(value)
+
+
+def select(
+    cases: Iterable[Case],
+    patterns: Iterable[str] = (),
+    schedulers: Iterable[str] = (),
+    tags: Iterable[str] = (),
+) -> list[Case]:
+    """Filter cases by id glob(s), scheduler name(s) (anywhere in the tree) and tag(s). Empty = no filter."""
+    patterns, schedulers, tags = list(patterns), {s.lower() for s in schedulers}, set(tags)
+    chosen = []
+    for case in cases:
+        if patterns and not any(fnmatch.fnmatchcase(case.id, p) for p in patterns):
+            continue
+        if schedulers and not schedulers & {s.lower() for s in case.schedulers}:
+            continue
+        if tags and not tags & set(case.tags):
+            continue
+        chosen.append(case)
+    return chosen
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _where(path: Path, case_id: str, text: str | None = None) -> str:
+    """`file:line: id` where line is that of the case's `id = "..."` (tomllib gives no positions)."""
+    text = text if text is not None else path.read_text(encoding="utf-8")
+    line = 0
+    for number, content in enumerate(text.splitlines(), 1):
+        if re.match(rf"""\s*id\s*=\s*["']{re.escape(str(case_id))}["']""", content):
+            line = number
+            break
+    return f"{_rel(path)}:{line}: {case_id}" if line else f"{_rel(path)}: {case_id}"

@@ -1,0 +1,163 @@
+"""`lr-conformance` / `python -m conformance`: run, list, show, check, regen.
+
+Exit codes: 0 conformant / nothing to do; 1 a case failed, errored, timed out, crashed or xpassed (or regen
+refused); 2 usage or configuration error (bad --adapter, malformed case file or golden).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from conformance import __version__, cases as cases_mod, golden, report, traces
+from conformance.adapters import AdapterLoadError, load_adapter
+from conformance.model import Tolerance
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-k", "--id", dest="patterns", action="append", default=[], metavar="GLOB",
+                        help="only cases whose id matches this glob (repeatable), e.g. 'steplr/*'")
+    parser.add_argument("--scheduler", action="append", default=[], help="only cases using this scheduler")
+    parser.add_argument("--tag", action="append", default=[], help="only cases with this tag")
+
+
+def _adapter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--adapter", default=None,
+                        help="entry-point name, module:Class, path/to/adapter.py or cmd:<command> "
+                             "(default: $LR_CONFORMANCE_ADAPTER or 'torch')")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lr-conformance", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"lr-conformance {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="grade an implementation (default: the installed torch) against the goldens")
+    _adapter_option(run)
+    _filters(run)
+    run.add_argument("--json", dest="json_path", type=Path, help="write the machine-readable result here")
+    run.add_argument("--expectations", type=Path, help="TOML file of cases known to differ (xfail)")
+    run.add_argument("--rtol", type=float, help="relative tolerance, replacing the adapter's (default: its own)")
+    run.add_argument("--atol", type=float, help="absolute tolerance, replacing the adapter's")
+    run.add_argument("-v", "--verbose", action="store_true", help="list every case, not only problems")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+
+    lst = sub.add_parser("list", help="list cases")
+    _filters(lst)
+
+    show = sub.add_parser("show", help="print the trace an adapter produces for cases (CSV), without comparing")
+    _adapter_option(show)
+    _filters(show)
+
+    sub.add_parser("check", help="lint case files and goldens: schema, ids, hashes, orphans")
+
+    regen = sub.add_parser("regen", help="regenerate reference goldens with the installed torch")
+    _filters(regen)
+    regen.add_argument("--accept", action="store_true", help="allow changing or removing existing goldens")
+    regen.add_argument("--adapter", default="torch", help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (cases_mod.CaseError, golden.GoldenError, AdapterLoadError, traces.TraceFormatError) as exc:
+        print(f"lr-conformance: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lr-conformance: interrupted", file=sys.stderr)
+        return 130
+
+
+def _selected(args) -> list[cases_mod.Case]:
+    chosen = cases_mod.select(cases_mod.load_cases(), args.patterns, args.scheduler, args.tag)
+    if not chosen:
+        raise cases_mod.CaseError("no case matches the filters given")
+    return chosen
+
+
+def cmd_run(args) -> int:
+    from conformance import runner
+    from conformance.expectations import load_expectations
+
+    selected = _selected(args)
+    store = golden.load()
+    adapter = load_adapter(args.adapter)
+    spec = args.adapter or os.environ.get("LR_CONFORMANCE_ADAPTER") or "torch"
+    options = runner.RunOptions(
+        expectations=load_expectations(args.expectations) if args.expectations else None,
+        tolerance_override=_tolerance(args),
+    )
+    start = time.perf_counter()
+    progress = _progress if (sys.stderr.isatty() and not args.quiet) else None
+    try:
+        outcomes = runner.run_cases(adapter, selected, store, options, progress)
+    finally:
+        adapter.close()
+    if progress:
+        print("\r\033[K", end="", file=sys.stderr)
+    document = report.result_document(
+        outcomes, {c.id: c for c in selected}, adapter.info, spec, store.reference, time.perf_counter() - start
+    )
+    if args.json_path:
+        args.json_path.parent.mkdir(parents=True, exist_ok=True)
+        args.json_path.write_text(report.dumps_result(document), encoding="utf-8")
+    print(report.terminal_summary(document, verbose=args.verbose))
+    return 0 if document["ok"] else 1
+
+
+def _tolerance(args) -> Tolerance | None:
+    if args.rtol is None and args.atol is None:
+        return None
+    return Tolerance(args.rtol or 0.0, args.atol or 0.0, "set on the command line (--rtol/--atol)")
+
+
+def _progress(index: int, total: int, outcome) -> None:
+    print(f"\r\033[K[{index}/{total}] {outcome.status.value:11} {outcome.case_id}", end="", file=sys.stderr, flush=True)
+
+
+def cmd_list(args) -> int:
+    for case in _selected(args):
+        extra = f" torch{case.torch}" if case.torch else ""
+        print(f"{case.id:55} {case.scheduler.name:28} {case.protocol:18}{extra}  {case.why}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    adapter = load_adapter(args.adapter)
+    try:
+        for case in _selected(args):
+            print(f"# {case.id}: {case.why}")
+            print(traces.dumps(adapter.trace(case)), end="")
+    finally:
+        adapter.close()
+    return 0
+
+
+def cmd_check(args) -> int:
+    all_cases = cases_mod.load_cases()
+    found = golden.problems(golden.load(), all_cases)
+    for line in found:
+        print(line)
+    print(f"check: {len(all_cases)} cases, {len(found)} problem(s)")
+    return 1 if found else 0
+
+
+def cmd_regen(args) -> int:
+    from conformance.regenerate import regenerate
+
+    all_cases = cases_mod.load_cases()
+    filtered = bool(args.patterns or args.scheduler or args.tag)
+    chosen = cases_mod.select(all_cases, args.patterns, args.scheduler, args.tag)
+    adapter = load_adapter(args.adapter)
+    try:
+        return regenerate(adapter, chosen, golden.load(), accept=args.accept, prune=not filtered)
+    finally:
+        adapter.close()
+
+
+COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "check": cmd_check, "regen": cmd_regen}

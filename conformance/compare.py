@@ -1,0 +1,136 @@
+"""Compare an actual trace with the expected one and explain the first difference.
+
+Columns compared: lr always; momentum where the case's scheduler drives it; last_lr only for adapters that
+declare the `last_lr` observable. Events: errors always (type, step, phase); warnings only for adapters
+that declare `warnings`; messages only for adapters that declare `messages`.
+An error the golden does not have is reported as ERROR (the implementation raised), anything else as FAIL.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+from conformance.model import AdapterInfo, Case, Divergence, Event, Observation, Status, Tolerance, Trace
+
+
+def ulp_distance(a: float, b: float) -> int | None:
+    """How many doubles lie between a and b (0 = identical bits); None if either is nan."""
+    if math.isnan(a) or math.isnan(b):
+        return None
+
+    def ordered(x: float) -> int:
+        (bits,) = struct.unpack("<q", struct.pack("<d", x))
+        return bits if bits >= 0 else -(bits & 0x7FFFFFFFFFFFFFFF)
+
+    return abs(ordered(a) - ordered(b))
+
+
+def _same(expected: float | None, actual: float | None, tolerance: Tolerance) -> bool:
+    if expected is None or actual is None:
+        return expected is None and actual is None
+    return tolerance.close(expected, actual)
+
+
+def compared_columns(case: Case, info: AdapterInfo) -> tuple[str, ...]:
+    columns = ["lr"]
+    if case.drives_momentum:
+        columns.append("momentum")
+    if "last_lr" in info.observables:
+        columns.append("last_lr")
+    return tuple(columns)
+
+
+def _event_key(event: Event, info: AdapterInfo) -> tuple:
+    return event.key + ((event.message,) if "messages" in info.observables else ())
+
+
+def compared_events(trace: Trace, info: AdapterInfo) -> list[Event]:
+    return [e for e in trace.events if e.kind == "error" or "warnings" in info.features]
+
+
+def _observation_divergence(case, expected: Trace, actual: Trace, info, tolerance) -> Divergence | None:
+    actual_at = {(o.step, o.group): o for o in actual.observations}
+    columns = compared_columns(case, info)
+    first: Divergence | None = None
+    worst: dict[str, float] = {}
+    for exp in expected.observations:
+        act = actual_at.pop((exp.step, exp.group), None)
+        if act is None:
+            if first is None:
+                first = Divergence(exp.step, exp.group, "length", "an observation", "none (trace ended or group missing)")
+            continue
+        for column in columns:
+            e, a = getattr(exp, column), getattr(act, column)
+            if e is not None and a is not None and math.isfinite(e) and math.isfinite(a):
+                worst[column] = max(worst.get(column, 0.0), abs(e - a))
+            if first is None and not _same(e, a, tolerance):
+                first = _value_divergence(exp, column, e, a)
+    if first is None and actual_at:
+        extra = min(actual_at.values(), key=lambda o: (o.step, o.group))
+        first = Divergence(extra.step, extra.group, "length", "no observation (trace ended)", f"lr={extra.lr!r}")
+    if first is not None and first.column in worst:
+        first = Divergence(**{**first.__dict__, "max_abs_error": worst[first.column]})
+    return first
+
+
+def _value_divergence(obs: Observation, column: str, e, a) -> Divergence:
+    if e is None or a is None:
+        return Divergence(obs.step, obs.group, column, e, a)
+    abs_error = abs(e - a) if math.isfinite(e) and math.isfinite(a) else math.inf
+    return Divergence(obs.step, obs.group, column, e, a, abs_error, ulp_distance(e, a))
+
+
+def _event_divergence(expected: Trace, actual: Trace, info: AdapterInfo) -> Divergence | None:
+    exp_events, act_events = compared_events(expected, info), compared_events(actual, info)
+    for index in range(max(len(exp_events), len(act_events))):
+        e = exp_events[index] if index < len(exp_events) else None
+        a = act_events[index] if index < len(act_events) else None
+        if e is not None and a is not None and _event_key(e, info) == _event_key(a, info):
+            continue
+        step = min(x.step for x in (e, a) if x is not None)
+        return Divergence(step, None, "event", describe_event(e), describe_event(a))
+    return None
+
+
+def describe_event(event: Event | None) -> str:
+    if event is None:
+        return "no event"
+    text = f"{event.type} ({event.kind}) at step {event.step} in {event.phase}"
+    return f"{text}: {event.message}" if event.message else text
+
+
+def compare(
+    case: Case, expected: Trace, actual: Trace, info: AdapterInfo, tolerance: Tolerance | None = None
+) -> tuple[Status, str, Divergence | None]:
+    tolerance = tolerance or info.tolerance
+    candidates = [
+        d
+        for d in (
+            _event_divergence(expected, actual, info),
+            _observation_divergence(case, expected, actual, info, tolerance),
+        )
+        if d is not None
+    ]
+    if not candidates:
+        return Status.PASS, "", None
+    # The earliest step wins; at the same step an event explains more than the values it caused.
+    first = min(candidates, key=lambda d: (d.step, d.column != "event"))
+    unexpected_error = next(
+        (e for e in actual.events if e.kind == "error" and e.key not in {x.key for x in expected.events}), None
+    )
+    if unexpected_error is not None and unexpected_error.step <= first.step:
+        return Status.ERROR, f"raised {describe_event(unexpected_error)}", first
+    return Status.FAIL, describe_divergence(first), first
+
+
+def describe_divergence(d: Divergence) -> str:
+    where = f"step {d.step}" + (f" group {d.group}" if d.group is not None else "")
+    if d.column in ("event", "length"):
+        return f"{where} {d.column}: expected {d.expected}, got {d.actual}"
+    text = f"{where} {d.column}: expected {d.expected!r}, got {d.actual!r}"
+    if d.abs_error is not None:
+        text += f" (abs error {d.abs_error:.3g}"
+        text += f", {d.ulps} ulp" if d.ulps is not None else ""
+        text += f", max over trace {d.max_abs_error:.3g})" if d.max_abs_error is not None else ")"
+    return text

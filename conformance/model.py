@@ -1,0 +1,314 @@
+"""The domain model: cases, traces, adapters' declarations and results. Frozen dataclasses only.
+
+Everything an implementation in another language needs is expressible here as plain data;
+`to_json`/`from_json` helpers live next to the types that cross a process boundary.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# --- cases ----------------------------------------------------------------------------------
+
+# The step protocols. Each is a loop the runner drives; see conformance/runner.py for the exact order of calls.
+PROTOCOLS = ("standard", "scheduler-first", "resume-state-dict", "step-epoch")
+
+# Schedulers whose momentum (SGD) or beta1 (Adam) is driven when cycle_momentum is true (the default).
+MOMENTUM_SCHEDULERS = ("CyclicLR", "OneCycleLR")
+
+# Keyword arguments whose values are callables; in case files they are vocabulary specs
+# ({fn = "name", ...params}) or lists of them (one per param group). See conformance/vocabulary.py.
+CALLABLE_KWARGS = ("lr_lambda", "scale_fn")
+
+
+@dataclass(frozen=True)
+class SchedulerSpec:
+    """One scheduler: its class name, constructor kwargs, and (for composites) the schedulers it wraps."""
+
+    name: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    children: tuple[SchedulerSpec, ...] = ()
+
+    def walk(self):
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    name: str = "SGD"  # "SGD" or "Adam"
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One conformance case, as read from golden/cases/*.toml (see golden/cases/README.md)."""
+
+    id: str
+    why: str
+    scheduler: SchedulerSpec
+    groups: tuple[Mapping[str, Any], ...]
+    steps: int
+    optimizer: OptimizerSpec = OptimizerSpec()
+    protocol: str = "standard"
+    resume_at: int | None = None
+    metrics: tuple[float, ...] | None = None  # fed to ReduceLROnPlateau.step(metric), one per step
+    epochs: tuple[float, ...] | None = None  # fed to step(epoch) by the step-epoch protocol
+    tensor_lr: bool = False
+    torch: str = ""  # PEP 440 specifier of the torch releases the case applies to; "" = all
+    tags: tuple[str, ...] = ()
+    expect_error: str | None = None  # documents intent; `check` verifies the reference golden agrees
+    expect_warning: str | None = None
+    source: str = ""  # "golden/cases/steplr.toml" - where the case was read from
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def family(self) -> str:
+        return self.id.split("/", 1)[0]
+
+    @property
+    def schedulers(self) -> frozenset[str]:
+        return frozenset(s.name for s in self.scheduler.walk())
+
+    @property
+    def drives_momentum(self) -> bool:
+        return any(
+            s.name in MOMENTUM_SCHEDULERS and s.kwargs.get("cycle_momentum", True) for s in self.scheduler.walk()
+        )
+
+    @property
+    def step_args(self) -> tuple[float, ...] | None:
+        return self.metrics if self.metrics is not None else self.epochs
+
+    def features(self) -> frozenset[str]:
+        """Capabilities an adapter needs for this case, read from the spec alone.
+
+        The golden adds `warnings` / `errors` when it contains such events (see compare.required_features).
+        """
+        needs = set()
+        if self.protocol == "resume-state-dict":
+            needs.add("state_dict")
+        if self.protocol == "scheduler-first":
+            needs.add("scheduler_first")
+        if self.protocol == "step-epoch":
+            needs.add("step_epoch")
+            if any(float(e) != int(e) for e in self.epochs or ()):
+                needs.add("fractional_epoch")
+        if any(s.kwargs.get("last_epoch", -1) != -1 for s in self.scheduler.walk()):
+            needs.add("last_epoch")
+        if self.drives_momentum:
+            needs.add("momentum")
+        if self.tensor_lr:
+            needs.add("tensor_lr")
+        if self.metrics is not None:
+            needs.add("plateau")
+        return frozenset(needs)
+
+
+# --- traces ---------------------------------------------------------------------------------
+
+# Phases an event can come from, in the order they can happen within a step.
+PHASES = ("construct", "scheduler.step", "optimizer.step", "state_dict", "resume")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What the optimizer used at loop iteration `step` for param group `group`.
+
+    lr: param_groups[g]["lr"] when the optimizer steps; momentum: SGD momentum or Adam betas[0] (only where a
+    scheduler drives it); last_lr: what scheduler.get_last_lr()[g] reports at that moment (optional observable);
+    step_arg: the metric (plateau) or epoch (step-epoch) passed to scheduler.step at this iteration.
+    """
+
+    step: int
+    group: int
+    lr: float
+    momentum: float | None = None
+    last_lr: float | None = None
+    step_arg: float | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A warning or error raised while driving a case. The message is kept for humans; `kind`, `type`,
+    `phase` and `step` are the contract (messages are compared only for adapters that declare `messages`)."""
+
+    step: int
+    phase: str
+    kind: str  # "warning" | "error"
+    type: str  # exception or warning class name, e.g. "UserWarning", "ValueError"
+    message: str = ""
+
+    @property
+    def key(self) -> tuple:
+        return (self.step, self.phase, self.kind, self.type)
+
+
+@dataclass(frozen=True)
+class Trace:
+    observations: tuple[Observation, ...] = ()
+    events: tuple[Event, ...] = ()
+
+    @property
+    def error(self) -> Event | None:
+        return next((e for e in self.events if e.kind == "error"), None)
+
+    def has(self, kind: str) -> bool:
+        return any(e.kind == kind for e in self.events)
+
+    def to_json(self) -> dict:
+        return {
+            "observations": [
+                [o.step, o.group, o.lr, o.momentum, o.last_lr, o.step_arg] for o in self.observations
+            ],
+            "events": [[e.step, e.phase, e.kind, e.type, e.message] for e in self.events],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Trace:
+        return cls(
+            observations=tuple(
+                Observation(int(s), int(g), _num(lr), _opt(m), _opt(ll), _opt(a))
+                for s, g, lr, m, ll, a in data.get("observations", ())
+            ),
+            events=tuple(Event(int(s), p, k, t, msg) for s, p, k, t, msg in data.get("events", ())),
+        )
+
+
+def _num(value) -> float:
+    # JSON cannot carry nan/inf; the wire format sends them as strings "nan", "inf", "-inf".
+    return float(value)
+
+
+def _opt(value) -> float | None:
+    return None if value is None else float(value)
+
+
+# --- adapters -------------------------------------------------------------------------------
+
+FEATURES = (
+    "state_dict",  # resume-state-dict protocol: save/load into fresh objects
+    "last_epoch",  # constructing with last_epoch=k (resume without a state dict)
+    "scheduler_first",  # the pre-1.1.0 ordering: scheduler.step() before optimizer.step()
+    "step_epoch",  # deprecated step(epoch) closed form
+    "fractional_epoch",  # step(epoch) with non-integer epochs (CosineAnnealingWarmRestarts)
+    "momentum",  # momentum / Adam beta1 driven by CyclicLR / OneCycleLR
+    "tensor_lr",  # 0-dim tensor learning rates (float32 rounding)
+    "plateau",  # metric-driven stepping (ReduceLROnPlateau)
+    "warnings",  # emits the same warning categories at the same steps
+    "errors",  # raises the same exception types at the same point
+)
+
+OBSERVABLES = ("last_lr", "messages")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close an adapter's floats must be. rel = abs = 0 means bit-exact. `reason` is mandatory
+    whenever the tolerance is not exact: a tolerance with no justification is a bug."""
+
+    rel: float = 0.0
+    abs: float = 0.0
+    reason: str = "bit-exact"
+
+    @property
+    def exact(self) -> bool:
+        return self.rel == 0.0 and self.abs == 0.0
+
+    def close(self, expected: float, actual: float) -> bool:
+        if math.isnan(expected) or math.isnan(actual):
+            return math.isnan(expected) and math.isnan(actual)
+        if self.exact or math.isinf(expected) or math.isinf(actual):
+            return expected == actual
+        return abs(expected - actual) <= max(self.abs, self.rel * abs(expected))
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    """What an adapter declares about itself. See conformance/adapters/base.py."""
+
+    name: str
+    version: str
+    schedulers: frozenset[str]
+    features: frozenset[str] = frozenset()
+    observables: frozenset[str] = frozenset()
+    tolerance: Tolerance = Tolerance()
+    # The torch release whose goldens this implementation should match. The torch adapter says the installed
+    # release; other implementations usually say None, meaning the reference release.
+    mirrors: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "schedulers": sorted(self.schedulers),
+            "features": sorted(self.features),
+            "observables": sorted(self.observables),
+            "tolerance": {"rel": self.tolerance.rel, "abs": self.tolerance.abs, "reason": self.tolerance.reason},
+            "mirrors": self.mirrors,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AdapterInfo:
+        tol = data.get("tolerance") or {}
+        return cls(
+            name=str(data["name"]),
+            version=str(data.get("version", "")),
+            schedulers=frozenset(data.get("schedulers", ())),
+            features=frozenset(data.get("features", ())),
+            observables=frozenset(data.get("observables", ())),
+            tolerance=Tolerance(float(tol.get("rel", 0.0)), float(tol.get("abs", 0.0)), str(tol.get("reason", "bit-exact"))),
+            mirrors=data.get("mirrors"),
+        )
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+class Status(str, enum.Enum):
+    PASS = "pass"
+    FAIL = "fail"  # trace differs from the golden
+    ERROR = "error"  # the adapter raised (outside what the case expects)
+    TIMEOUT = "timeout"
+    CRASH = "crash"  # the adapter's process died
+    UNSUPPORTED = "unsupported"  # the case needs a capability the adapter does not declare
+    SKIP = "skip"  # the case does not apply to the release the adapter mirrors
+    XFAIL = "xfail"  # differs, and the adapter's expectations file says so
+    XPASS = "xpass"  # listed as expected to differ, but matches
+
+    @property
+    def bad(self) -> bool:
+        return self in BAD_STATUSES
+
+
+BAD_STATUSES = frozenset({Status.FAIL, Status.ERROR, Status.TIMEOUT, Status.CRASH, Status.XPASS})
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """The first place an actual trace departs from the expected one."""
+
+    step: int
+    group: int | None
+    column: str  # "lr", "momentum", "last_lr", "event", "length"
+    expected: Any
+    actual: Any
+    abs_error: float | None = None
+    ulps: int | None = None
+    max_abs_error: float | None = None  # over the whole trace, for the column that diverged
+
+
+@dataclass(frozen=True)
+class Outcome:
+    case_id: str
+    status: Status
+    detail: str = ""  # one line
+    divergence: Divergence | None = None
+    missing: tuple[str, ...] = ()  # capabilities the adapter lacks (unsupported)
+    expected_file: str = ""
+    seconds: float = 0.0

@@ -1,0 +1,119 @@
+"""Regenerate golden traces from the reference implementation (real torch), and say what changed.
+
+Rules (the golden data is the product, so they are strict):
+  * only an adapter mirroring the manifest's reference release writes reference traces;
+  * new cases get goldens; a golden whose trace would change, or one whose case was deleted, is only
+    rewritten or removed with accept=True - otherwise the changes are printed and nothing is written;
+  * all traces are computed first, then written in one atomic swap (golden.write_atomically);
+  * a second run writes no byte (CSV and manifest are deterministic).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from conformance import TRACE_FORMAT, __version__, compare, golden, traces
+from conformance.cases import applies_to, spec_hash
+from conformance.model import FEATURES, AdapterInfo, Case, Trace
+
+GENERATOR = f"lr-conformance {__version__}"
+
+
+@dataclass(frozen=True)
+class Change:
+    case_id: str
+    kind: str  # "new", "changed", "removed", "spec" (spec edited, trace identical)
+    detail: str = ""
+
+
+def describe_change(case: Case, old: Trace, new: Trace) -> str:
+    """First differing step/group/column and the largest lr difference, for humans."""
+    strict = AdapterInfo("golden", "", frozenset(), frozenset(FEATURES), frozenset({"last_lr", "messages"}))
+    _, detail, divergence = compare.compare(case, old, new, strict)
+    old_lr = {(o.step, o.group): o.lr for o in old.observations}
+    diffs = [abs(o.lr - old_lr[(o.step, o.group)]) for o in new.observations if (o.step, o.group) in old_lr]
+    finite = [d for d in diffs if d == d]
+    return f"{detail}; max |lr diff| {max(finite, default=0.0):.3g}" if divergence else "identical values"
+
+
+def regenerate(
+    adapter,
+    cases: Iterable[Case],
+    store: golden.Goldens,
+    accept: bool = False,
+    prune: bool = True,
+    out: Callable[[str], None] = print,
+) -> int:
+    """Regenerate reference goldens for `cases`. Returns a process exit code (0 ok, 1 refused, 2 misuse)."""
+    cases = list(cases)
+    release = adapter.info.mirrors
+    if release != store.reference:
+        out(f"regen: the reference release is torch {store.reference} but the adapter runs {release}; "
+            "install the reference release (see README) - other releases get scoped traces via tools/matrix.py")
+        return 2
+    manifest = copy.deepcopy(dict(store.manifest))
+    manifest.update({"format": TRACE_FORMAT, "reference": store.reference, "generator": GENERATOR})
+    entries = manifest.setdefault("cases", {})
+    files: dict[str, str | None] = {}
+    changes: list[Change] = []
+    for index, case in enumerate(cases, 1):
+        if not applies_to(case, release):
+            out(f"regen: {case.source}: {case.id}: torch{case.torch} excludes the reference release {release}")
+            return 2
+        text = traces.dumps(adapter.trace(case))
+        record = {"file": golden.trace_file(case.id), "torch": "", "sha256": golden.csv_hash(text),
+                  "generated_by": [release]}
+        entry = entries.get(case.id)
+        old = next((r for r in entry["traces"] if not r["torch"]), None) if entry else None
+        old_text = None
+        if old is None:
+            changes.append(Change(case.id, "new"))
+        else:
+            old_path = store.root / old["file"]
+            old_text = old_path.read_text(encoding="utf-8") if old_path.exists() else ""
+            if old_text != text:
+                try:
+                    detail = describe_change(case, traces.loads(old_text, str(old_path)), traces.loads(text))
+                except traces.TraceFormatError as exc:
+                    detail = f"old golden unreadable: {exc}"
+                changes.append(Change(case.id, "changed", detail))
+            else:
+                record["generated_by"] = sorted(set(old.get("generated_by", [])) | {release})
+                if entry.get("spec") != spec_hash(case):
+                    changes.append(Change(case.id, "spec"))
+        if old_text != text:
+            files[record["file"]] = text
+        variants = [r for r in (entry or {}).get("traces", []) if r["torch"]]
+        entries[case.id] = {"spec": spec_hash(case), "traces": [record, *variants]}
+        if index % 50 == 0:
+            print(f"  regen: {index}/{len(cases)} cases", file=sys.stderr)
+    if prune:
+        known = {c.id for c in cases}
+        for case_id in sorted(set(entries) - known):
+            changes.append(Change(case_id, "removed"))
+            for r in entries.pop(case_id)["traces"]:
+                files[r["file"]] = None
+
+    for change in changes:
+        out(f"  {change.kind:8} {change.case_id}" + (f": {change.detail}" if change.detail else ""))
+    refused = [c for c in changes if c.kind in ("changed", "removed")]
+    if refused and not accept:
+        out(f"regen: {len(refused)} existing golden(s) would change or be removed; nothing written. "
+            "Review the changes above, then rerun with --accept.")
+        return 1
+    if not files and golden.dump_manifest(manifest) == _current_manifest(store):
+        out(f"regen: {len(cases)} cases, goldens up to date; nothing written")
+        return 0
+    golden.write_atomically(store.root, files, manifest)
+    counts = {k: sum(c.kind == k for c in changes) for k in ("new", "changed", "removed", "spec")}
+    out(f"regen: wrote {len(files)} file(s) for {len(cases)} cases: "
+        + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
+    return 0
+
+
+def _current_manifest(store: golden.Goldens) -> str:
+    path = store.root / golden.MANIFEST
+    return path.read_text(encoding="utf-8") if path.exists() else ""

@@ -1,0 +1,131 @@
+"""The named, parameterised functions that stand in for callables in case files.
+
+LambdaLR / MultiplicativeLR take `lr_lambda`, CyclicLR takes `scale_fn`. A case cannot hold code, so it
+names one of these functions with its parameters:
+
+    lr_lambda = { fn = "constant_then_linear_decay", n_epochs = 5, n_epochs_decay = 5 }
+    lr_lambda = [ { fn = "exponential", gamma = 0.9 }, { fn = "constant", value = 0.5 } ]   # one per group
+
+Each entry documents its exact Python expression on IEEE-754 doubles (`x` is the epoch, or for scale_fn
+the cycle number or iteration), so an implementation in any language can rebuild it bit for bit.
+
+`build` returns plain closures (types.FunctionType), as a user's lambda would be. That matters: torch's
+LambdaLR.state_dict() saves the __dict__ of callable *objects* but drops plain functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    params: tuple[str, ...]
+    expression: str  # the exact Python expression; documentation and the source of truth for other languages
+    make: Callable[..., Callable[[float], float]]
+    defaults: Mapping[str, Any] | None = None
+
+
+def _constant(value):
+    return lambda x: value
+
+
+def _linear_warmup(warmup):
+    return lambda x: min(1.0, (x + 1) / warmup)
+
+
+def _constant_then_linear_decay(n_epochs, n_epochs_decay, epoch_count=1):
+    # CycleGAN / pix2pix `lambda_rule`: constant for n_epochs, then linear decay to zero over n_epochs_decay.
+    return lambda x: 1.0 - max(0, x + epoch_count - n_epochs) / float(n_epochs_decay + 1)
+
+
+def _exponential(gamma):
+    return lambda x: gamma**x
+
+
+def _step_decay(step_size, gamma):
+    return lambda x: gamma ** (x // step_size)
+
+
+def _inverse_sqrt(warmup):
+    # "Noam" / transformer rule without the d_model factor: linear warm-up, then 1/sqrt(step).
+    return lambda x: min((x + 1) ** -0.5, (x + 1) * warmup**-1.5)
+
+
+def _floor_div(divisor):
+    # The `epoch // 30` lambda of torch's LambdaLR docstring: factor 0 at the start.
+    return lambda x: x // divisor
+
+
+def _halving(_unused=None):
+    # triangular2's built-in scale: halve the amplitude each cycle.
+    return lambda x: 1 / (2.0 ** (x - 1))
+
+
+def _power(gamma):
+    return lambda x: gamma**x
+
+
+ENTRIES: dict[str, Entry] = {
+    e.name: e
+    for e in (
+        Entry("constant", ("value",), "value", _constant),
+        Entry("linear_warmup", ("warmup",), "min(1.0, (x + 1) / warmup)", _linear_warmup),
+        Entry(
+            "constant_then_linear_decay",
+            ("n_epochs", "n_epochs_decay", "epoch_count"),
+            "1.0 - max(0, x + epoch_count - n_epochs) / float(n_epochs_decay + 1)",
+            _constant_then_linear_decay,
+            {"epoch_count": 1},
+        ),
+        Entry("exponential", ("gamma",), "gamma ** x", _exponential),
+        Entry("step_decay", ("step_size", "gamma"), "gamma ** (x // step_size)", _step_decay),
+        Entry("inverse_sqrt", ("warmup",), "min((x + 1) ** -0.5, (x + 1) * warmup ** -1.5)", _inverse_sqrt),
+        Entry("floor_div", ("divisor",), "x // divisor", _floor_div),
+        Entry("halving", (), "1 / (2.0 ** (x - 1))", _halving),
+        Entry("power", ("gamma",), "gamma ** x", _power),
+    )
+}
+
+
+class VocabularyError(ValueError):
+    pass
+
+
+def validate(spec: Any, where: str) -> None:
+    """Raise VocabularyError naming `where` if `spec` is not a valid function spec (or list of them)."""
+    if isinstance(spec, list):
+        for i, item in enumerate(spec):
+            validate(item, f"{where}[{i}]")
+        return
+    if not isinstance(spec, Mapping) or "fn" not in spec:
+        raise VocabularyError(f"{where}: expected {{fn = <name>, ...params}}, got {spec!r}")
+    entry = ENTRIES.get(spec["fn"])
+    if entry is None:
+        raise VocabularyError(f"{where}: unknown function {spec['fn']!r}; known: {', '.join(sorted(ENTRIES))}")
+    given = set(spec) - {"fn"}
+    unknown = given - set(entry.params)
+    missing = set(entry.params) - given - set(entry.defaults or {})
+    if unknown or missing:
+        raise VocabularyError(
+            f"{where}: {entry.name} takes ({', '.join(entry.params)}); "
+            f"unknown {sorted(unknown)}, missing {sorted(missing)}"
+        )
+
+
+def build(spec: Any) -> Callable[[float], float] | list[Callable[[float], float]]:
+    """Turn a function spec (or a list of them) into the callable(s) a Python scheduler takes."""
+    if isinstance(spec, list):
+        return [build(item) for item in spec]
+    entry = ENTRIES[spec["fn"]]
+    params = {**(entry.defaults or {}), **{k: v for k, v in spec.items() if k != "fn"}}
+    return entry.make(**params)
+
+
+def is_function_spec(value: Any) -> bool:
+    return (isinstance(value, Mapping) and "fn" in value) or (
+        isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) and "fn" in v for v in value)
+    )
