@@ -7,8 +7,8 @@ One row per (step, group) observation, then the events of that step, one row eac
     0,,,,,,scheduler.step:warning:UserWarning,Detected call of `lr_scheduler.step()` before ...
 
 Floats are written as Python's repr (the shortest string that reads back to the same double; `nan`, `inf`).
-The stdlib reader is exact by construction. pandas is exact only with float_precision="round_trip" (its
-default C parser can be off by one ULP); `read_trace_frame` does that and the tests hold it to the same bits.
+The stdlib reader is exact by construction. pandas < 3 is exact only with float_precision="round_trip" (its
+default C parser can be off by one ULP); `read_trace_frame` handles that and the tests hold it to the same bits.
 """
 
 from __future__ import annotations
@@ -93,13 +93,18 @@ def read_trace(path: Path) -> Trace:
 
 
 def read_trace_frame(path: Path):
-    """The trace as a pandas DataFrame, floats bit-exact (float_precision="round_trip")."""
+    """The trace as a pandas DataFrame, floats bit-exact.
+
+    pandas < 3 parses floats with its fast 'high' parser by default, which can be one ULP off: ask for
+    float_precision="round_trip" there. pandas 3 parses exactly by default and deprecates the argument.
+    """
     import pandas as pd
 
+    exact = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
     return pd.read_csv(
         path,
-        float_precision="round_trip",
         dtype={"event": "string", "message": "string"},
         keep_default_na=False,
         na_values={c: [""] for c in ("group", "lr", "momentum", "last_lr", "step_arg")},
+        **exact,
     )

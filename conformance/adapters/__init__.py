@@ -49,11 +49,11 @@ def load_adapter(spec: str | None = None) -> Adapter:
 
 def _resolve(spec: str):
     if spec.startswith("cmd:"):
-        from conformance.transport import SubprocessAdapter
-
         command = spec[4:].strip()
         if not command:
             raise AdapterLoadError(f"--adapter {spec!r}: 'cmd:' needs a command line after it")
+        from conformance.transport import SubprocessAdapter
+
         return lambda: SubprocessAdapter(command)
     path_part, _, attr = spec.partition(":") if not _looks_like_windows_path(spec) else (spec, "", "")
     if path_part.endswith(".py"):

@@ -1,0 +1,36 @@
+"""Small, torch-free building blocks for the harness tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conformance import golden
+from conformance.adapters import FunctionAdapter
+from conformance.cases import parse_case
+from conformance.model import FEATURES, AdapterInfo, Case
+
+
+def make_case(case_id: str = "steplr/demo", **overrides) -> Case:
+    data = {"id": case_id, "why": "a demo case", "scheduler": "StepLR", "kwargs": {"step_size": 2},
+            "groups": [{"lr": 0.1}, {"lr": 0.05}], "steps": 6}
+    data.update(overrides)
+    return parse_case(data, source="tests/meta", family=case_id.split("/")[0])
+
+
+class HalvingAdapter(FunctionAdapter):
+    """lr = base * factor ** step: a deterministic stand-in for torch in harness tests."""
+
+    def __init__(self, factor: float = 0.5, mirrors: str = golden.REFERENCE_RELEASE) -> None:
+        self.factor = factor
+        self.info = AdapterInfo("halving", "1", frozenset({"StepLR"}), frozenset(FEATURES), mirrors=mirrors)
+
+    def lrs_at(self, case: Case, step: int):
+        return [g["lr"] * self.factor**step for g in case.groups]
+
+
+def empty_store(tmp_path: Path) -> golden.Goldens:
+    return golden.load(tmp_path / "traces")
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}

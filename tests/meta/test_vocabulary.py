@@ -1,0 +1,38 @@
+"""The callable vocabulary: each function equals its documented expression, bit for bit."""
+
+import types
+
+import pytest
+
+from conformance import vocabulary
+
+PARAMS = {
+    "constant": {"value": 0.3},
+    "linear_warmup": {"warmup": 7},
+    "constant_then_linear_decay": {"n_epochs": 5, "n_epochs_decay": 7},
+    "exponential": {"gamma": 0.93},
+    "step_decay": {"step_size": 3, "gamma": 0.7},
+    "inverse_sqrt": {"warmup": 4},
+    "floor_div": {"divisor": 3},
+    "halving": {},
+    "power": {"gamma": 0.99},
+}
+
+
+def test_every_entry_is_exercised_here():
+    assert set(PARAMS) == set(vocabulary.ENTRIES)
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_function_equals_documented_expression(name):
+    entry = vocabulary.ENTRIES[name]
+    params = {**(entry.defaults or {}), **PARAMS[name]}
+    fn = vocabulary.build({"fn": name, **PARAMS[name]})
+    assert isinstance(fn, types.FunctionType)  # like a user's lambda: torch's state_dict drops it
+    for x in [0, 1, 2, 3, 5, 8, 13, 40, 0.5, 2.25]:
+        assert fn(x) == eval(entry.expression, {"max": max, "min": min, "float": float}, {**params, "x": x})
+
+
+def test_lists_build_one_callable_per_group():
+    fns = vocabulary.build([{"fn": "constant", "value": 1.0}, {"fn": "exponential", "gamma": 0.5}])
+    assert [f(2) for f in fns] == [1.0, 0.25]
