@@ -10,7 +10,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -18,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from conformance import vocabulary
-from conformance.model import CALLABLE_KWARGS, PROTOCOLS, Case, OptimizerSpec, SchedulerSpec
+from conformance.model import (
+    CALLABLE_KWARGS,
+    NONFINITE_STRINGS,
+    PROTOCOLS,
+    Case,
+    OptimizerSpec,
+    SchedulerSpec,
+    json_safe,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN_DIR = ROOT / "golden"
@@ -243,16 +250,30 @@ def spec_hash(case: Case) -> str:
 def case_to_json(case: Case) -> dict:
     """The case as sent to an out-of-process adapter (see schemas/protocol.schema.json).
     JSON has no nan/inf, so non-finite numbers are sent as the strings "nan", "inf", "-inf"."""
-    return _finite_json(dict(case.raw))
+    return json_safe(dict(case.raw))
 
 
-def _finite_json(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, dict):
-        return {k: _finite_json(v) for k, v in value.items()}
+# Keys whose values are text, never numbers: a string "inf" there stays a string when a case is decoded.
+_TEXT_KEYS = frozenset({"id", "why", "scheduler", "protocol", "torch", "tags", "expect_error", "expect_warning",
+                        "name", "fn"})
+
+
+def case_from_json(data: Mapping[str, Any]) -> Case:
+    """The inverse of `case_to_json`, for the other side of the wire (conformance/serve.py, or any Python
+    adapter that receives cases as JSON): the strings "nan", "inf", "-inf" become floats again, then the
+    dict is validated by `parse_case`. Raises CaseError."""
+    if not isinstance(data, Mapping):
+        raise CaseError(f"a case must be a JSON object, got {type(data).__name__}")
+    return parse_case(_decode_nonfinite(data), source="<json>")
+
+
+def _decode_nonfinite(value, key: str | None = None):
+    if isinstance(value, str) and value in NONFINITE_STRINGS and key not in _TEXT_KEYS:
+        return float(value)
+    if isinstance(value, Mapping):
+        return {k: _decode_nonfinite(v, k) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite_json(v) for v in value]
+        return [_decode_nonfinite(v, key) for v in value]
     return value
 
 

@@ -1,4 +1,4 @@
-"""`lr-conformance` / `python -m conformance`: run, list, show, check, regen.
+"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, regen.
 
 Exit codes: 0 conformant / nothing to do; 1 a case failed, errored, timed out, crashed or xpassed (or regen
 refused); 2 usage or configuration error (bad --adapter, malformed case file or golden).
@@ -14,7 +14,15 @@ from pathlib import Path
 
 from conformance import __version__, cases as cases_mod, golden, report, traces
 from conformance.adapters import AdapterLoadError, load_adapter
+from conformance.htmlreport import ReportError
 from conformance.model import Tolerance
+
+FORMATS = ("terminal", "json", "markdown")
+REPORT_SUFFIXES = (".md", ".html", ".htm")
+
+
+class UsageError(ValueError):
+    """A bad combination or value of options. str() is one line."""
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
@@ -42,8 +50,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--expectations", type=Path, help="TOML file of cases known to differ (xfail)")
     run.add_argument("--rtol", type=float, help="relative tolerance, replacing the adapter's (default: its own)")
     run.add_argument("--atol", type=float, help="absolute tolerance, replacing the adapter's")
-    run.add_argument("-v", "--verbose", action="store_true", help="list every case, not only problems")
+    run.add_argument("--report", type=Path, metavar="PATH",
+                     help="also write a report with plots of divergent cases: PATH.html (self-contained) or PATH.md")
+    run.add_argument("--format", choices=FORMATS, default="terminal",
+                     help="what to print on stdout: the terminal summary (default), the JSON result, or Markdown")
+    run.add_argument("--timeout", type=float, metavar="SECONDS",
+                     help="per-case timeout for cmd: adapters (default 30); a hung process is killed and restarted")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="list every case, not only problems, with a torch reproduction snippet for each problem")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+
+    rep = sub.add_parser("report", help="re-render a saved result (run --json FILE) as HTML, Markdown or text")
+    rep.add_argument("result", type=Path, help="a result file written by `lr-conformance run --json`")
+    rep.add_argument("--html", type=Path, metavar="PATH", help="write a self-contained HTML report with plots")
+    rep.add_argument("--md", type=Path, metavar="PATH", help="write a Markdown report (plots in PATH's _plots dir)")
+    rep.add_argument("--format", choices=FORMATS, default=None,
+                     help="print this view on stdout (default: terminal, unless --html or --md is given)")
+    rep.add_argument("-v", "--verbose", action="store_true", help="terminal view: list every case")
 
     lst = sub.add_parser("list", help="list cases")
     _filters(lst)
@@ -65,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (cases_mod.CaseError, golden.GoldenError, AdapterLoadError, traces.TraceFormatError) as exc:
+    except (cases_mod.CaseError, golden.GoldenError, AdapterLoadError, traces.TraceFormatError, UsageError,
+            ReportError) as exc:
         print(f"lr-conformance: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -84,9 +108,13 @@ def cmd_run(args) -> int:
     from conformance import runner
     from conformance.expectations import load_expectations
 
+    if args.report is not None and args.report.suffix.lower() not in REPORT_SUFFIXES:
+        raise UsageError(f"--report {args.report}: the extension picks the format, .html or .md")
+    if args.timeout is not None and not args.timeout > 0:
+        raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     selected = _selected(args)
     store = golden.load()
-    adapter = load_adapter(args.adapter)
+    adapter = load_adapter(args.adapter, timeout=args.timeout)
     spec = args.adapter or os.environ.get("LR_CONFORMANCE_ADAPTER") or "torch"
     options = runner.RunOptions(
         expectations=load_expectations(args.expectations) if args.expectations else None,
@@ -106,8 +134,37 @@ def cmd_run(args) -> int:
     if args.json_path:
         args.json_path.parent.mkdir(parents=True, exist_ok=True)
         args.json_path.write_text(report.dumps_result(document), encoding="utf-8")
-    print(report.terminal_summary(document, verbose=args.verbose))
+    _render(document, args.format, args.verbose, {args.report} - {None})
     return 0 if document["ok"] else 1
+
+
+def cmd_report(args) -> int:
+    from conformance import htmlreport
+
+    document = htmlreport.load_result(args.result)
+    outputs = {p for p in (args.html, args.md) if p is not None}
+    for path, suffixes in ((args.html, (".html", ".htm")), (args.md, (".md",))):
+        if path is not None and path.suffix.lower() not in suffixes:
+            raise UsageError(f"{path}: expected a {' or '.join(suffixes)} file name")
+    _render(document, args.format or (None if outputs else "terminal"), args.verbose, outputs)
+    return 0
+
+
+def _render(document, fmt: str | None, verbose: bool, reports) -> None:
+    """Write the report files, then print the chosen view on stdout."""
+    from conformance import htmlreport
+
+    if reports:
+        for path in sorted(reports):
+            written = htmlreport.write_report(document, path)
+            print(f"lr-conformance: wrote {path}" + (f" and {len(written) - 1} plot(s)" if len(written) > 1 else ""),
+                  file=sys.stderr)
+    if fmt == "terminal":
+        print(report.terminal_summary(document, verbose=verbose))
+    elif fmt == "json":
+        print(report.dumps_result(document), end="")
+    elif fmt == "markdown":
+        print(htmlreport.to_markdown(document))
 
 
 def _tolerance(args) -> Tolerance | None:
@@ -160,4 +217,5 @@ def cmd_regen(args) -> int:
         adapter.close()
 
 
-COMMANDS = {"run": cmd_run, "list": cmd_list, "show": cmd_show, "check": cmd_check, "regen": cmd_regen}
+COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,
+            "regen": cmd_regen}

@@ -62,8 +62,12 @@ def _observation_divergence(case, expected: Trace, actual: Trace, info, toleranc
             continue
         for column in columns:
             e, a = getattr(exp, column), getattr(act, column)
-            if e is not None and a is not None and math.isfinite(e) and math.isfinite(a):
-                worst[column] = max(worst.get(column, 0.0), abs(e - a))
+            if e is not None and a is not None:
+                if math.isfinite(e) and math.isfinite(a):
+                    error = abs(e - a)
+                else:  # nan vs nan (or inf vs the same inf) is no error; any other non-finite pair is infinite
+                    error = 0.0 if _same(e, a, tolerance) else math.inf
+                worst[column] = max(worst.get(column, 0.0), error)
             if first is None and not _same(e, a, tolerance):
                 first = _value_divergence(exp, column, e, a)
     if first is None and actual_at:

@@ -185,6 +185,21 @@ def _num(value) -> float:
     return float(value)
 
 
+NONFINITE_STRINGS = ("nan", "inf", "-inf")
+
+
+def json_safe(value):
+    """`value` with every non-finite float replaced by the string "nan", "inf" or "-inf" (JSON has no
+    nan/inf; the result document and the subprocess protocol both write them this way). Tuples become lists."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def _opt(value) -> float | None:
     return None if value is None else float(value)
 
@@ -312,3 +327,6 @@ class Outcome:
     missing: tuple[str, ...] = ()  # capabilities the adapter lacks (unsupported)
     expected_file: str = ""
     seconds: float = 0.0
+    # Kept for outcomes that differ (fail, error, xfail) so reports can show and plot them; None otherwise.
+    expected_trace: Trace | None = field(default=None, compare=False, repr=False)
+    actual_trace: Trace | None = field(default=None, compare=False, repr=False)

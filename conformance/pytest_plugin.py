@@ -6,6 +6,7 @@ Installed with the package (entry point `pytest11: lr_conformance`). It adds
                             or torch)
     --lr-expectations FILE  cases known to differ (xfail, strict)
     --lr-case GLOB          only cases whose id matches (repeatable)
+    --lr-timeout SECONDS    per-case timeout for cmd: adapters (default 30)
 
 and a parametrized fixture `conformance_case`. A third party's test suite needs only:
 
@@ -31,6 +32,7 @@ def pytest_addoption(parser):
     group.addoption("--adapter", default=None, help="adapter to grade: entry point, module:Class, file.py or cmd:...")
     group.addoption("--lr-expectations", default=None, help="expectations TOML (cases known to differ)")
     group.addoption("--lr-case", action="append", default=[], help="only cases whose id matches this glob")
+    group.addoption("--lr-timeout", type=float, default=None, help="per-case timeout (seconds) for cmd: adapters")
 
 
 def _selected_cases(config) -> list[cases_mod.Case]:
@@ -47,7 +49,7 @@ def pytest_generate_tests(metafunc):
 def conformance_adapter(pytestconfig):
     from conformance.adapters import load_adapter
 
-    adapter = load_adapter(pytestconfig.getoption("--adapter"))
+    adapter = load_adapter(pytestconfig.getoption("--adapter"), timeout=pytestconfig.getoption("--lr-timeout"))
     yield adapter
     adapter.close()
 
@@ -69,13 +71,16 @@ def conformance_outcomes(pytestconfig, conformance_adapter):
 def check_case(case: cases_mod.Case, outcomes) -> None:
     """Turn one case's outcome into a pytest result with a self-explaining message."""
     outcome = outcomes[case.id]
-    message = f"{case.id}: {case.why}\n  {outcome.status.value}: {outcome.detail}"
-    if outcome.expected_file:
-        message += f"\n  golden: {outcome.expected_file}"
-    message += f"\n  rerun: lr-conformance run -k '{case.id}' -v"
     if outcome.status in (Status.UNSUPPORTED, Status.SKIP):
         pytest.skip(f"{outcome.status.value}: {outcome.detail}")
     if outcome.status is Status.XFAIL:
         pytest.xfail(outcome.detail)
     if outcome.status is not Status.PASS:
+        from conformance.snippet import torch_snippet
+
+        message = f"{case.id}: {case.why}\n  {outcome.status.value}: {outcome.detail}"
+        if outcome.expected_file:
+            message += f"\n  golden: {outcome.expected_file}"
+        message += f"\n  rerun: lr-conformance run -k '{case.id}' -v"
+        message += "\n  torch reproduction:\n" + "".join(f"    {line}\n" for line in torch_snippet(case).splitlines())
         pytest.fail(message, pytrace=False)

@@ -1,24 +1,30 @@
-"""Reports. One machine-readable result document (see `result_document`) feeds every view:
-the terminal summary here, and the Markdown/HTML reports.
+"""Reports. One machine-readable result document (see `result_document`, schema in
+schemas/result.schema.json) feeds every view: the terminal summary here, the Markdown/HTML reports
+(conformance/htmlreport.py), and `lr-conformance report` re-rendering a saved document.
 """
 
 from __future__ import annotations
 
 import json
-import math
+import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
 
 from conformance import __version__
-from conformance.model import AdapterInfo, Case, Outcome, Status
+from conformance.model import AdapterInfo, Case, Outcome, Status, json_safe
+from conformance.snippet import torch_snippet
 
 RESULT_SCHEMA = "lr-conformance/result/1"
 STATUS_ORDER = [s.value for s in Status]
+# Statuses whose results carry a reproduction snippet (the case was run and did not simply pass).
+REPRODUCE_STATUSES = frozenset(Status) - {Status.PASS, Status.UNSUPPORTED, Status.SKIP}
+# Columns of an observation in Trace.to_json: [step, group, lr, momentum, last_lr, step_arg].
+OBSERVATION_COLUMNS = ("step", "group", "lr", "momentum", "last_lr", "step_arg")
 
 
 def reproduce_command(case_id: str, adapter_spec: str) -> str:
-    adapter = f" --adapter {adapter_spec}" if adapter_spec and adapter_spec != "torch" else ""
+    adapter = f" --adapter {shlex.quote(adapter_spec)}" if adapter_spec and adapter_spec != "torch" else ""
     return f"lr-conformance run{adapter} -k '{case_id}' -v"
 
 
@@ -33,20 +39,26 @@ def result_document(
     results = []
     for o in outcomes:
         case = cases[o.case_id]
-        results.append(
-            {
-                "id": o.case_id,
-                "scheduler": case.scheduler.name,
-                "why": case.why,
-                "status": o.status.value,
-                "detail": o.detail,
-                "divergence": _finite(asdict(o.divergence)) if o.divergence else None,
-                "missing": list(o.missing),
-                "expected_file": o.expected_file,
-                "seconds": round(o.seconds, 6),
-                "reproduce": reproduce_command(o.case_id, adapter_spec),
-            }
-        )
+        result = {
+            "id": o.case_id,
+            "scheduler": case.scheduler.name,
+            "why": case.why,
+            "status": o.status.value,
+            "detail": o.detail,
+            "divergence": json_safe(asdict(o.divergence)) if o.divergence else None,
+            "missing": list(o.missing),
+            "expected_file": o.expected_file,
+            "seconds": round(o.seconds, 6),
+            "reproduce": reproduce_command(o.case_id, adapter_spec),
+        }
+        if o.status in REPRODUCE_STATUSES:
+            result["snippet"] = torch_snippet(case)
+        if o.expected_trace is not None and o.actual_trace is not None:
+            # Both traces of a divergent case, in the wire format (Trace.to_json, non-finite as strings),
+            # so that reports can show and plot them from the document alone.
+            result["traces"] = {"expected": json_safe(o.expected_trace.to_json()),
+                                "actual": json_safe(o.actual_trace.to_json())}
+        results.append(result)
     counts = Counter(o.status.value for o in outcomes)
     return {
         "schema": RESULT_SCHEMA,
@@ -57,17 +69,6 @@ def result_document(
         "ok": not any(o.status.bad for o in outcomes),
         "results": results,
     }
-
-
-def _finite(value):
-    """JSON has no nan/inf: write them as strings, as the wire protocol does."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def dumps_result(document: Mapping) -> str:
@@ -86,7 +87,18 @@ def terminal_summary(document: Mapping, verbose: bool = False) -> str:
             lines.append(f"            what: {r['detail']}")
             if r["expected_file"]:
                 lines.append(f"            golden: {r['expected_file']}")
+            window = divergence_window(r)
+            if window:
+                column = r["divergence"]["column"]
+                label = "around:" if column in ("lr", "length") else f"around ({column}):"
+                lines.append(f"            {label:<8}{'step':>5}  {'expected':24}  actual")
+                for step, group, exp, act in window:
+                    mark = ">" if step == r["divergence"]["step"] else ""
+                    lines.append(f"            {mark:>8}{step:>5}  {_cell(exp):24}  {_cell(act)}")
             lines.append(f"            rerun: {r['reproduce']}")
+            if verbose and r.get("snippet"):
+                lines.append("            torch:")
+                lines.extend(f"              {line}" for line in r["snippet"].splitlines())
     if shown:
         lines.append("")
     by_scheduler: dict[str, Counter] = {}
@@ -109,3 +121,25 @@ def terminal_summary(document: Mapping, verbose: bool = False) -> str:
 def count_line(outcomes: Iterable[Outcome]) -> str:
     counts = Counter(o.status.value for o in outcomes)
     return ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts.get(s))
+
+
+def divergence_window(result: Mapping, before: int = 2, after: int = 2) -> list[tuple[int, int, object, object]]:
+    """(step, group, expected, actual) rows around a result's first divergence, for the column that
+    diverged (lr for length divergences), from the traces kept in the document. Empty when the result has
+    no traces or diverged on an event. Missing observations are None."""
+    divergence, kept = result.get("divergence"), result.get("traces")
+    if not divergence or not kept or divergence["column"] == "event":
+        return []
+    column = divergence["column"] if divergence["column"] in OBSERVATION_COLUMNS else "lr"
+    index = OBSERVATION_COLUMNS.index(column)
+    group = divergence["group"] or 0
+    expected = {(row[0], row[1]): row[index] for row in kept["expected"]["observations"]}
+    actual = {(row[0], row[1]): row[index] for row in kept["actual"]["observations"]}
+    steps = sorted({s for s, g in (*expected, *actual) if g == group})
+    first = divergence["step"]
+    return [(s, group, expected.get((s, group)), actual.get((s, group)))
+            for s in steps if first - before <= s <= first + after]
+
+
+def _cell(value) -> str:
+    return "-" if value is None else repr(value) if isinstance(value, float) else str(value)

@@ -158,7 +158,8 @@ def run_case(adapter, case: Case, store: golden.Goldens, options: RunOptions = R
             status, detail = Status.XPASS, f"listed as expected to differ ({reason}) but matches"
         elif status is Status.FAIL:
             status, detail = Status.XFAIL, f"{detail} [expected: {reason}]"
-    return outcome(status, detail, divergence=divergence, expected_file=expected_file)
+    kept = {"expected_trace": expected, "actual_trace": actual} if divergence is not None else {}
+    return outcome(status, detail, divergence=divergence, expected_file=expected_file, **kept)
 
 
 def run_cases(

@@ -6,6 +6,9 @@ Accepted forms, tried in this order:
   path/to/file.py      a file defining exactly one Adapter subclass (or `path/to/file.py:Class`)
   cmd:<command line>   an out-of-process adapter speaking the JSON-lines protocol (conformance/transport.py)
 With no string, $LR_CONFORMANCE_ADAPTER is used, else `torch`.
+
+`timeout` (seconds per case) applies to `cmd:` adapters, the only ones that can be stopped; an in-process
+adapter is isolated by serving it: `cmd:python -m conformance.serve --adapter SPEC`.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ class AdapterLoadError(ValueError):
     """The adapter string cannot be resolved. str() is one line naming the string."""
 
 
-def load_adapter(spec: str | None = None) -> Adapter:
+def load_adapter(spec: str | None = None, timeout: float | None = None) -> Adapter:
     spec = (spec or os.environ.get(ENV_VAR) or "torch").strip()
     try:
-        target = _resolve(spec)
+        target = _resolve(spec, timeout)
         adapter = target() if callable(target) else target
     except AdapterLoadError:
         raise
@@ -47,14 +50,14 @@ def load_adapter(spec: str | None = None) -> Adapter:
     return adapter
 
 
-def _resolve(spec: str):
+def _resolve(spec: str, timeout: float | None = None):
     if spec.startswith("cmd:"):
         command = spec[4:].strip()
         if not command:
             raise AdapterLoadError(f"--adapter {spec!r}: 'cmd:' needs a command line after it")
         from conformance.transport import SubprocessAdapter
 
-        return lambda: SubprocessAdapter(command)
+        return lambda: SubprocessAdapter(command, timeout=timeout)
     path_part, _, attr = spec.partition(":") if not _looks_like_windows_path(spec) else (spec, "", "")
     if path_part.endswith(".py"):
         return _from_file(spec, Path(path_part), attr)

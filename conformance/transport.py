@@ -1,0 +1,298 @@
+"""The subprocess transport: grade an implementation running in another process - another Python
+environment, another language - through JSON lines over its stdin/stdout.
+
+    lr-conformance run --adapter 'cmd:/other/venv/bin/python -m conformance.serve --adapter mylib_adapter.py'
+    lr-conformance run --adapter 'cmd:./my-rust-scheduler-adapter' --timeout 5
+
+The protocol (JSON Schema: schemas/protocol.schema.json). One JSON object per line, UTF-8, each request
+answered by exactly one line, in order:
+
+    harness -> adapter                                  adapter -> harness
+    {"op": "hello", "protocol": 1}                      AdapterInfo.to_json(): {"name", "version",
+                                                        "schedulers", "features", "observables",
+                                                        "tolerance": {"rel", "abs", "reason"}, "mirrors"}
+    {"op": "trace", "case": cases.case_to_json(case)}   {"trace": Trace.to_json()}  or  {"error": "..."}
+    (end of stdin)                                      exits
+
+Non-finite floats travel as the strings "nan", "inf", "-inf" (JSON has no nan/inf), in cases and traces
+alike. stdout carries protocol lines only; an adapter logs to stderr (the harness keeps the last lines of it
+for crash reports). `{"error": ...}` means the adapter could not run the case (status ERROR); errors that
+*are* the behaviour under test (a ValueError for a bad argument) belong in the trace as events.
+Python implementations need not write any of this: `python -m conformance.serve --adapter SPEC` serves any
+in-process adapter (conformance/serve.py), and `cases.case_from_json` rebuilds a Case from the JSON.
+
+Isolation, per case:
+  * no answer within `timeout` seconds: the process (its whole process group) is killed, the case is
+    TIMEOUT, and the next case starts a fresh process;
+  * the process exits or closes stdout: the case is CRASH, the next case starts a fresh process;
+  * a line that is not a JSON object: the process is killed, the case is ERROR (protocol violation);
+  * circuit breaker: after `max_crashes` consecutive cases that lost the process (crash, timeout or protocol
+    violation) it is not started again and every remaining case is CRASH at once.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+
+from conformance.adapters.base import Adapter
+from conformance.cases import case_to_json
+from conformance.model import AdapterInfo, Case, Status, Trace
+
+PROTOCOL_VERSION = 1
+DEFAULT_TIMEOUT = 30.0  # seconds per case
+DEFAULT_STARTUP_TIMEOUT = 120.0  # seconds for a fresh process to answer hello (importing torch can be slow)
+DEFAULT_MAX_CRASHES = 3
+STDERR_LINES = 20  # last stderr lines kept for crash reports
+
+_EOF = object()
+
+
+class TransportError(RuntimeError):
+    """A case could not be run out of process. `.status` is what runner.run_case records for the case."""
+
+    status = Status.ERROR
+
+
+class AdapterTimeout(TransportError):
+    status = Status.TIMEOUT
+
+
+class AdapterCrash(TransportError):
+    status = Status.CRASH
+
+
+class ProtocolError(TransportError):
+    """The adapter answered something that is not a protocol message."""
+
+
+class RemoteError(TransportError):
+    """The adapter answered {"error": ...}: it could not run the case."""
+
+
+class SubprocessAdapter(Adapter):
+    """An adapter in another process. `command` is a shell-like string (split with shlex, no shell) or an
+    argv list. The process is started and greeted at construction, so `info` is known at once; a process
+    that cannot answer hello makes construction fail (a configuration error, exit 2 in the CLI)."""
+
+    def __init__(
+        self,
+        command: str | Sequence[str],
+        timeout: float | None = None,
+        max_crashes: int = DEFAULT_MAX_CRASHES,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> None:
+        self.argv = shlex.split(command) if isinstance(command, str) else list(command)
+        if not self.argv:
+            raise ValueError("empty command")
+        self.command = command if isinstance(command, str) else shlex.join(self.argv)
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+        self.startup_timeout = max(float(startup_timeout), self.timeout)
+        self.max_crashes = max(1, int(max_crashes))
+        self.env = None if env is None else {**os.environ, **env}
+        self.cwd = cwd
+        self.starts = 0  # processes started so far (restarts included)
+        self.consecutive_losses = 0
+        self.breaker_open = False
+        self._proc: subprocess.Popen | None = None
+        self._lines: queue.Queue = queue.Queue()
+        self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
+        self.info: AdapterInfo = self._start()
+
+    # --- the Adapter interface ----------------------------------------------------------------
+
+    def trace(self, case: Case) -> Trace:
+        if self.breaker_open:
+            raise AdapterCrash(
+                f"circuit breaker open: the process was lost on {self.consecutive_losses} consecutive cases; "
+                "not started again"
+            )
+        try:
+            if not self.alive:
+                self._start()
+            reply = self._request({"op": "trace", "case": case_to_json(case)}, self.timeout)
+            trace = self._parse_trace(reply)
+        except (AdapterTimeout, AdapterCrash, ProtocolError) as exc:
+            self._lost(exc)
+            raise
+        self.consecutive_losses = 0
+        return trace
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            proc.stdin.close()  # end of stdin: a well-behaved adapter exits
+            proc.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        _kill(proc)
+
+    def __enter__(self) -> SubprocessAdapter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    # --- process management -------------------------------------------------------------------
+
+    def _start(self) -> AdapterInfo:
+        self._discard()
+        self._stderr.clear()
+        try:
+            proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                bufsize=1,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,  # its own process group: a kill reaches the children of a wrapper script
+            )
+        except OSError as exc:
+            raise AdapterCrash(f"cannot start {self.command!r}: {exc}") from None
+        self.starts += 1
+        self._proc = proc
+        self._lines = queue.Queue()
+        threading.Thread(target=_pump, args=(proc.stdout, self._lines.put, True), daemon=True).start()
+        threading.Thread(target=_pump, args=(proc.stderr, self._stderr.append, False), daemon=True).start()
+        reply = self._request({"op": "hello", "protocol": PROTOCOL_VERSION}, self.startup_timeout, "hello")
+        if "error" in reply:
+            self._discard()
+            raise RemoteError(f"hello refused: {reply['error']}")
+        if reply.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
+            self._discard()
+            raise ProtocolError(f"speaks protocol {reply['protocol']!r}, this harness speaks {PROTOCOL_VERSION}")
+        try:
+            return AdapterInfo.from_json(reply)
+        except (KeyError, TypeError, ValueError) as exc:
+            self._discard()
+            raise ProtocolError(f"hello answer is not an AdapterInfo ({type(exc).__name__}: {exc})") from None
+
+    def _request(self, message: dict, timeout: float, what: str = "the case") -> dict:
+        proc = self._proc
+        try:
+            proc.stdin.write(json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n")
+            proc.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the process is gone; reading reports how it ended
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            self._discard()
+            raise AdapterTimeout(f"no answer to {what} within {timeout:g}s; process killed") from None
+        if line is _EOF:
+            code = _wait(proc)
+            self._discard()
+            raise AdapterCrash(f"process {_describe_exit(code)} before answering {what}{self._stderr_tail()}")
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            reply = None
+        if not isinstance(reply, dict):
+            self._discard()
+            raise ProtocolError(f"answered a line that is not a JSON object: {line.strip()[:120]!r}; process killed")
+        return reply
+
+    def _parse_trace(self, reply: dict) -> Trace:
+        if "error" in reply:
+            raise RemoteError(str(reply["error"]))
+        if "trace" not in reply:
+            self._discard()
+            raise ProtocolError(f"answer has neither 'trace' nor 'error': {sorted(reply)}")
+        try:
+            return Trace.from_json(reply["trace"])
+        except (TypeError, ValueError, AttributeError) as exc:
+            # The process is fine; the trace is malformed. Not a lost process.
+            raise RemoteError(f"malformed trace ({type(exc).__name__}: {exc})") from None
+
+    def _lost(self, exc: TransportError) -> None:
+        self._discard()
+        self.consecutive_losses += 1
+        if self.consecutive_losses >= self.max_crashes:
+            self.breaker_open = True
+            exc.args = (f"{exc.args[0]}; {self.consecutive_losses} in a row: circuit breaker open, "
+                        "remaining cases are not run",)
+
+    def _discard(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _kill(proc)
+
+    def _stderr_tail(self) -> str:
+        lines = [line.rstrip() for line in list(self._stderr) if line.strip()]
+        return f" (stderr: {' | '.join(lines[-3:])[-300:]})" if lines else ""
+
+
+def _pump(stream, put, eof: bool) -> None:
+    """Forward lines from a pipe until it closes (the reader threads, so reads can time out)."""
+    try:
+        for line in stream:
+            put(line)
+    except (OSError, ValueError):
+        pass
+    finally:
+        if eof:
+            put(_EOF)
+        try:
+            stream.close()
+        except (OSError, ValueError):
+            pass
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            if hasattr(os, "killpg"):
+                os.killpg(proc.pid, signal.SIGKILL)
+            else:  # pragma: no cover - Windows
+                proc.kill()
+        except (ProcessLookupError, PermissionError, OSError):
+            proc.kill()
+    _wait(proc)
+    try:
+        proc.stdin.close()
+    except (OSError, ValueError):
+        pass  # BrokenPipeError flushing to a dead process
+
+
+def _wait(proc: subprocess.Popen) -> int | None:
+    try:
+        return proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+def python_command(adapter_spec: str, python: str | None = None) -> list[str]:
+    """The argv serving an in-process adapter spec out of process with `python` (default: this one)."""
+    return [python or sys.executable, "-m", "conformance.serve", "--adapter", adapter_spec]

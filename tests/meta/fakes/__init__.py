@@ -1,0 +1,7 @@
+"""Deliberately broken adapters that test the harness: each must be classified exactly (status and first
+divergence), see tests/meta/test_fake_adapters.py.
+
+broken_torch.py   in-process fakes: the torch reference adapter with one bug each
+process.py        process-level fakes (hang, kill, noisy stdout) served by `python -m conformance.serve`;
+                  torch-free, so that restarting them costs milliseconds, not a torch import
+"""

@@ -1,0 +1,78 @@
+"""examples/tinysched: an outsider's pure-Python implementation and its adapter pass every case they
+support, and the suite catches the example's deliberate bug (TINYSCHED_BUG=1) exactly where it bites."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conformance import cases as cases_mod, golden, runner
+from conformance.adapters import load_adapter
+from conformance.cli import main
+from conformance.expectations import load_expectations
+from conformance.model import Status
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "tinysched"
+ADAPTER = str(EXAMPLE / "adapter.py")
+CASE = "steplr/gamma-half-step3"
+
+
+@pytest.fixture
+def store():
+    return golden.load()
+
+
+def case(case_id):
+    (found,) = cases_mod.select(cases_mod.load_cases(), [case_id])
+    return found
+
+
+def test_tinysched_passes_every_case_it_supports(store, monkeypatch):
+    monkeypatch.delenv("TINYSCHED_BUG", raising=False)
+    outcomes = runner.run_cases(load_adapter(ADAPTER), cases_mod.load_cases(), store)
+    statuses = {o.case_id: o.status for o in outcomes}
+    wrong = {o.case_id: f"{o.status.value}: {o.detail}" for o in outcomes
+             if o.status not in (Status.PASS, Status.UNSUPPORTED, Status.SKIP)}
+    assert not wrong, wrong
+    assert statuses[CASE] is Status.PASS and statuses["steplr/resume-state-dict-at-4"] is Status.PASS
+    assert statuses["steplr/step-size-zero"] is Status.UNSUPPORTED  # tinysched does not declare `errors`
+
+
+def test_the_deliberate_bug_is_caught_where_it_bites(store, monkeypatch):
+    monkeypatch.setenv("TINYSCHED_BUG", "1")
+    outcome = runner.run_case(load_adapter(ADAPTER), case(CASE), store)
+    d = outcome.divergence
+    assert outcome.status is Status.FAIL
+    assert (d.step, d.group, d.column, d.expected, d.actual) == (2, 0, "lr", 0.1, 0.05)
+
+
+def test_expectations_file_turns_the_bug_into_xfail_and_is_strict(store, monkeypatch):
+    expectations = load_expectations(EXAMPLE / "expectations.toml")
+    options = runner.RunOptions(expectations=expectations)
+    listed = [case(i) for i in expectations]
+    monkeypatch.setenv("TINYSCHED_BUG", "1")
+    assert {o.status for o in runner.run_cases(load_adapter(ADAPTER), listed, store, options)} == {Status.XFAIL}
+    monkeypatch.delenv("TINYSCHED_BUG")
+    assert {o.status for o in runner.run_cases(load_adapter(ADAPTER), listed, store, options)} == {Status.XPASS}
+
+
+def test_readme_command_writes_summary_json_and_html_with_a_plot(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setenv("TINYSCHED_BUG", "1")
+    html, result = tmp_path / "report.html", tmp_path / "result.json"
+    assert main(["run", "--adapter", ADAPTER, "-k", "steplr/*", "--report", str(html), "--json", str(result)]) == 1
+    assert "NOT CONFORMANT" in capsys.readouterr().out
+    assert json.loads(result.read_text())["counts"]["fail"] >= 1
+    assert html.read_text().count("data:image/png;base64,") >= 1
+
+
+def test_tinysched_never_imports_torch():
+    code = (f"import sys; from conformance.adapters import load_adapter; from conformance import cases; "
+            f"a = load_adapter({ADAPTER!r}); (c,) = cases.select(cases.load_cases(), [{CASE!r}]); a.trace(c); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)

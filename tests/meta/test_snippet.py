@@ -1,0 +1,94 @@
+"""The reproduction snippet is standalone torch code that really reproduces the case: executed, it prints
+the golden's values (every committed case), and torch's own values for composite, vocabulary, tensor-lr,
+plateau, step-epoch and momentum cases built here."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import warnings
+
+import pytest
+from helpers import make_case
+
+from conformance import cases as cases_mod, golden
+from conformance.adapters.torch_reference import TorchAdapter
+from conformance.snippet import torch_snippet
+
+NUMBER_LISTS = re.compile(r"\[([^\]]*)\]")
+
+
+def run_snippet(case) -> dict[int, list[list[float]]]:
+    """step -> [lrs] (+ [momenta]) as printed by the executed snippet, up to the error torch raises, if any."""
+    source = torch_snippet(case)
+    assert "conformance" not in source.replace("# lr-conformance", "")  # standalone: torch only
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            exec(compile(source, f"<snippet {case.id}>", "exec"), {"__name__": "__snippet__"})
+        except Exception:  # noqa: BLE001 - the case may pin an error; its rows up to there still count
+            pass
+    rows = {}
+    for line in out.getvalue().splitlines():
+        step, rest = line.split(" ", 1)
+        rows[int(step)] = [[float(x) for x in group.split(",")] for group in NUMBER_LISTS.findall(rest)]
+    return rows
+
+
+def from_trace(case, trace) -> dict[int, list[list[float]]]:
+    rows: dict[int, list[list[float]]] = {}
+    for o in trace.observations:
+        row = rows.setdefault(o.step, [[], []] if case.drives_momentum else [[]])
+        row[0].append(o.lr)
+        if case.drives_momentum:
+            row[1].append(o.momentum)
+    return rows
+
+
+def same(a, b) -> bool:
+    return repr(a) == repr(b)  # bit-exact, and nan equals nan
+
+
+def test_snippets_of_committed_cases_print_their_goldens():
+    store = golden.load()
+    checked, wrong = 0, []
+    for case in cases_mod.load_cases():
+        if not cases_mod.applies_to(case, store.reference) or case.id not in store.entries:
+            continue
+        expected, _ = store.expected(case, store.reference)
+        if not same(run_snippet(case), from_trace(case, expected)):
+            wrong.append(case.id)
+        checked += 1
+    assert checked and not wrong, f"snippets that do not reproduce their golden: {wrong}"
+
+
+HALF = {"step_size": 2, "gamma": 0.5}
+BUILT_HERE = [
+    make_case("lambdalr/snippet", scheduler="LambdaLR", tensor_lr=True,
+              kwargs={"lr_lambda": [{"fn": "constant_then_linear_decay", "n_epochs": 2, "n_epochs_decay": 3},
+                                    {"fn": "inverse_sqrt", "warmup": 2}]}),
+    make_case("sequentiallr/snippet", scheduler="SequentialLR", kwargs={"milestones": [2]}, steps=6,
+              children=[{"scheduler": "ChainedScheduler", "children": [
+                  {"scheduler": "ConstantLR", "kwargs": {"factor": 0.5, "total_iters": 1}},
+                  {"scheduler": "ExponentialLR", "kwargs": {"gamma": 0.9}}]},
+                  {"scheduler": "StepLR", "kwargs": HALF}]),
+    make_case("cycliclr/snippet", scheduler="CyclicLR", optimizer={"name": "Adam", "betas": [0.95, 0.999]},
+              kwargs={"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 2,
+                      "scale_fn": {"fn": "halving"}, "scale_mode": "cycle"}, steps=9),
+    make_case("reducelronplateau/snippet", scheduler="ReduceLROnPlateau", kwargs={"patience": 0, "factor": 0.5},
+              metrics=[1.0, 1.0, float("nan"), 0.5, float("inf"), 0.4]),
+    make_case("cosineannealingwarmrestarts/snippet", scheduler="CosineAnnealingWarmRestarts", kwargs={"T_0": 3},
+              protocol="step-epoch", epochs=[0.0, 0.5, 1.25, 3.0, 4.5, 7.0]),
+    make_case("steplr/snippet-resume", kwargs=HALF, protocol="resume-state-dict", resume_at=3,
+              optimizer={"name": "SGD", "momentum": 0.9}),
+    make_case("steplr/snippet-first", kwargs=HALF, protocol="scheduler-first"),
+]
+
+
+@pytest.mark.parametrize("case", BUILT_HERE, ids=[c.id for c in BUILT_HERE])
+def test_snippet_prints_what_the_torch_adapter_observes(case):
+    rows = run_snippet(case)
+    assert len(rows) == case.steps
+    assert same(rows, from_trace(case, TorchAdapter().trace(case)))
