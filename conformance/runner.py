@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance import compare, golden
+from conformance.adapters.base import Unsupported
 from conformance.cases import applies_to
 from conformance.model import AdapterInfo, Case, Event, Observation, Outcome, Status, Trace
 from conformance.traces import short_message
@@ -44,6 +45,8 @@ class _Recorder:
             warnings.simplefilter("always")
             try:
                 result = fn(*args, **kwargs)
+            except Unsupported:
+                raise  # not behaviour: the adapter cannot express this case (run_case records UNSUPPORTED)
             except Exception as exc:  # noqa: BLE001 - the exception *is* the observation
                 error = exc
         for w in caught:
@@ -146,6 +149,8 @@ def run_case(adapter, case: Case, store: golden.Goldens, options: RunOptions = R
         return outcome(Status.UNSUPPORTED, f"needs {', '.join(missing)}", missing=missing, expected_file=expected_file)
     try:
         actual = adapter.trace(case)
+    except Unsupported as exc:
+        return outcome(Status.UNSUPPORTED, f"{info.name}: {short_message(str(exc))}", expected_file=expected_file)
     except Exception as exc:  # noqa: BLE001 - an adapter bug is a result, not a crash of the suite
         status = getattr(exc, "status", Status.ERROR)  # transports raise with TIMEOUT / CRASH
         return outcome(status, f"{info.name} raised {type(exc).__name__}: {short_message(str(exc))}",

@@ -24,7 +24,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from conformance.model import AdapterInfo, Case, Observation, Trace
+from conformance.model import AdapterInfo, Case, Observation, Status, Trace
+
+
+class Unsupported(Exception):
+    """Raised by an adapter (from build/restore/lrs_at/trace) when the library has the case's scheduler but
+    not this configuration of it: the case is recorded as UNSUPPORTED with str(exc) as the reason, never as
+    a failure. Not for behaviour the library has but gets wrong - that is a difference to report."""
+
+    status = Status.UNSUPPORTED
 
 
 class Adapter(ABC):

@@ -1,0 +1,199 @@
+"""Shared code for third-party library adapters, and the convention they follow.
+
+Convention for a library adapter module, `conformance/adapters/<lib>.py` (optax, keras, mmengine, paddle,
+timm, ...), so that tools/thirdparty.py can grade it and generate docs/conformance-matrix.md and
+docs/porting/<lib>.md from it:
+
+* Import the library lazily (inside the adapter's __init__ or methods): the module must import without it.
+* `LIBRARY = "optax"` - the name the docs use for the library (docs/porting/<LIBRARY>.md).
+* `PORTING = {torch scheduler name: Port(call, notes)}` - the porting guide, as data. One entry for each of
+  the 15 torch schedulers (conformance.cases.SCHEDULERS):
+    - `Port("optax.exponential_decay(init_value=lr, transition_steps=step_size, decay_rate=gamma, "
+            "staircase=True)", "boundaries fall where torch's do; ...")`  - the call a careful person porting
+      the torch schedule would write (placeholders are the torch kwarg names: `lr` is the group's lr), and
+      the mapping rule / caveats in `notes`;
+    - `Port(None, "the library has no cyclic schedule")` - no faithful equivalent, and why.
+  An adapter declares a scheduler in `info.schedulers` only if PORTING has a call for it
+  (`check_porting(PORTING, adapter.info)` returns the inconsistencies; use it in tests/meta).
+* Adapter classes (`StatefulAdapter` / `FunctionAdapter` subclasses, zero-argument constructors). Variants
+  of one library (float32 / float64) are separate classes or zero-argument subclasses of one class.
+* Expectations: `expectations/<variant>.toml` (see conformance/expectations.py), one per adapter class, with
+  each known difference: case id, reason (first differing step + cause in the library's source), link.
+* Register each adapter class in `REGISTRY` in tools/thirdparty.py (variant name -> library, "module:Class",
+  expectations file, environment variables to set). `python tools/thirdparty.py` then runs every importable
+  variant (`lr-conformance run --adapter module:Class --json ...`) and rewrites the generated docs.
+
+Per-case "unsupported": when the library has the scheduler but not the case's configuration (a kwarg with
+no faithful equivalent), raise `conformance.adapters.base.Unsupported("why")` from build()/lrs_at(); the
+runner records the case as UNSUPPORTED with that reason (never a failure).
+
+Helpers here: TORCH_DEFAULTS / kwargs_of (a case's kwargs over torch's defaults), only_kwargs (Unsupported for
+any non-default kwarg the mapping does not handle), per_group / uniform (per-group kwargs), group_lrs,
+onecycle_phases (torch OneCycleLR's phase ends as whole steps), rejected_as_unsupported (a library ValueError
+for a configuration torch accepts -> Unsupported), ScheduleSession (a Session over pure functions of the step
+count, for schedule-function libraries inside a StatefulAdapter that also has stateful plateau sessions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from conformance.adapters.base import Session, Unsupported
+from conformance.model import AdapterInfo, Case, SchedulerSpec
+
+__all__ = [
+    "TORCH_DEFAULTS",
+    "Port",
+    "ScheduleSession",
+    "Unsupported",
+    "check_porting",
+    "group_lrs",
+    "kwargs_of",
+    "onecycle_phases",
+    "only_kwargs",
+    "per_group",
+    "rejected_as_unsupported",
+    "uniform",
+]
+
+# torch.optim.lr_scheduler's constructor defaults (torch 2.13; `last_epoch=-1` everywhere, left out), so an
+# adapter sees every argument a case leaves implicit without importing torch.
+TORCH_DEFAULTS: dict[str, dict] = {
+    "LambdaLR": {},
+    "MultiplicativeLR": {},
+    "StepLR": {"gamma": 0.1},
+    "MultiStepLR": {"gamma": 0.1},
+    "ConstantLR": {"factor": 1.0 / 3, "total_iters": 5},
+    "LinearLR": {"start_factor": 1.0 / 3, "end_factor": 1.0, "total_iters": 5},
+    "ExponentialLR": {},
+    "PolynomialLR": {"total_iters": 5, "power": 1.0},
+    "CosineAnnealingLR": {"eta_min": 0.0},
+    "ChainedScheduler": {},
+    "SequentialLR": {},
+    "ReduceLROnPlateau": {"mode": "min", "factor": 0.1, "patience": 10, "threshold": 1e-4, "threshold_mode": "rel",
+                          "cooldown": 0, "min_lr": 0, "eps": 1e-8},
+    "CyclicLR": {"step_size_up": 2000, "step_size_down": None, "mode": "triangular", "gamma": 1.0, "scale_fn": None,
+                 "scale_mode": "cycle", "cycle_momentum": True, "base_momentum": 0.8, "max_momentum": 0.9},
+    "CosineAnnealingWarmRestarts": {"T_mult": 1, "eta_min": 0.0},
+    "OneCycleLR": {"total_steps": None, "epochs": None, "steps_per_epoch": None, "pct_start": 0.3,
+                   "anneal_strategy": "cos", "cycle_momentum": True, "base_momentum": 0.85, "max_momentum": 0.95,
+                   "div_factor": 25.0, "final_div_factor": 1e4, "three_phase": False},
+}
+
+
+@dataclass(frozen=True)
+class Port:
+    """How to reproduce one torch scheduler with a library: `call` (None = no faithful equivalent) and
+    `notes` (the mapping rule, the caveats, or why there is no equivalent)."""
+
+    call: str | None
+    notes: str = ""
+
+
+def check_porting(porting: Mapping[str, Port], info: AdapterInfo) -> list[str]:
+    """Inconsistencies between a module's PORTING table and what an adapter declares (empty = consistent)."""
+    from conformance.cases import SCHEDULERS
+
+    problems = [f"PORTING has no entry for {name}" for name in SCHEDULERS if name not in porting]
+    problems += [f"PORTING names unknown scheduler {name}" for name in porting if name not in SCHEDULERS]
+    problems += [
+        f"{info.name} declares {name} but PORTING has no call for it"
+        for name in sorted(info.schedulers)
+        if porting.get(name, Port(None)).call is None
+    ]
+    return problems
+
+
+def kwargs_of(spec: SchedulerSpec) -> dict:
+    """The scheduler's kwargs over torch's defaults (TORCH_DEFAULTS)."""
+    return {**TORCH_DEFAULTS.get(spec.name, {}), **spec.kwargs}
+
+
+def only_kwargs(spec: SchedulerSpec, allowed) -> dict:
+    """kwargs_of(spec), raising Unsupported for any kwarg outside `allowed` that the case sets to something
+    other than torch's default (a configuration the library cannot express)."""
+    defaults = TORCH_DEFAULTS.get(spec.name, {})
+    for key, value in spec.kwargs.items():
+        if key not in allowed and not (key in defaults and defaults[key] == value):
+            raise Unsupported(f"{spec.name}({key}={value!r}) has no equivalent")
+    return kwargs_of(spec)
+
+
+@contextmanager
+def rejected_as_unsupported(library: str):
+    """Around the library's constructor calls (only those): a ValueError the library raises for a
+    configuration torch accepts (e.g. keras' `decay_steps` must be > 0, torch's total_iters may be 0) means the
+    library has no such configuration - Unsupported with the library's message. (Cases where torch raises too
+    need the `errors` feature and never get this far.)"""
+    try:
+        yield
+    except ValueError as exc:
+        raise Unsupported(f"{library} rejects this configuration: {exc}") from exc
+
+
+def per_group(value, groups: int, name: str = "value") -> list:
+    """A torch kwarg that is either one value or a list/tuple with one value per param group, as a list."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != groups:
+            raise Unsupported(f"{name} has {len(value)} values for {groups} param groups")
+        return list(value)
+    return [value] * groups
+
+
+def uniform(value, groups: int, name: str):
+    """A per-group kwarg that the library only takes once for all groups: its single value, or Unsupported."""
+    values = per_group(value, groups, name)
+    if any(v != values[0] for v in values):
+        raise Unsupported(f"{name}={value!r} differs between param groups; the library takes one value")
+    return values[0]
+
+
+def onecycle_phases(kwargs: Mapping, where: str = "OneCycleLR") -> tuple[int, list[int]]:
+    """torch OneCycleLR's total_steps and its phase end steps as integers (torch computes them as floats:
+    `pct_start * total_steps - 1`, `2 * pct_start * total_steps - 2`, `total_steps - 1`). Libraries place
+    boundaries on integer steps, so a boundary that falls between steps (pct_start * total_steps not
+    integral, beyond float rounding) has no faithful equivalent: Unsupported."""
+    total = kwargs.get("total_steps")
+    if total is None:
+        if kwargs.get("epochs") is None or kwargs.get("steps_per_epoch") is None:
+            raise Unsupported(f"{where}: needs total_steps, or epochs and steps_per_epoch")
+        total = kwargs["epochs"] * kwargs["steps_per_epoch"]
+    raw = [float(kwargs["pct_start"] * total) - 1, float(total - 1)]
+    if kwargs.get("three_phase"):
+        raw.insert(1, float(2 * kwargs["pct_start"] * total) - 2)
+    ends = [round(x) for x in raw]
+    if any(abs(x - e) > 1e-9 * max(1.0, abs(x)) for x, e in zip(raw, ends)):
+        raise Unsupported(f"{where}: phase boundaries {raw} fall between steps")
+    return int(total), ends
+
+
+def group_lrs(case: Case) -> list[float]:
+    """The initial lr of each param group."""
+    return [float(group["lr"]) for group in case.groups]
+
+
+class ScheduleSession(Session):
+    """A Session over pure functions of the step count (optax schedules, keras LearningRateSchedules):
+    `lr_fn(n)` / `momentum_fn(n)` return the per-group values after n scheduler steps; the optimizer step
+    is a no-op. Only the standard protocol makes sense for it (declare no protocol features)."""
+
+    def __init__(self, lr_fn, momentum_fn=None) -> None:
+        self.lr_fn = lr_fn
+        self.momentum_fn = momentum_fn
+        self.count = 0
+
+    def lrs(self):
+        return self.lr_fn(self.count)
+
+    def momenta(self):
+        return None if self.momentum_fn is None else self.momentum_fn(self.count)
+
+    def optimizer_step(self) -> None:
+        pass
+
+    def scheduler_step(self, metric=None, epoch=None) -> None:
+        if epoch is not None:
+            raise Unsupported("a pure function of the step count cannot be stepped to an explicit epoch")
+        self.count += 1

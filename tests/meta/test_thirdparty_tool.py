@@ -1,0 +1,73 @@
+"""tools/thirdparty.py: the compact saved results, the generated matrix and porting guides, and that the
+committed docs are exactly what the saved results generate (no library needed: adapter modules import
+their libraries lazily)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def tool():
+    spec = importlib.util.spec_from_file_location("thirdparty_tool", ROOT / "tools" / "thirdparty.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+DOCUMENT = {
+    "adapter": {"name": "optax-float64", "version": "0.2.8", "schedulers": ["StepLR"], "features": [],
+                "tolerance": {"rel": 1e-14, "abs": 0.0, "reason": "r"}, "spec": "conformance.adapters.optax:Optax64"},
+    "suite": {"reference": "2.13.0"},
+    "counts": {"pass": 1, "xfail": 1, "unsupported": 1, "fail": 0},
+    "results": [
+        {"id": "steplr/a", "scheduler": "StepLR", "status": "pass", "detail": "", "divergence": None, "missing": [],
+         "seconds": 0.1},
+        {"id": "steplr/b", "scheduler": "StepLR", "status": "xfail", "detail": "step 3 group 0 lr: ...",
+         "divergence": {"step": 3, "group": 0, "column": "lr", "expected": 0.05, "actual": 0.1, "ulps": 7,
+                        "abs_error": 0.05}, "missing": [], "seconds": 0.1,
+         "traces": {"expected": {}, "actual": {}}, "snippet": "import torch"},
+        {"id": "cycliclr/a", "scheduler": "CyclicLR", "status": "unsupported", "detail": "needs scheduler:CyclicLR",
+         "divergence": None, "missing": ["scheduler:CyclicLR"], "seconds": 0.0},
+    ],
+}
+
+
+def test_summary_keeps_statuses_and_first_divergence_only(tool):
+    variant = tool.variant_for_result(DOCUMENT, tool.REGISTRY)
+    assert variant.name == "optax-float64"
+    summary = tool.summarize(DOCUMENT, variant)
+    assert summary["counts"] == {"pass": 1, "xfail": 1, "unsupported": 1}
+    b = summary["results"][1]
+    assert b["divergence"] == {"step": 3, "group": 0, "column": "lr", "expected": 0.05, "actual": 0.1, "ulps": 7}
+    assert not {"traces", "snippet", "seconds"} & set(b)
+
+
+def test_matrix_and_porting_guide(tool, tmp_path, monkeypatch):
+    monkeypatch.setattr(tool, "EXPECTATIONS_DIR", tmp_path)
+    (tmp_path / "optax-float64.toml").write_text(
+        '[[differs]]\nid = "steplr/b"\nreason = "a known reason"\nlink = "https://example.org/1"\n')
+    registry = [v for v in tool.REGISTRY if v.library == "optax"]
+    summaries = {"optax-float64": tool.summarize(DOCUMENT, registry[0])}
+    files = {p.relative_to(tool.ROOT).as_posix(): text for p, text in tool.render(registry, summaries).items()}
+    matrix = files["docs/conformance-matrix.md"]
+    assert matrix.startswith(tool.HEADER)
+    assert "| StepLR | 1 pass, 1 differs |" in matrix
+    assert "| CyclicLR | 1 unsupported |" in matrix
+    assert "step 3 group 0 lr: expected 0.05, got 0.1 (7 ulp) | a known reason ([link](https://example.org/1))" in matrix
+    porting = files["docs/porting/optax.md"]
+    assert porting.startswith(tool.HEADER)
+    assert "optax.exponential_decay(init_value=lr, transition_steps=step_size" in porting
+    assert "## CyclicLR\n\n**No equivalent.**" in porting
+    assert "- `steplr/b` (optax-float64): a known reason" in porting
+
+
+def test_committed_docs_are_what_the_saved_results_generate(tool):
+    assert tool.main(["--no-run", "--check"]) == 0
