@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     regen = sub.add_parser("regen", help="regenerate reference goldens with the installed torch")
     _filters(regen)
     regen.add_argument("--accept", action="store_true", help="allow changing or removing existing goldens")
+    regen.add_argument("--scoped", action="store_true",
+                       help="record the installed (non-reference) torch release's traces as release-scoped variants")
     regen.add_argument("--adapter", default="torch", help=argparse.SUPPRESS)
     return parser
 
@@ -205,13 +207,15 @@ def cmd_check(args) -> int:
 
 
 def cmd_regen(args) -> int:
-    from conformance.regenerate import regenerate
+    from conformance.regenerate import regenerate, regenerate_scoped
 
     all_cases = cases_mod.load_cases()
     filtered = bool(args.patterns or args.scheduler or args.tag)
     chosen = cases_mod.select(all_cases, args.patterns, args.scheduler, args.tag)
     adapter = load_adapter(args.adapter)
     try:
+        if args.scoped:
+            return regenerate_scoped(adapter, chosen, golden.load(), accept=args.accept)
         return regenerate(adapter, chosen, golden.load(), accept=args.accept, prune=not filtered)
     finally:
         adapter.close()

@@ -81,7 +81,7 @@ def regenerate(
                     detail = f"old golden unreadable: {exc}"
                 changes.append(Change(case.id, "changed", detail))
             else:
-                record["generated_by"] = sorted(set(old.get("generated_by", [])) | {release})
+                record["generated_by"] = sorted(set(old.get("generated_by", [])) | {release}, key=_release_key)
                 if entry.get("spec") != spec_hash(case):
                     changes.append(Change(case.id, "spec"))
         if old_text != text:
@@ -117,3 +117,125 @@ def regenerate(
 def _current_manifest(store: golden.Goldens) -> str:
     path = store.root / golden.MANIFEST
     return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+# --- release-scoped traces ------------------------------------------------------------------
+#
+# Every trace record lists the releases that produced it (`generated_by`). Regenerating under another
+# release R adds R to the record whose text R reproduces, or creates a variant for it. Variant specifiers are
+# then rebuilt from those lists alone: each run of consecutive releases (in the order of the releases that
+# produced any trace of the case) sharing one text becomes one variant, bounded tightly by the first and
+# last minor release observed (">=2.4,<2.10"). A release nobody ran falls back to the reference trace.
+
+
+def _minor(release: str) -> tuple[int, int]:
+    from packaging.version import Version
+
+    v = Version(release)
+    return v.major, v.minor
+
+
+def _release_key(release: str):
+    from packaging.version import Version
+
+    return Version(release)
+
+
+def variant_scope(releases: list[str]) -> tuple[str, str]:
+    """(specifier, file label) of a run of consecutive releases, e.g. (">=2.4,<2.10", "torch2.4-2.9")."""
+    first, last = _minor(releases[0]), _minor(releases[-1])
+    specifier = f">={first[0]}.{first[1]},<{last[0]}.{last[1] + 1}"
+    label = f"torch{first[0]}.{first[1]}" + (f"-{last[0]}.{last[1]}" if first != last else "")
+    return specifier, label
+
+
+def scoped_records(
+    case_id: str, reference: dict, reference_text: str, texts: dict[str, str]
+) -> tuple[list[dict], dict[str, str]]:
+    """Rebuild a case's trace records from the text each release produced.
+
+    `reference` is the reference record (kept as is but for its generated_by) and `reference_text` its CSV;
+    `texts` maps every release with data to its CSV text. Returns the records and the variant files.
+    """
+    ordered = sorted(texts, key=_release_key)
+    records = [{**reference, "generated_by": [r for r in ordered if texts[r] == reference_text]}]
+    files: dict[str, str] = {}
+    run: list[str] = []
+    for release in ordered + [None]:
+        if run and (release is None or texts[release] != texts[run[0]]):
+            specifier, label = variant_scope(run)
+            text = texts[run[0]]
+            record = {"file": golden.trace_file(case_id, label), "torch": specifier,
+                      "sha256": golden.csv_hash(text), "generated_by": run}
+            records.append(record)
+            files[record["file"]] = text
+            run = []
+        if release is not None and texts[release] != reference_text:
+            run.append(release)
+    return records, files
+
+
+def regenerate_scoped(
+    adapter,
+    cases: Iterable[Case],
+    store: golden.Goldens,
+    accept: bool = False,
+    out: Callable[[str], None] = print,
+) -> int:
+    """Record what a non-reference release does for every case, as release-scoped traces.
+
+    Exit codes as `regenerate`: a release whose trace for a case changed since it was last recorded is
+    refused without accept=True (printed with the first difference); new variants need no acceptance.
+    """
+    release = adapter.info.mirrors
+    if release is None or release == store.reference:
+        out(f"regen --scoped: torch {release} is the reference release; use `lr-conformance regen`")
+        return 2
+    manifest = copy.deepcopy(dict(store.manifest))
+    entries = manifest.setdefault("cases", {})
+    files: dict[str, str | None] = {}
+    changes: list[Change] = []
+    for case in cases:
+        if not applies_to(case, release):
+            continue
+        entry = entries.get(case.id)
+        reference = next((r for r in (entry or {}).get("traces", []) if not r["torch"]), None)
+        if reference is None or entry.get("spec") != spec_hash(case):
+            out(f"regen --scoped: {case.source}: {case.id}: no up-to-date reference golden; "
+                f"run `lr-conformance regen` under torch {store.reference} first")
+            return 2
+        reference_text = (store.root / reference["file"]).read_text(encoding="utf-8")
+        texts = {}
+        for record in entry["traces"]:
+            text = (store.root / record["file"]).read_text(encoding="utf-8")
+            texts.update({r: text for r in record.get("generated_by", [])})
+        new_text = traces.dumps(adapter.trace(case))
+        old_text = texts.get(release)
+        if old_text is None:
+            if new_text != reference_text:
+                changes.append(Change(case.id, "new", f"torch {release} differs from the reference"))
+        elif old_text != new_text:
+            changes.append(Change(case.id, "changed", f"torch {release}: " + describe_change(
+                case, traces.loads(old_text), traces.loads(new_text))))
+        texts[release] = new_text
+        records, variant_files = scoped_records(case.id, reference, reference_text, texts)
+        for record in entry["traces"]:
+            if record["torch"] and record["file"] not in variant_files:
+                files[record["file"]] = None
+        for name, text in variant_files.items():
+            path = store.root / name
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                files[name] = text
+        entries[case.id] = {**entry, "traces": records}
+    for change in changes:
+        out(f"  {change.kind:8} {change.case_id}: {change.detail}")
+    if any(c.kind == "changed" for c in changes) and not accept:
+        out("regen --scoped: recorded traces would change; nothing written. Review, then rerun with --accept.")
+        return 1
+    if not files and golden.dump_manifest(manifest) == _current_manifest(store):
+        out(f"regen --scoped: torch {release}: goldens up to date; nothing written")
+        return 0
+    golden.write_atomically(store.root, files, manifest)
+    variants = sum(1 for c in changes if c.kind == "new")
+    out(f"regen --scoped: torch {release}: recorded; {variants} case(s) newly differ from the reference")
+    return 0

@@ -7,7 +7,7 @@ from helpers import HalvingAdapter, make_case, snapshot
 
 from conformance import golden, runner, traces
 from conformance.model import Status
-from conformance.regenerate import regenerate
+from conformance.regenerate import regenerate, regenerate_scoped
 
 CASES = [make_case("steplr/one"), make_case("steplr/two", steps=3)]
 
@@ -124,3 +124,62 @@ def test_interruption_between_the_renames_is_recovered(store_dir):
 def test_trace_files_use_the_documented_csv(store_dir):
     text = (store_dir / "steplr/two.csv").read_text()
     assert text.splitlines()[0] == ",".join(traces.COLUMNS)
+
+
+# --- release-scoped traces (regen --scoped) ---------------------------------------------------
+
+
+def _scoped(store_dir, factor, release, accept=False):
+    lines = []
+    code = regenerate_scoped(HalvingAdapter(factor, mirrors=release), CASES, golden.load(store_dir),
+                             accept=accept, out=lines.append)
+    return code, "\n".join(lines)
+
+
+def test_a_differing_release_gets_a_tightly_scoped_variant(store_dir):
+    assert _scoped(store_dir, 0.25, "2.7.1")[0] == 0
+    store = golden.load(store_dir)
+    records = store.entry("steplr/one")["traces"]
+    assert [(r["torch"], r["file"], r["generated_by"]) for r in records[1:]] == [
+        (">=2.7,<2.8", "steplr/one@torch2.7.csv", ["2.7.1"])]
+    assert golden.problems(store, CASES) == []
+    # the release is graded against its own variant, its neighbours against the reference
+    assert runner.run_case(HalvingAdapter(0.25, mirrors="2.7.1"), CASES[0], store).status is Status.PASS
+    assert runner.run_case(HalvingAdapter(0.25, mirrors="2.8.0"), CASES[0], store).status is Status.FAIL
+    assert runner.run_case(HalvingAdapter(0.5, mirrors="2.8.0"), CASES[0], store).status is Status.PASS
+
+
+def test_consecutive_releases_with_one_behaviour_share_one_variant(store_dir):
+    for release in ("2.9.1", "2.7.1", "2.8.0"):
+        assert _scoped(store_dir, 0.25, release)[0] == 0
+    assert _scoped(store_dir, 0.5, "2.10.0")[0] == 0
+    records = golden.load(store_dir).entry("steplr/one")["traces"]
+    assert records[0]["generated_by"] == ["2.10.0", "2.13.0"]
+    assert [(r["torch"], r["generated_by"]) for r in records[1:]] == [(">=2.7,<2.10", ["2.7.1", "2.8.0", "2.9.1"])]
+    assert sorted(p.name for p in (store_dir / "steplr").iterdir()) == [
+        "one.csv", "one@torch2.7-2.9.csv", "two.csv", "two@torch2.7-2.9.csv"]
+
+
+def test_a_release_agreeing_in_between_splits_the_variant(store_dir):
+    for factor, release in ((0.25, "2.7.1"), (0.5, "2.8.0"), (0.25, "2.9.1")):
+        assert _scoped(store_dir, factor, release)[0] == 0
+    records = golden.load(store_dir).entry("steplr/one")["traces"]
+    assert [r["torch"] for r in records[1:]] == [">=2.7,<2.8", ">=2.9,<2.10"]
+
+
+def test_scoped_regen_is_idempotent_and_refuses_a_changed_release(store_dir):
+    assert _scoped(store_dir, 0.25, "2.7.1")[0] == 0
+    before = snapshot(store_dir)
+    code, text = _scoped(store_dir, 0.25, "2.7.1")
+    assert code == 0 and "nothing written" in text and snapshot(store_dir) == before
+    code, text = _scoped(store_dir, 0.125, "2.7.1")
+    assert code == 1 and "changed  steplr/one: torch 2.7.1: step 1 group 0 lr" in text
+    assert snapshot(store_dir) == before
+    assert _scoped(store_dir, 0.125, "2.7.1", accept=True)[0] == 0
+    assert _scoped(store_dir, 0.5, "2.7.1", accept=True)[0] == 0  # back to the reference: the variant goes
+    assert not list(store_dir.rglob("*@*.csv"))
+
+
+def test_scoped_regen_refuses_the_reference_release(store_dir):
+    code, text = _scoped(store_dir, 0.5, golden.REFERENCE_RELEASE)
+    assert code == 2 and "is the reference release" in text
