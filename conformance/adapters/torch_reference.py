@@ -41,7 +41,10 @@ class TorchSession(Session):
         ]
 
     def last_lrs(self):
-        return [float(lr) for lr in self.scheduler.get_last_lr()]
+        get_last_lr = getattr(self.scheduler, "get_last_lr", None)
+        if get_last_lr is None:  # ReduceLROnPlateau before torch 2.2: no get_last_lr(), nothing to report
+            return None
+        return [float(lr) for lr in get_last_lr()]
 
     def optimizer_step(self) -> None:
         self.optimizer.step()

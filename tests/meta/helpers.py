@@ -28,6 +28,15 @@ class HalvingAdapter(FunctionAdapter):
         return [g["lr"] * self.factor**step for g in case.groups]
 
 
+def torch_store(root: Path) -> golden.Goldens:
+    """An empty scratch store whose reference release is the installed torch's, so that the torch adapter
+    can generate goldens into it whatever release the env has (the tox envs run 1.13.1 ... 2.15.0)."""
+    from conformance import TRACE_FORMAT
+    from conformance.adapters.torch_reference import TorchAdapter
+
+    return golden.Goldens(root, {"format": TRACE_FORMAT, "reference": TorchAdapter().info.mirrors, "cases": {}})
+
+
 def empty_store(tmp_path: Path) -> golden.Goldens:
     return golden.load(tmp_path / "traces")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fakes import broken_torch as bt
-from helpers import make_case
+from helpers import make_case, torch_store
 
 from conformance import golden, report, runner
 from conformance.adapters.torch_reference import TorchAdapter
@@ -36,7 +36,7 @@ CASES = {c.id: c for c in (TWO_GROUPS, RESUME, LAST_EPOCH, EXPONENTIAL, *TRIGGER
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("fake-goldens") / "traces"
-    assert regenerate(TorchAdapter(), CASES.values(), golden.load(root), out=lambda s: None) == 0
+    assert regenerate(TorchAdapter(), CASES.values(), torch_store(root), out=lambda s: None) == 0
     return golden.load(root)
 
 

@@ -4,7 +4,7 @@ adapter's reason, never a failure or an error."""
 
 from __future__ import annotations
 
-from helpers import HalvingAdapter, make_case
+from helpers import HalvingAdapter, make_case, torch_store
 
 from conformance import golden, runner
 from conformance.adapters.base import StatefulAdapter, Unsupported
@@ -29,8 +29,7 @@ class RaisesInTrace(HalvingAdapter):
 
 
 def test_unsupported_is_reported_with_its_reason(tmp_path):
-    store = golden.load(tmp_path / "traces")
-    assert regenerate(TorchAdapter(), [CASE], store, out=lambda s: None) == 0
+    assert regenerate(TorchAdapter(), [CASE], torch_store(tmp_path / "traces"), out=lambda s: None) == 0
     store = golden.load(tmp_path / "traces")
     for adapter, reason in ((RaisesInBuild(), "gamma=0.5 has no equivalent here"), (RaisesInTrace(), "not this one")):
         outcome = runner.run_case(adapter, CASE, store)

@@ -3,7 +3,7 @@ reference writes into a scratch store (so the tests do not move when golden/case
 
 from __future__ import annotations
 
-from helpers import make_case
+from helpers import make_case, torch_store
 
 from conformance import golden, runner
 from conformance.adapters.common import check_porting
@@ -25,8 +25,7 @@ def plateau(case_id: str, kwargs: dict, metrics=PLATEAU_METRICS, **more):
 
 def grade(adapter, cases, tmp_path) -> dict[str, tuple[Status, str]]:
     """{case id: (status, detail)} for `adapter` on `cases` against goldens torch writes into tmp_path."""
-    store = golden.load(tmp_path / "traces")
-    assert regenerate(TorchAdapter(), cases, store, out=lambda s: None) == 0
+    assert regenerate(TorchAdapter(), cases, torch_store(tmp_path / "traces"), out=lambda s: None) == 0
     store = golden.load(tmp_path / "traces")
     return {o.case_id: (o.status, o.detail) for o in runner.run_cases(adapter, cases, store)}
 

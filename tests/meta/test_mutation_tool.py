@@ -1,0 +1,182 @@
+"""tools/mutation_test.py: the mutant generator, the reach/infection probe and the import hook.
+
+Fast: generation and the probe run in-process on a small sample module; one subprocess runs one case under a
+sentinel mutant of the real lr_scheduler.py, proving the hook makes `import torch` load the mutant file.
+"""
+
+from __future__ import annotations
+
+import collections
+import importlib.util
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location("mutation_test", ROOT / "tools" / "mutation_test.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mutation_test"] = module  # dataclasses look the module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+mt = _load_tool()
+
+SAMPLE = textwrap.dedent('''\
+    """A module docstring."""
+    from __future__ import annotations
+
+    import warnings
+
+
+    def _helper(values: list[int]) -> int:
+        return max(values) - 1
+
+
+    def _unused(x):
+        return x + 1
+
+
+    class LRScheduler:
+        """Base."""
+
+        def __init__(self, last_epoch: int = -1) -> None:
+            self.last_epoch = last_epoch
+            self.base = 1.0
+
+        def state_dict(self):
+            return {key: value for key, value in self.__dict__.items() if key not in ("optimizer", "cache")}
+
+        def load_state_dict(self, state_dict):
+            cache = state_dict.pop("cache", None)
+            self.__dict__.update(state_dict)
+
+
+    class Sched(LRScheduler):
+        """Docstring with < and + that must not be touched."""
+
+        def step(self):
+            self.last_epoch += 1
+            if self.last_epoch < 3 and self.base > 0:
+                return self.base * 2
+            elif self.last_epoch == 10:
+                warnings.warn("ten " + "steps", UserWarning, stacklevel=2)
+            if self.last_epoch >= 100:
+                raise ValueError("too many: " + str(self.last_epoch + 1))
+            flag = True
+            return _helper([self.last_epoch // 2, min(self.last_epoch, 5)])
+
+
+    class NotAScheduler:
+        def f(self, x):
+            return x + 1
+''')
+
+
+def _line_of(fragment: str) -> int:
+    (line,) = [i for i, text in enumerate(SAMPLE.splitlines(), 1) if fragment in text]
+    return line
+
+
+def _by(mutants, **want):
+    return [m for m in mutants if all(getattr(m, k) == v for k, v in want.items())]
+
+
+def test_generator_yields_every_operator_on_the_sample():
+    mutants = mt.generate(SAMPLE)
+    ops = collections.Counter(m.operator for m in mutants)
+    assert set(ops) == {"cmp", "arith", "const", "bool", "logic", "minmax", "warn", "state", "if-body"}
+    descriptions = {(m.scope, m.method, m.operator, m.description) for m in mutants}
+    for expected in [
+        ("Sched", "step", "cmp", "`<` -> `<=`"),
+        ("Sched", "step", "cmp", "`>` -> `>=`"),
+        ("Sched", "step", "cmp", "`==` -> `!=`"),
+        ("Sched", "step", "cmp", "`>=` -> `>`"),
+        ("Sched", "step", "arith", "`*` -> `/`"),
+        ("Sched", "step", "arith", "`//` -> `%`"),
+        ("Sched", "step", "arith", "`+=` -> `-=`"),
+        ("Sched", "step", "const", "`3` -> `4`"),
+        ("Sched", "step", "const", "`3` -> `2`"),
+        ("Sched", "step", "bool", "`True` -> `False`"),
+        ("Sched", "step", "logic", "`and` -> `or`"),
+        ("Sched", "step", "minmax", "`min` -> `max`"),
+        ("Sched", "step", "warn", "remove `warnings.warn(...)`"),
+        ("Sched", "step", "if-body", "`if` body -> `pass`"),
+        ("_helper", None, "minmax", "`max` -> `min`"),
+        ("_helper", None, "arith", "`-` -> `+`"),
+        ("LRScheduler", "__init__", "const", "`1` -> `2`"),  # the default last_epoch=-1
+        ("LRScheduler", "state_dict", "state", "no longer exclude key 'cache'"),
+        ("LRScheduler", "load_state_dict", "state", "`.pop('cache')` -> `.get(...)`: the key stays"),
+        ("LRScheduler", "load_state_dict", "state", "delete the call `self.__dict__.update(...)`"),
+        ("Sched", "state_dict", "state", "state_dict() omits 'last_epoch'"),
+    ]:
+        assert expected in descriptions, expected
+    # out of scope: classes not deriving from LRScheduler, helpers nobody uses
+    assert {m.scope for m in mutants} == {"_helper", "LRScheduler", "Sched"}
+    # never touched: the raise statement (its message and the `+ 1` in it), the warning's message and
+    # stacklevel, string concatenation, annotations, docstrings
+    raise_line, warn_line = _line_of("raise ValueError"), _line_of("warnings.warn(")
+    assert [m.operator for m in mutants if m.line == raise_line] == ["if-body"]  # only deleting the guarded raise
+    assert sorted(m.operator for m in mutants if m.line == warn_line) == ["if-body", "warn"]  # elif body = the call
+    # the `elif` is mutated as its own `if`, not as an `else` body of the first
+    assert not _by(mutants, description="`else` body -> `pass`")
+    # ids are stable, in source order
+    assert [m.id for m in mutants] == [f"m{i:04d}" for i in range(1, len(mutants) + 1)]
+    assert mt.generate(SAMPLE) == mutants
+
+
+def test_displayed_lines_are_exactly_the_mutation_that_runs():
+    mutants = mt.generate(SAMPLE)
+    assert mt.check_display(SAMPLE, mutants) == []
+    (m,) = _by(mutants, scope="Sched", description="`<` -> `<=`")
+    assert m.original.strip() == "if self.last_epoch < 3 and self.base > 0:"
+    assert m.mutated.strip() == "if self.last_epoch <= 3 and self.base > 0:"
+    source = mt.Module(SAMPLE).mutant_source(m)
+    assert "self.last_epoch <= 3" in source and "self.last_epoch < 3" not in source
+
+
+def test_probe_records_reach_and_infection():
+    mutants = mt.generate(SAMPLE)
+    namespace = {"__name__": "sample_under_probe"}
+    exec(compile(mt.instrumented_source(SAMPLE, mutants), "sample", "exec"), namespace)
+    s = namespace["Sched"]()
+    for _ in range(4):  # last_epoch 0..3: `< 3` vs `<= 3` differ at 3; `== 10` is never reached as True
+        s.step()
+    s.state_dict()
+    reached, infected = namespace["_lrc_reached"], namespace["_lrc_infected"]
+    label = {m.id: mt._probe_label(m, {"reached": reached, "infected": infected}) for m in mutants}
+
+    def of(**want):
+        (m,) = _by(mutants, **want)
+        return label[m.id]
+
+    assert of(scope="Sched", description="`<` -> `<=`") == "infected"
+    assert of(scope="Sched", description="`>` -> `>=`") == "reached"  # base is never 0
+    assert of(scope="Sched", description="`>=` -> `>`") == "reached"  # last_epoch never reaches 100
+    assert of(scope="Sched", description="remove `warnings.warn(...)`") == "not reached"
+    assert of(scope="Sched", description="state_dict() omits 'last_epoch'") == "saved"
+    assert of(scope="LRScheduler", method="__init__", description="`1` -> `2`") == "n/a"
+    # the instrumented module behaves like the original
+    plain = {"__name__": "sample_plain"}
+    exec(compile(SAMPLE, "sample", "exec"), plain)
+    p, q = plain["Sched"](), namespace["Sched"]()
+    assert [p.step() for _ in range(6)] == [q.step() for _ in range(6)]
+
+
+torch = pytest.importorskip("torch")
+
+
+def test_hook_loads_a_sentinel_mutant_and_the_suite_kills_it(tmp_path):
+    """One subprocess: `import torch` under the hook must load the sentinel mutant, whose schedulers all raise."""
+    module = mt.Module(mt.target_file().read_text(encoding="utf-8"))
+    result = mt.run_suite(tmp_path / "sentinel", module.sentinel_source(), timeout=60,
+                          suite_args=["-k", "steplr/gamma-half-step3"], repo=ROOT)
+    assert result.status == "killed" and result.exit_code == 1, result
+    assert result.killed_by == ["steplr/gamma-half-step3"]
+    assert mt.SENTINEL_MESSAGE in result.details["steplr/gamma-half-step3"]
+    assert (tmp_path / "sentinel" / "sitecustomize.py").exists()
