@@ -58,7 +58,7 @@ from typing import Any, Callable, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_MODULE = "torch.optim.lr_scheduler"
-ROOT_CLASSES = ("LRScheduler", "ReduceLROnPlateau")
+ROOT_CLASSES = ("LRScheduler", "_LRScheduler", "ReduceLROnPlateau")  # _LRScheduler: the base class in torch 1.13
 STATE_METHODS = ("state_dict", "load_state_dict")
 SENTINEL_MESSAGE = "lr-conformance mutation sentinel"
 DEFAULT_TIMEOUT = 60.0
