@@ -66,6 +66,14 @@ REGISTRY: list[Variant] = [
             "keras.config.set_floatx('float64'), torch backend"),
     Variant("keras-float32", "keras", "conformance.adapters.keras:Keras32", {"KERAS_BACKEND": "torch"},
             "default floatx float32, torch backend"),
+    Variant("paddle-float64", "paddle", "conformance.adapters.paddle:Paddle64", {},
+            "float64 params: the scheduler's Python float as is"),
+    Variant("paddle-float32", "paddle", "conformance.adapters.paddle:Paddle32", {},
+            "default float32 params: the lr rounded to float32"),
+    Variant("mmengine", "mmengine", "conformance.adapters.mmengine:MMEngine", {},
+            "mmengine(-lite) param schedulers on an OptimWrapper, float64"),
+    Variant("timm", "timm", "conformance.adapters.timm:Timm", {},
+            "timm.scheduler loaded without timm/__init__.py (no torchvision), float64"),
     # mmengine, paddle, timm, mindspore: add their Variant lines here (see conformance/adapters/common.py).
 ]
 
