@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from conformance import cases as cases_mod  # noqa: E402
-from conformance import golden, traces  # noqa: E402
+from conformance import golden  # noqa: E402
 from conformance.regenerate import describe_change  # noqa: E402
 
 RELEASES = ("1.13.1", "2.0.1", "2.1.2", "2.2.2", "2.3.1", "2.4.1", "2.5.1", "2.6.0", "2.7.1", "2.8.0",

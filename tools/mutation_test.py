@@ -474,7 +474,6 @@ class _Generator:
         self._add(operator, ctx, node, description, "stmt", path, None, ("stmt", path), edit)
 
     def _state_ops(self, node, path, stack, ctx) -> None:
-        src = self.source
         if isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
             for j, comp in enumerate(node.comparators):
                 if not isinstance(comp, (ast.Tuple, ast.List, ast.Set)):

@@ -51,9 +51,13 @@ PORTING = {
                             "values=[lr * gamma ** k for k in (0, 1, ...)])",
                         "keras switches to values[i + 1] when step > boundaries[i], torch at epoch == milestone: "
                         "boundaries are the milestones minus one. A milestone repeated k times multiplies by "
-                        "gamma ** k."),
+                        "gamma ** k. With no milestones the lr is constant: pass learning_rate=lr (keras accepts "
+                        "PiecewiseConstantDecay(boundaries=[], values=[lr]) but its __call__ then raises IndexError "
+                        "on boundaries[0])."),
     "ConstantLR": Port(S + "PiecewiseConstantDecay(boundaries=[total_iters - 1], values=[lr * factor, lr])",
-                       "boundary minus one, as for MultiStepLR."),
+                       "boundary minus one, as for MultiStepLR. torch's total_iters=0 is a quirk: torch applies "
+                       "the factor at construction and never removes it (lr * factor throughout); this call gives "
+                       "lr, so match it with learning_rate=lr * factor."),
     "LinearLR": Port(S + "PolynomialDecay(initial_learning_rate=lr * start_factor, decay_steps=total_iters, "
                          "end_learning_rate=lr * end_factor, power=1.0)", "clamped after total_iters, as torch."),
     "ExponentialLR": Port(S + "ExponentialDecay(initial_learning_rate=lr, decay_steps=1, decay_rate=gamma)", ""),
@@ -152,6 +156,8 @@ class _Keras(StatefulAdapter):
         if name == "MultiStepLR":
             k = only_kwargs(spec, {"milestones", "gamma"})
             counts = Counter(k["milestones"])
+            if not counts:  # a constant lr: PiecewiseConstantDecay with no boundary fails when called (boundaries[0])
+                return lr
             boundaries, values, decays = [], [lr], 0
             for milestone in sorted(counts):
                 decays += counts[milestone]

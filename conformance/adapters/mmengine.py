@@ -40,6 +40,7 @@ from conformance.adapters.common import (
     kwargs_of,
     only_kwargs,
     rejected_as_unsupported,
+    torch_optimizer,
 )
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
@@ -165,17 +166,9 @@ class MMEngine(StatefulAdapter):
         return session
 
     def _optimizer(self, case: Case):
-        torch = self._torch
         if case.tensor_lr:
             raise Unsupported("tensor lrs")
-        groups = []
-        for spec in case.groups:
-            group = {key: tuple(v) if isinstance(v, list) else v for key, v in spec.items()}
-            group["params"] = [torch.nn.Parameter(torch.zeros(1))]
-            groups.append(group)
-        kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in case.optimizer.kwargs.items()}
-        optimizer = getattr(torch.optim, case.optimizer.name)(groups, **{"lr": groups[0]["lr"], **kwargs})
-        return self._optim.OptimWrapper(optimizer)
+        return self._optim.OptimWrapper(torch_optimizer(case))
 
     # --- schedulers -------------------------------------------------------------------------------
 

@@ -11,12 +11,13 @@ lr): the lr at loop iteration i is `schedule(int32(i))` in float64 (`Optax64`, x
 (`Optax32`, JAX's default). Both set `jax_enable_x64` when constructed, so run one variant per process.
 
 A finding this exposes (optax 0.2.8): under JAX_ENABLE_X64 with float64 params, the schedules that divide the
-count by an int (exponential_decay, linear_schedule, polynomial_schedule, piecewise_interpolate_schedule and so
-the one-cycle schedules) still produce float32 values - JAX promotes int32 / int to float32, and
-inject_hyperparams keeps the schedule's dtype - so the optimizer gets e.g. 0.10000000149011612 for lr=0.1.
-cosine_decay_schedule (which converts to float) and piecewise_constant_schedule are float64. The workaround is
-to hand the schedule a float64 count: `lambda count: schedule(jnp.asarray(count, jnp.float64))`. The adapter
-grades optax as used, without the workaround; expectations/optax-float64.toml lists the cases this affects.
+count by an int (exponential_decay, linear_schedule, polynomial_schedule) still produce float32 values - JAX
+promotes int32 / int to float32, and inject_hyperparams keeps the schedule's dtype - so the optimizer gets e.g.
+0.10000000149011612 for lr=0.1; join_schedules' jnp.where promotes its other stages to that float32 too, and
+piecewise_interpolate_schedule (so the one-cycle schedules) interpolates its float64 values at a float32
+fraction. cosine_decay_schedule (which converts to float) and piecewise_constant_schedule are float64. The
+workaround is to hand the schedule a float64 count: `lambda count: schedule(jnp.asarray(count, jnp.float64))`.
+The adapter grades optax as used, without the workaround; expectations/optax-float64.toml lists the cases this affects.
 
 ReduceLROnPlateau is `optax.contrib.reduce_on_plateau`, a stateful gradient transformation that scales the
 updates: the adapter feeds each step's metric to `update(zero_updates, state, value=metric)` and the lr is
@@ -50,8 +51,8 @@ from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "optax"
 
-X64 = (" Under JAX_ENABLE_X64 its values are float32 (optax's int32 count; see the module docstring): wrap it as "
-       "`lambda count: schedule(jnp.asarray(count, jnp.float64))` for float64.")
+X64 = (" Under JAX_ENABLE_X64 it carries float32 rounding (optax's int32 count; see the module docstring): wrap "
+       "it as `lambda count: schedule(jnp.asarray(count, jnp.float64))` for float64.")
 
 # The porting guide, as data (see conformance/adapters/common.py). `lr` is each param group's lr.
 PORTING = {
@@ -68,11 +69,16 @@ PORTING = {
                         "the scale applies from count == m on, as torch's milestone; a milestone repeated k times "
                         "needs the scale gamma ** k (a dict has one entry per boundary)."),
     "ConstantLR": Port("optax.join_schedules([optax.constant_schedule(lr * factor), optax.constant_schedule(lr)], "
-                       "boundaries=[total_iters])", "the lr is exactly lr again from count == total_iters."),
+                       "boundaries=[total_iters])",
+                       "the lr is exactly lr again from count == total_iters. torch's total_iters=0 is a quirk: "
+                       "torch applies the factor at construction and never removes it (lr * factor throughout); "
+                       "this call gives lr, so match it with optax.constant_schedule(lr * factor)."),
     "LinearLR": Port("optax.linear_schedule(init_value=lr * start_factor, end_value=lr * end_factor, "
                      "transition_steps=total_iters)", "clamped at end_value after total_iters, as torch." + X64),
     "ExponentialLR": Port("optax.exponential_decay(init_value=lr, transition_steps=1, decay_rate=gamma)",
-                          "optax returns a constant schedule when decay_rate == 0 (torch: 0 from step 1)." + X64),
+                          "optax returns a constant schedule (init_value) when decay_rate == 0 (torch: 0 from step 1): "
+                          "use optax.join_schedules([optax.constant_schedule(lr), optax.constant_schedule(0.0)], "
+                          "[1]) for gamma=0." + X64),
     "PolynomialLR": Port("optax.polynomial_schedule(init_value=lr, end_value=0.0, power=power, "
                          "transition_steps=total_iters)", "clamped at 0 after total_iters, as torch." + X64),
     "CosineAnnealingLR": Port("optax.cosine_decay_schedule(init_value=lr, decay_steps=T_max, alpha=eta_min / lr)",
@@ -98,7 +104,8 @@ PORTING = {
                               "feeding -metric; 'max' with 'rel' has no equivalent (optax compares with "
                               "(1 - rtol) * best), nor does threshold=0 (optax needs rtol or atol > 0). One scale "
                               "for all groups: min_lr must be the same fraction of every group's lr. torch's eps "
-                              "(skip reductions smaller than eps) has no counterpart."),
+                              "(skip a group's reduction unless it exceeds eps, default 1e-8) has no counterpart: "
+                              "a group whose lr is ~1e-8 is reduced by optax, not by torch."),
     "CyclicLR": Port(None, "no periodic schedule: piecewise_interpolate_schedule('linear', ...) can spell out a "
                            "fixed number of triangular cycles, but nothing reproduces CyclicLR's modes, scale_fn "
                            "or open-ended run."),

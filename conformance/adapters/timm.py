@@ -43,6 +43,7 @@ from conformance.adapters.common import (
     Unsupported,
     kwargs_of,
     only_kwargs,
+    torch_optimizer,
     uniform,
 )
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
@@ -183,14 +184,7 @@ class Timm(StatefulAdapter):
         return session
 
     def _optimizer(self, case: Case):
-        torch = self._torch
-        groups = []
-        for spec in case.groups:
-            group = {key: tuple(v) if isinstance(v, list) else v for key, v in spec.items()}
-            group["params"] = [torch.nn.Parameter(torch.zeros(1))]
-            groups.append(group)
-        kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in case.optimizer.kwargs.items()}
-        return getattr(torch.optim, case.optimizer.name)(groups, **{"lr": groups[0]["lr"], **kwargs})
+        return torch_optimizer(case)
 
     # --- schedulers -------------------------------------------------------------------------------
 

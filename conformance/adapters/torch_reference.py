@@ -18,6 +18,7 @@ import io
 
 from conformance import vocabulary
 from conformance.adapters.base import Session, StatefulAdapter
+from conformance.adapters.common import torch_optimizer
 from conformance.cases import SCHEDULERS
 from conformance.model import CALLABLE_KWARGS, FEATURES, AdapterInfo, Case, SchedulerSpec
 
@@ -96,18 +97,7 @@ class TorchAdapter(StatefulAdapter):
         return self._torch.tensor(value) if case.tensor_lr else value
 
     def _optimizer(self, case: Case):
-        torch = self._torch
-        groups = []
-        for spec in case.groups:
-            group = {key: tuple(v) if isinstance(v, list) else v for key, v in spec.items()}
-            group["params"] = [torch.nn.Parameter(torch.zeros(1))]
-            group["lr"] = self._lr(spec["lr"], case)
-            if "initial_lr" in spec:
-                group["initial_lr"] = self._lr(spec["initial_lr"], case)
-            groups.append(group)
-        kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in case.optimizer.kwargs.items()}
-        optimizer_class = getattr(torch.optim, case.optimizer.name)
-        return optimizer_class(groups, **{"lr": groups[0]["lr"], **kwargs})
+        return torch_optimizer(case, as_lr=lambda value: self._lr(value, case))
 
     def _scheduler(self, spec: SchedulerSpec, optimizer):
         cls = getattr(self._lr_scheduler, spec.name)

@@ -18,6 +18,8 @@ from conformance.model import Status  # noqa: E402
 
 CASES = [
     case("multisteplr/t-repeated", "MultiStepLR", {"milestones": [2, 5, 5], "gamma": 0.5}),
+    case("multisteplr/t-no-milestones", "MultiStepLR", {"milestones": []}),
+    case("constantlr/t-total-iters-0", "ConstantLR", {"factor": 0.5, "total_iters": 0}),
     case("constantlr/t", "ConstantLR", {"factor": 0.5, "total_iters": 3}),
     case("steplr/t", "StepLR", {"step_size": 3, "gamma": 0.5}),
     case("cosineannealinglr/t-beyond", "CosineAnnealingLR", {"T_max": 4}, steps=8),
@@ -48,14 +50,17 @@ def test_porting_table_matches_declared_schedulers(graded):
 
 def test_mapping_rules_reproduce_torch(graded):
     results = graded[2]
-    for case_id in ("multisteplr/t-repeated", "constantlr/t", "steplr/t", "cosineannealingwarmrestarts/t",
-                    "sequentiallr/t-warmup-cosine", "reducelronplateau/t-abs-cooldown", "reducelronplateau/t-max"):
+    for case_id in ("multisteplr/t-repeated", "multisteplr/t-no-milestones", "constantlr/t", "steplr/t",
+                    "cosineannealingwarmrestarts/t", "sequentiallr/t-warmup-cosine", "reducelronplateau/t-abs-cooldown",
+                    "reducelronplateau/t-max"):
         assert results[case_id][0] is Status.PASS, (case_id, results[case_id])
 
 
 def test_findings_stay_findings(graded):
     results = graded[2]
     assert results["cosineannealinglr/t-beyond"][0] is Status.FAIL
+    # torch keeps lr * factor forever for total_iters=0; boundary -1 gives lr from step 0
+    assert results["constantlr/t-total-iters-0"][0] is Status.FAIL
     # keras takes the first metric as the best even when it is nan; torch counts it as a bad epoch
     assert results["reducelronplateau/t-nan-first"][0] is Status.FAIL
 
