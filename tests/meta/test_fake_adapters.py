@@ -148,3 +148,12 @@ def test_success_resets_the_breaker(store):
 def test_stdout_noise_cannot_corrupt_the_protocol(store):
     with served("Noisy") as adapter:
         assert runner.run_case(adapter, TWO_GROUPS, store).status is Status.PASS
+
+
+def test_an_error_torch_does_not_raise_can_be_an_expected_difference(store):
+    """A library raising where torch does not is a behaviour it may document: listed, it is xfail (never for
+    an adapter crash, which is not a trace)."""
+    options = runner.RunOptions(expectations={TWO_GROUPS.id: "raises at step 3 by design"})
+    outcome = runner.run_case(bt.RaisesOnStep(), TWO_GROUPS, store, options)
+    assert outcome.status is Status.XFAIL and "raises at step 3 by design" in outcome.detail
+    assert runner.run_case(bt.RaisesOnStep(), TWO_GROUPS, store).status is Status.ERROR
