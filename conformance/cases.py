@@ -49,7 +49,7 @@ SCHEDULERS = (
     "OneCycleLR",
 )
 COMPOSITES = ("ChainedScheduler", "SequentialLR")
-OPTIMIZERS = ("SGD", "Adam")
+OPTIMIZERS = ("SGD", "Adam", "Adagrad")  # Adagrad: an optimizer with neither momentum nor betas
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9][a-z0-9._-]*$")
 CASE_KEYS = {
@@ -150,11 +150,11 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     if protocol not in PROTOCOLS:
         raise CaseError(f"protocol {protocol!r} is not one of {PROTOCOLS}")
     resume_at = data.get("resume_at")
-    if protocol == "resume-state-dict":
-        if not isinstance(resume_at, int) or not 0 < resume_at < steps:
-            raise CaseError("protocol resume-state-dict needs resume_at with 0 < resume_at < steps")
+    if protocol == "resume-state-dict" or (protocol == "scheduler-first" and resume_at is not None):
+        if not isinstance(resume_at, int) or isinstance(resume_at, bool) or not 0 < resume_at < steps:
+            raise CaseError(f"protocol {protocol} needs resume_at with 0 < resume_at < steps")
     elif resume_at is not None:
-        raise CaseError("resume_at only applies to protocol resume-state-dict")
+        raise CaseError("resume_at only applies to protocols resume-state-dict and scheduler-first")
 
     metrics = _floats(data.get("metrics"), "metrics", steps)
     epochs = _floats(data.get("epochs"), "epochs", steps)
@@ -204,9 +204,12 @@ def _parse_scheduler(data: Mapping[str, Any], where: str) -> SchedulerSpec:
     for key in CALLABLE_KWARGS:
         if key in kwargs:
             vocabulary.validate(kwargs[key], f"{where}.kwargs.{key}")
-    children_data = data.get("children", [])
-    if (name in COMPOSITES) != bool(children_data):
+    children_data = data.get("children")
+    if (name in COMPOSITES) != (children_data is not None):  # an empty list pins the error torch raises for it
         raise CaseError(f"{where}: 'children' is required for {'/'.join(COMPOSITES)} and only for them")
+    children_data = children_data or []
+    if not isinstance(children_data, list):
+        raise CaseError(f"{where}: 'children' must be a list of tables")
     children = []
     for i, child in enumerate(children_data):
         if not isinstance(child, dict) or set(child) - CHILD_KEYS:

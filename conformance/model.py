@@ -91,7 +91,7 @@ class Case:
         The golden adds `warnings` / `errors` when it contains such events (see compare.required_features).
         """
         needs = set()
-        if self.protocol == "resume-state-dict":
+        if self.resume_at is not None:
             needs.add("state_dict")
         if self.protocol == "scheduler-first":
             needs.add("scheduler_first")

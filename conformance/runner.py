@@ -6,7 +6,7 @@ Step protocols (what "the lr at step i" means), for a StatefulAdapter's Session:
   scheduler-first   for i in steps: scheduler.step(); observe(i); optimizer.step()
                     (the pre-1.1.0 ordering: the lr actually used at step i is the one after the scheduler step)
   resume-state-dict standard, but at i == resume_at, before observing: save(), then restore() into fresh
-                    objects and continue with them
+                    objects and continue with them (scheduler-first may resume too: the ordering after a resume)
   step-epoch        standard, with scheduler.step(epoch_i) (the deprecated closed form)
 
 Any warning raised during a call becomes an Event at that step and phase; any exception becomes an error
@@ -85,7 +85,7 @@ def drive(case: Case, adapter) -> Trace:
     try:
         session = rec.call(0, "construct", adapter.build, case)
         for i in range(case.steps):
-            if case.protocol == "resume-state-dict" and i == case.resume_at:
+            if i == case.resume_at:  # resume-state-dict, or scheduler-first after a resume
                 checkpoint = rec.call(i, "state_dict", session.save)
                 session = rec.call(i, "resume", adapter.restore, case, checkpoint)
             kwargs = {}

@@ -18,6 +18,7 @@ torch.save / torch.load.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Mapping
 
@@ -32,9 +33,11 @@ def torch_snippet(case: Case) -> str:
     lines = [f"# lr-conformance case {case.id}: {case.why}"]
     if case.source:
         lines.append(f"# defined in {case.source}")
-    resume = case.protocol == "resume-state-dict"
+    resume = case.resume_at is not None
     lines += ["import io", "", "import torch"] if resume else ["import torch"]
     lines += ["from torch.optim import lr_scheduler", ""]
+    for source in _callable_classes(case.scheduler):
+        lines += source.rstrip("\n").splitlines() + ["", ""]
 
     build = _optimizer_lines(case) + _scheduler_lines(case.scheduler, [0], "scheduler")
     if resume:
@@ -48,7 +51,8 @@ def torch_snippet(case: Case) -> str:
     if case.epochs is not None:
         lines.append(f"epochs = {_literal(list(case.epochs))}")
 
-    arg = "metrics[step]" if case.metrics is not None else "epochs[step]" if case.protocol == "step-epoch" else ""
+    args = (["metrics[step]"] if case.metrics is not None else []) + (["epochs[step]"] if case.epochs is not None else [])
+    arg = ", ".join(args)
     observe = 'print(step, [float(g["lr"]) for g in optimizer.param_groups]'
     if case.drives_momentum:
         observe += ', [float(g["betas"][0] if "betas" in g else g["momentum"]) for g in optimizer.param_groups]'
@@ -125,8 +129,23 @@ def _callable(spec) -> str:
         return "[" + ", ".join(_callable(item) for item in spec) + "]"
     entry = vocabulary.ENTRIES[spec["fn"]]
     params = {**(entry.defaults or {}), **{k: v for k, v in spec.items() if k != "fn"}}
+    if isinstance(entry.make, type):  # a callable object: its class is defined at the top of the snippet
+        return f"{entry.make.__name__}({', '.join(f'{k}={_literal(params[k])}' for k in entry.params if k in params)})"
     bound = "".join(f", {key}={_literal(params[key])}" for key in entry.params if key in params)
     return f"lambda x{bound}: {entry.expression}"
+
+
+def _callable_classes(spec: SchedulerSpec) -> list[str]:
+    """Source of the callable-object classes the case's scheduler tree uses, once each."""
+    sources: list[str] = []
+    for node in spec.walk():
+        for key in CALLABLE_KWARGS:
+            value = node.kwargs.get(key)
+            for item in value if isinstance(value, list) else [value] if value else []:
+                make = vocabulary.ENTRIES[item["fn"]].make
+                if isinstance(make, type) and inspect.getsource(make) not in sources:
+                    sources.append(inspect.getsource(make))
+    return sources
 
 
 def _literal(value, tuples: bool = False) -> str:

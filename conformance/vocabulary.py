@@ -9,8 +9,9 @@ names one of these functions with its parameters:
 Each entry documents its exact Python expression on IEEE-754 doubles (`x` is the epoch, or for scale_fn
 the cycle number or iteration), so an implementation in any language can rebuild it bit for bit.
 
-`build` returns plain closures (types.FunctionType), as a user's lambda would be. That matters: torch's
-LambdaLR.state_dict() saves the __dict__ of callable *objects* but drops plain functions.
+`build` returns plain closures (types.FunctionType), as a user's lambda would be - except `call_count_decay`,
+a callable *object* with state. That matters: torch's LambdaLR / MultiplicativeLR / CyclicLR state_dict()
+saves the __dict__ of callable objects (and load_state_dict restores it) but drops plain functions.
 """
 
 from __future__ import annotations
@@ -69,6 +70,20 @@ def _power(gamma):
     return lambda x: gamma**x
 
 
+class _CallCountDecay:
+    """gamma ** n, n = how many times it was called before: a stateful callable object, like a user's
+    schedule class. Its state (`calls`) is what a checkpoint must carry."""
+
+    def __init__(self, gamma):
+        self.gamma = gamma
+        self.calls = 0
+
+    def __call__(self, x):
+        value = self.gamma**self.calls
+        self.calls += 1
+        return value
+
+
 ENTRIES: dict[str, Entry] = {
     e.name: e
     for e in (
@@ -87,6 +102,8 @@ ENTRIES: dict[str, Entry] = {
         Entry("floor_div", ("divisor",), "x // divisor", _floor_div),
         Entry("halving", (), "1 / (2.0 ** (x - 1))", _halving),
         Entry("power", ("gamma",), "gamma ** x", _power),
+        Entry("call_count_decay", ("gamma",), "gamma ** n, n = the number of earlier calls (a callable object)",
+              _CallCountDecay),
     )
 }
 

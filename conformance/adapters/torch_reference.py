@@ -19,7 +19,7 @@ import io
 from conformance import vocabulary
 from conformance.adapters.base import Session, StatefulAdapter
 from conformance.adapters.common import torch_optimizer
-from conformance.cases import SCHEDULERS
+from conformance.cases import COMPOSITES, SCHEDULERS
 from conformance.model import CALLABLE_KWARGS, FEATURES, AdapterInfo, Case, SchedulerSpec
 
 
@@ -51,7 +51,9 @@ class TorchSession(Session):
         self.optimizer.step()
 
     def scheduler_step(self, metric=None, epoch=None) -> None:
-        if metric is not None:
+        if metric is not None and epoch is not None:
+            self.scheduler.step(metric, epoch)  # ReduceLROnPlateau's deprecated epoch argument
+        elif metric is not None:
             self.scheduler.step(metric)
         elif epoch is not None:
             self.scheduler.step(epoch)
@@ -104,7 +106,7 @@ class TorchAdapter(StatefulAdapter):
         kwargs = {
             key: vocabulary.build(value) if key in CALLABLE_KWARGS else value for key, value in spec.kwargs.items()
         }
-        if not spec.children:
+        if spec.name not in COMPOSITES:
             return cls(optimizer, **kwargs)
         children = [self._scheduler(child, optimizer) for child in spec.children]
         if spec.name == "ChainedScheduler":

@@ -17,10 +17,20 @@ PARAMS = {
     "halving": {},
     "power": {"gamma": 0.99},
 }
+OBJECTS = {"call_count_decay": {"gamma": 0.9}}  # stateful callable objects, tested below
 
 
 def test_every_entry_is_exercised_here():
-    assert set(PARAMS) == set(vocabulary.ENTRIES)
+    assert set(PARAMS) | set(OBJECTS) == set(vocabulary.ENTRIES)
+
+
+def test_call_count_decay_is_a_stateful_object_whose_dict_is_its_state():
+    fn = vocabulary.build({"fn": "call_count_decay", **OBJECTS["call_count_decay"]})
+    assert not isinstance(fn, types.FunctionType)  # torch's state_dict saves its __dict__
+    assert [fn(x) for x in (7, 7, 0, 3)] == [1.0, 0.9, 0.9**2, 0.9**3]  # the argument is ignored
+    fresh = vocabulary.build({"fn": "call_count_decay", **OBJECTS["call_count_decay"]})
+    fresh.__dict__.update(fn.__dict__)  # what load_state_dict does
+    assert fresh(0) == fn(0)
 
 
 @pytest.mark.parametrize("name", sorted(PARAMS))
