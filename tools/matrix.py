@@ -148,6 +148,27 @@ def cause_of(case_id: str) -> tuple[str, str]:
     return ("", "not yet traced to a torch change")
 
 
+def difference_kind(reference, variant) -> str:
+    """What differs, coarsest first: the error (type, step or phase), lr values, warnings, message text only,
+    or another column."""
+    def lrs(trace):
+        return [(o.step, o.group, repr(o.lr)) for o in trace.observations]
+
+    def events(trace, kinds, with_message):
+        return [(e.step, e.phase, e.kind, e.type) + ((e.message,) if with_message else ())
+                for e in trace.events if e.kind in kinds]
+
+    if events(reference, {"error"}, False) != events(variant, {"error"}, False):
+        return "error"
+    if lrs(reference) != lrs(variant):
+        return "lr values"
+    if events(reference, {"warning"}, False) != events(variant, {"warning"}, False):
+        return "warnings"
+    if events(reference, {"error", "warning"}, True) != events(variant, {"error", "warning"}, True):
+        return "message text"
+    return "momentum / last_lr"
+
+
 def behaviour_rows(store: golden.Goldens, all_cases) -> list[dict]:
     rows = []
     for case in all_cases:
@@ -159,13 +180,17 @@ def behaviour_rows(store: golden.Goldens, all_cases) -> list[dict]:
         observed = sorted({r for rec in entry["traces"] for r in rec["generated_by"]}, key=RELEASES.index)
         by_release = {r: i for i, rec in enumerate(entry["traces"]) for r in rec["generated_by"]}
         changed_in = [b for a, b in zip(observed, observed[1:]) if by_release[a] != by_release[b]]
+        loaded = [store.read_verified(store.root / rec["file"], rec["sha256"]) for rec in entry["traces"]]
+        transitions = [(b, difference_kind(loaded[by_release[a]], loaded[by_release[b]]))
+                       for a, b in zip(observed, observed[1:]) if by_release[a] != by_release[b]]
         for record in entry["traces"][1:]:
             trace = store.read_verified(store.root / record["file"], record["sha256"])
             link, note = cause_of(case.id)
             rows.append({
                 "case": case.id, "why": case.why, "releases": ranges(record["generated_by"], observed),
                 "reference": ranges(reference["generated_by"], observed), "changed_in": ", ".join(changed_in),
-                "difference": describe_change(case, ref_trace, trace), "link": link, "note": note,
+                "kind": difference_kind(ref_trace, trace), "transitions": transitions,
+                "difference": _shorten(describe_change(case, ref_trace, trace)), "link": link, "note": note,
                 "file": record["file"],
             })
     return rows
@@ -182,12 +207,27 @@ def write_tables(results: dict) -> None:
            f"{len(all_cases)} cases give the reference trace (torch {store.reference}) on every release that "
            "ran them. The cases below differ somewhere: each row is one release-scoped trace, generated under "
            "those releases. \"First difference\" compares it with the reference trace.", "",
-           "| case | releases with this trace | same as reference | changed in | first difference | cause |",
-           "| --- | --- | --- | --- | --- | --- |"]
+           "## Where releases change behaviour", "",
+           "Each release at which some case's trace changes, and what kind of change (a case can change at more "
+           "than one release):", "",
+           "| release | cases | lr values | error | warnings | message text | momentum / last_lr |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    kinds = ("lr values", "error", "warnings", "message text", "momentum / last_lr")
+    by_release: dict[str, dict[str, set]] = {}
+    for row in rows:
+        for release, kind in row["transitions"]:
+            by_release.setdefault(release, {k: set() for k in kinds})[kind].add(row["case"])
+    for release in sorted(by_release, key=RELEASES.index):
+        counts = by_release[release]
+        total = len(set().union(*counts.values()))
+        out.append(f"| {release} | {total} | " + " | ".join(str(len(counts[k]) or "") for k in kinds) + " |")
+    out += ["", "## Every release-scoped trace", "",
+            "| case | releases with this trace | same as reference | changed in | kind | first difference | cause |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for row in rows:
         cause = f"[{row['note']}]({row['link']})" if row["link"] else row["note"]
         out.append(f"| `{row['case']}` | {row['releases']} | {row['reference']} | {row['changed_in']} | "
-                   f"{_cell(row['difference'])} | {_cell(cause)} |")
+                   f"{row['kind']} | {_cell(row['difference'])} | {_cell(cause)} |")
     out += ["", "## Each release's tox env", "",
             "`tox -e <env>` on this machine: install time, then the env's run (check, conformance run, pytest).", "",
             "| release | env | result | install | run | conformance run | pytest |",
@@ -202,6 +242,10 @@ def write_tables(results: dict) -> None:
                    f"{_cell(r.get('pytest', ''))} |")
     TABLE.parent.mkdir(parents=True, exist_ok=True)
     TABLE.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+def _shorten(text: str, limit: int = 220) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _cell(text: str) -> str:
