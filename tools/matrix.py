@@ -59,6 +59,23 @@ KNOWN_CAUSES: dict[str, tuple[str, str]] = {
     "onecyclelr/adam-beta1": ("", "Adam's betas handling in the momentum-cycling schedulers"),
     "linearlr/start-factor-zero": ("", "2.0.0: start_factor=0 is rejected at construction (1.13: ZeroDivisionError "
                                        "on the first step)"),
+    "*/last-epoch-without-initial-lr": (
+        "https://github.com/pytorch/pytorch/issues/160626",
+        "the KeyError's message was reworded to explain when it happens (issue 160626)"),
+    "reducelronplateau/*": (
+        "https://github.com/pytorch/pytorch/pull/108464",
+        "2.2.0: ReduceLROnPlateau derives from LRScheduler and gains get_last_lr(), which raises AttributeError "
+        "before the first step() until 2.3.0 (pytorch#119556)"),
+    "cycliclr/resume-state-dict-mid-cycle": (
+        "https://github.com/pytorch/pytorch/pull/91400",
+        "2.0.0: CyclicLR's state_dict drops the unpicklable WeakMethod (1.13: TypeError saving the checkpoint)"),
+    "cycliclr/resume-state-dict-scale-fn": (
+        "https://github.com/pytorch/pytorch/pull/110931",
+        "2.2.0: CyclicLR's state_dict leaves out a custom scale_fn that is a plain function (before: the "
+        "checkpoint cannot be pickled)"),
+    "chainedscheduler/plateau-member": (
+        "https://github.com/pytorch/pytorch/pull/121633",
+        "2.4.0: ChainedScheduler rejects ReduceLROnPlateau at construction (before: TypeError at the first step)"),
     "sequentiallr/milestone-zero": ("https://github.com/pytorch/pytorch/pull/185872",
                                     "2.13.0: SequentialLR with a milestone at 0 starts on the right scheduler"),
     "sequentiallr/tensor-lr": ("https://github.com/pytorch/pytorch/pull/162359",
