@@ -45,7 +45,10 @@ class TorchSession(Session):
         get_last_lr = getattr(self.scheduler, "get_last_lr", None)
         if get_last_lr is None:  # ReduceLROnPlateau before torch 2.2: no get_last_lr(), nothing to report
             return None
-        return [float(lr) for lr in get_last_lr()]
+        try:
+            return [float(lr) for lr in get_last_lr()]
+        except AttributeError:  # torch 2.2's ReduceLROnPlateau: no _last_lr before its first step (pytorch#119366)
+            return None
 
     def optimizer_step(self) -> None:
         self.optimizer.step()
