@@ -573,21 +573,12 @@ def _apply(tree: ast.Module, m: Mutant, rel: Path_ | None = None) -> Callable[[]
         old = node.ops[i]
         node.ops[i] = new()
         return lambda: node.ops.__setitem__(i, old)
-    if m.kind == "const":
+    field = {"const": "value", "name": "id", "attr": "attr"}.get(m.kind)  # one field of one node replaced
+    if field is not None:
         node = _resolve(tree, path)
-        old = node.value
-        node.value = m.arg
-        return lambda: setattr(node, "value", old)
-    if m.kind == "name":
-        node = _resolve(tree, path)
-        old = node.id
-        node.id = m.arg
-        return lambda: setattr(node, "id", old)
-    if m.kind == "attr":
-        node = _resolve(tree, path)
-        old = node.attr
-        node.attr = m.arg
-        return lambda: setattr(node, "attr", old)
+        old = getattr(node, field)
+        setattr(node, field, m.arg)
+        return lambda: setattr(node, field, old)
     if m.kind == "drop_elt":
         node = _resolve(tree, path)
         old = list(node.elts)
