@@ -20,6 +20,7 @@ import sys
 from typing import IO
 
 from conformance.adapters import AdapterLoadError, load_adapter
+from conformance.adapters.base import Unsupported
 from conformance.cases import CaseError, case_from_json
 from conformance.model import json_safe
 from conformance.transport import PROTOCOL_VERSION
@@ -40,6 +41,8 @@ def handle(adapter, message) -> dict:
             return {"error": f"cannot read the case: {exc}"}
         try:
             trace = adapter.trace(case)
+        except Unsupported as exc:  # the library lacks this configuration: UNSUPPORTED, with the reason
+            return {"unsupported": str(exc)}
         except Exception as exc:  # noqa: BLE001 - reported to the harness, which records ERROR
             return {"error": f"{type(exc).__name__}: {exc}", "type": type(exc).__name__}
         return {"trace": json_safe(trace.to_json())}

@@ -43,7 +43,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 
-from conformance.adapters.base import Adapter
+from conformance.adapters.base import Adapter, Unsupported
 from conformance.cases import case_to_json
 from conformance.model import AdapterInfo, Case, Status, Trace
 
@@ -216,6 +216,8 @@ class SubprocessAdapter(Adapter):
     def _parse_trace(self, reply: dict) -> Trace:
         if "error" in reply:
             raise RemoteError(str(reply["error"]))
+        if "unsupported" in reply:
+            raise Unsupported(str(reply["unsupported"]))
         if "trace" not in reply:
             self._discard()
             raise ProtocolError(f"answer has neither 'trace' nor 'error': {sorted(reply)}")

@@ -36,3 +36,20 @@ def test_unsupported_is_reported_with_its_reason(tmp_path):
         assert outcome.status is Status.UNSUPPORTED
         assert outcome.detail == f"halving: {reason}"
         assert not outcome.status.bad
+
+
+def test_unsupported_crosses_the_subprocess_transport(tmp_path):
+    """Behind `conformance.serve`, Unsupported is a reply of its own ({"unsupported": reason}), not an error."""
+    import sys
+    from pathlib import Path
+
+    from conformance.transport import SubprocessAdapter
+
+    fake = Path(__file__).parent / "fakes" / "unsupported.py"
+    assert regenerate(TorchAdapter(), [CASE], torch_store(tmp_path / "traces"), out=lambda s: None) == 0
+    store = golden.load(tmp_path / "traces")
+    with SubprocessAdapter([sys.executable, "-m", "conformance.serve", "--adapter", str(fake)], timeout=60) as remote:
+        outcome = runner.run_case(remote, CASE, store)
+        assert outcome.status is Status.UNSUPPORTED
+        assert outcome.detail == "no-half-gamma: gamma=0.5 has no equivalent here"
+        assert remote.alive and remote.consecutive_losses == 0  # the process was not lost
