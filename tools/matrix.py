@@ -52,6 +52,9 @@ KNOWN_CAUSES: dict[str, tuple[str, str]] = {
     "*/last-epoch-resume": (
         "https://github.com/pytorch/pytorch/pull/149312",
         "2.8.0: constructing with last_epoch=k no longer applies one extra chainable step"),
+    "cosineannealingwarmrestarts/last-epoch-resume-past-two-periods": (
+        "https://github.com/pytorch/pytorch/pull/151289",
+        "2.8.0: T_cur is reset by modulo when resuming by last_epoch (before: one subtraction of T_i)"),
     "cosineannealingwarmrestarts/last-epoch-resume": (
         "https://github.com/pytorch/pytorch/pull/151289",
         "2.8.0: T_cur is reset by modulo when resuming by last_epoch"),
