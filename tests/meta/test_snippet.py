@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sys
+import types
 import warnings
 
 import pytest
@@ -27,9 +29,15 @@ def run_snippet(case) -> dict[int, list[list[float]]]:
     with contextlib.redirect_stdout(out), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            exec(compile(source, f"<snippet {case.id}>", "exec"), {"__name__": "__snippet__"})
+            # a real module, as when the snippet runs as a script: torch < 2.2 pickles a CyclicLR's callable
+            # scale_fn object into the checkpoint, which needs its class to be importable
+            module = types.ModuleType("__snippet__")
+            sys.modules[module.__name__] = module
+            exec(compile(source, f"<snippet {case.id}>", "exec"), module.__dict__)
         except Exception:  # noqa: BLE001 - the case may pin an error; its rows up to there still count
             pass
+        finally:
+            sys.modules.pop("__snippet__", None)
     rows = {}
     for line in out.getvalue().splitlines():
         step, rest = line.split(" ", 1)
