@@ -74,6 +74,8 @@ REGISTRY: list[Variant] = [
             "mmengine(-lite) param schedulers on an OptimWrapper, float64"),
     Variant("timm", "timm", "conformance.adapters.timm:Timm", {},
             "timm.scheduler loaded without timm/__init__.py (no torchvision), float64"),
+    Variant("mindspore", "mindspore", "conformance.adapters.mindspore:MindSpore", {},
+            "mindspore.experimental.optim schedulers on a MindSpore SGD / Adam, float32 lrs (CPU, PyNative)"),
     # mmengine, paddle, timm, mindspore: add their Variant lines here (see conformance/adapters/common.py).
 ]
 
