@@ -259,7 +259,7 @@ def write_tables(results: dict) -> None:
             continue
         out.append(f"| {release} | `{r['env']}` | {r['status']} | {r.get('install_seconds', '')} s | "
                    f"{r.get('test_seconds', '')} s | {_cell(r.get('run') or r.get('detail', ''))} | "
-                   f"{_cell(r.get('pytest', ''))} |")
+                   f"{_cell(r.get('pytest', '').strip('= '))} |")
     TABLE.parent.mkdir(parents=True, exist_ok=True)
     TABLE.write_text("\n".join(out) + "\n", encoding="utf-8")
 
