@@ -54,6 +54,7 @@ __all__ = [
     "onecycle_phases",
     "only_kwargs",
     "per_group",
+    "ported",
     "rejected_as_unsupported",
     "torch_optimizer",
     "uniform",
@@ -91,6 +92,11 @@ class Port:
 
     call: str | None
     notes: str = ""
+
+
+def ported(porting: Mapping[str, Port]) -> frozenset[str]:
+    """The torch schedulers a PORTING table has a call for: what an adapter may declare in info.schedulers."""
+    return frozenset(name for name, port in porting.items() if port.call is not None)
 
 
 def check_porting(porting: Mapping[str, Port], info: AdapterInfo) -> list[str]:

@@ -33,6 +33,7 @@ from conformance.adapters.common import (
     Unsupported,
     group_lrs,
     only_kwargs,
+    ported,
     rejected_as_unsupported,
     uniform,
 )
@@ -120,7 +121,7 @@ class _Keras(StatefulAdapter):
         self.info = AdapterInfo(
             name=f"keras-{self.floatx}",
             version=f"{keras.__version__} ({keras.backend.backend()} backend)",
-            schedulers=frozenset(name for name, port in PORTING.items() if port.call is not None),
+            schedulers=ported(PORTING),
             features=frozenset({"plateau"}),
             tolerance=_FLOAT64 if self.floatx == "float64" else _FLOAT32,
         )

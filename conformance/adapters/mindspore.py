@@ -42,7 +42,7 @@ import os
 
 from conformance import vocabulary
 from conformance.adapters.base import StatefulAdapter
-from conformance.adapters.common import Port, Session, Unsupported, kwargs_of, only_kwargs
+from conformance.adapters.common import Port, Session, Unsupported, kwargs_of, only_kwargs, ported
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "mindspore"
@@ -144,7 +144,7 @@ class MindSpore(StatefulAdapter):
         self.info = AdapterInfo(
             name="mindspore",
             version=mindspore.__version__,
-            schedulers=frozenset(name for name, port in PORTING.items() if port.call is not None),
+            schedulers=ported(PORTING),
             features=frozenset({"plateau", "last_epoch", "step_epoch", "fractional_epoch", "scheduler_first",
                                 "tensor_lr", "errors"}),
             observables=frozenset({"last_lr"}),

@@ -39,6 +39,7 @@ from conformance.adapters.common import (
     Unsupported,
     kwargs_of,
     only_kwargs,
+    ported,
     rejected_as_unsupported,
     torch_optimizer,
 )
@@ -134,15 +135,13 @@ class MMEngine(StatefulAdapter):
         import mmengine
         import mmengine.optim as optim
         import mmengine.optim.scheduler as scheduler
-        import torch
 
-        self._torch = torch
         self._optim = optim
         self._scheduler = scheduler
         self.info = AdapterInfo(
             name="mmengine",
             version=mmengine.__version__,
-            schedulers=frozenset(name for name, port in PORTING.items() if port.call is not None),
+            schedulers=ported(PORTING),
             features=frozenset({"plateau", "state_dict", "last_epoch", "scheduler_first"}),
             observables=frozenset({"last_lr"}),
             tolerance=_TOLERANCE,

@@ -44,6 +44,7 @@ from conformance.adapters.common import (
     onecycle_phases,
     only_kwargs,
     per_group,
+    ported,
     rejected_as_unsupported,
     uniform,
 )
@@ -157,7 +158,7 @@ class _Optax(StatefulAdapter):
         self._jnp = jnp
         self._optax = optax
         self._dtype = jnp.float64 if self.x64 else jnp.float32
-        schedulers = {name for name, port in PORTING.items() if port.call is not None}
+        schedulers = set(ported(PORTING))
         if not hasattr(getattr(optax, "contrib", None), "reduce_on_plateau"):
             schedulers.discard("ReduceLROnPlateau")
         self.info = AdapterInfo(

@@ -48,6 +48,7 @@ from conformance.adapters.common import (
     kwargs_of,
     only_kwargs,
     per_group,
+    ported,
     rejected_as_unsupported,
 )
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
@@ -202,7 +203,7 @@ class _Paddle(StatefulAdapter):
 
         self._numpy = numpy
         self._lr = lr_module
-        schedulers = {name for name, port in PORTING.items() if port.call is not None}
+        schedulers = set(ported(PORTING))
         for torch_name, paddle_name in (("LinearLR", "LinearLR"), ("CyclicLR", "CyclicLR"),
                                         ("OneCycleLR", "OneCycleLR"),
                                         ("CosineAnnealingWarmRestarts", "CosineAnnealingWarmRestarts")):

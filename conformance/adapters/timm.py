@@ -43,6 +43,7 @@ from conformance.adapters.common import (
     Unsupported,
     kwargs_of,
     only_kwargs,
+    ported,
     torch_optimizer,
     uniform,
 )
@@ -143,14 +144,12 @@ class Timm(StatefulAdapter):
     def __init__(self) -> None:
         from importlib.metadata import version
 
-        import torch
 
-        self._torch = torch
         self._scheduler = load_timm_scheduler()
         self.info = AdapterInfo(
             name="timm",
             version=version("timm"),
-            schedulers=frozenset(name for name, port in PORTING.items() if port.call is not None),
+            schedulers=ported(PORTING),
             features=frozenset({"plateau", "state_dict", "step_epoch", "fractional_epoch", "last_epoch",
                                 "scheduler_first"}),
             tolerance=_TOLERANCE,
