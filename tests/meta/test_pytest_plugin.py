@@ -112,3 +112,16 @@ def test_an_adapter_in_another_project_works_given_with_equals(tmp_path):
     (line,) = [line for line in (done.stdout + done.stderr).splitlines() if "--lr-adapter" in line]
     assert line.startswith(f"ERROR: --lr-adapter {adapter}: pytest took {adapter} for a test path") and \
         line.endswith(f"--lr-adapter={adapter}"), line
+
+
+def test_the_clis_own_rerun_lines_repeat_its_grading_options(project, monkeypatch, capsys):
+    """The same contract for `lr-conformance run`: an XPASS under --expectations reruns as an XPASS."""
+    argv = ["run", "--adapter", "tinysched/adapter.py", "--expectations", "tinysched/expectations.toml",
+            "--atol", "1e-15", "-k", CASES]
+    document = cli_document(project, argv, monkeypatch, capsys, bug=False)
+    xpassed = [r for r in document["results"] if r["status"] == "xpass"]
+    assert len(xpassed) == 2
+    for result in xpassed:
+        rerun = cli_document(project, shlex.split(result["reproduce"])[1:], monkeypatch, capsys, bug=False)
+        assert [(r["id"], r["status"]) for r in rerun["results"]] == [(result["id"], "xpass")], result["reproduce"]
+        assert "--atol 1e-15" in result["reproduce"]
