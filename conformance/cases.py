@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from conformance import vocabulary
+from conformance import resources, vocabulary
 from conformance.model import (
     CALLABLE_KWARGS,
     NONFINITE_STRINGS,
@@ -27,9 +27,8 @@ from conformance.model import (
     json_safe,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-GOLDEN_DIR = ROOT / "golden"
-CASES_DIR = GOLDEN_DIR / "cases"
+GOLDEN_DIR = resources.GOLDEN_DIR  # the checkout's golden/, or the wheel's copy (conformance/resources.py)
+CASES_DIR = resources.CASES_DIR
 
 SCHEDULERS = (
     "LambdaLR",
@@ -305,10 +304,7 @@ def select(
 
 
 def _rel(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    return resources.display(path)
 
 
 def _where(path: Path, case_id: str, text: str | None = None) -> str:

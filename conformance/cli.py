@@ -1,4 +1,4 @@
-"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, regen.
+"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, regen, adapters.
 
 Exit codes: 0 conformant / nothing to do; 1 a case failed, errored, timed out, crashed or xpassed (or regen
 refused); 2 usage or configuration error (bad --adapter, malformed case file or golden).
@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from conformance import __version__, cases as cases_mod, golden, report, traces
-from conformance.adapters import AdapterLoadError, load_adapter
+from conformance import __version__, cases as cases_mod, golden, report, resources, traces
+from conformance.adapters import AdapterLoadError, load_adapter, registered
 from conformance.htmlreport import ReportError
 from conformance.model import Tolerance
 
@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     _adapter_option(run)
     _filters(run)
     run.add_argument("--json", dest="json_path", type=Path, help="write the machine-readable result here")
-    run.add_argument("--expectations", type=Path, help="TOML file of cases known to differ (xfail)")
+    run.add_argument("--expectations", type=resources.expectations_file, metavar="FILE|NAME",
+                     help="TOML file of cases known to differ (xfail), or the name of one the suite ships for a "
+                          "library adapter, e.g. paddle-float64 (`lr-conformance adapters` shows them)")
     run.add_argument("--rtol", type=float, help="relative tolerance, replacing the adapter's (default: its own)")
     run.add_argument("--atol", type=float, help="absolute tolerance, replacing the adapter's")
     run.add_argument("--report", type=Path, metavar="PATH",
@@ -82,7 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("--accept", action="store_true", help="allow changing or removing existing goldens")
     regen.add_argument("--scoped", action="store_true",
                        help="record the installed (non-reference) torch release's traces as release-scoped variants")
+    regen.add_argument("--goldens", type=Path, metavar="DIR",
+                       help="the golden/ directory to regenerate (its cases/ are read, its traces/ written), or a "
+                            "checkout holding one (default: the checkout the current directory is in)")
     regen.add_argument("--adapter", default="torch", help=argparse.SUPPRESS)
+
+    sub.add_parser("adapters", help="list the adapters registered by name (--adapter NAME): whether each one "
+                                    "loads here, and the version it grades")
     return parser
 
 
@@ -91,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (cases_mod.CaseError, golden.GoldenError, AdapterLoadError, traces.TraceFormatError, UsageError,
-            ReportError) as exc:
+            ReportError, resources.LocationError) as exc:
         print(f"lr-conformance: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -131,7 +139,8 @@ def cmd_run(args) -> int:
     if progress:
         print("\r\033[K", end="", file=sys.stderr)
     document = report.result_document(
-        outcomes, {c.id: c for c in selected}, adapter.info, spec, store.reference, time.perf_counter() - start
+        outcomes, {c.id: c for c in selected}, adapter.info, spec, store.reference, time.perf_counter() - start,
+        goldens_digest=resources.goldens_digest(store.root), rerun_options=_rerun_options(args),
     )
     if args.json_path:
         args.json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,6 +184,12 @@ def _tolerance(args) -> Tolerance | None:
     return Tolerance(args.rtol or 0.0, args.atol or 0.0, "set on the command line (--rtol/--atol)")
 
 
+def _rerun_options(args) -> dict:
+    """The options a rerun command must repeat to grade a case the same way (report.reproduce_command)."""
+    expectations = resources.expectations_argument(args.expectations) if args.expectations else None
+    return {"expectations": expectations, "rtol": args.rtol, "atol": args.atol, "timeout": args.timeout}
+
+
 def _progress(index: int, total: int, outcome) -> None:
     print(f"\r\033[K[{index}/{total}] {outcome.status.value:11} {outcome.case_id}", end="", file=sys.stderr, flush=True)
 
@@ -209,17 +224,40 @@ def cmd_check(args) -> int:
 def cmd_regen(args) -> int:
     from conformance.regenerate import regenerate, regenerate_scoped
 
-    all_cases = cases_mod.load_cases()
+    target = resources.regen_target(args.goldens)
+    all_cases = cases_mod.load_cases(target / "cases")
     filtered = bool(args.patterns or args.scheduler or args.tag)
     chosen = cases_mod.select(all_cases, args.patterns, args.scheduler, args.tag)
     adapter = load_adapter(args.adapter)
     try:
         if args.scoped:
-            return regenerate_scoped(adapter, chosen, golden.load(), accept=args.accept)
-        return regenerate(adapter, chosen, golden.load(), accept=args.accept, prune=not filtered)
+            return regenerate_scoped(adapter, chosen, golden.load(target / "traces"), accept=args.accept)
+        return regenerate(adapter, chosen, golden.load(target / "traces"), accept=args.accept, prune=not filtered)
     finally:
         adapter.close()
 
 
+def cmd_adapters(args) -> int:
+    """One line per registered adapter: its name, its class, and whether it loads here - with the name and
+    version of what it grades (and the shipped expectations by that name) - or why not."""
+    names = registered()
+    shipped = set(resources.expectations_names())
+    width, target_width = max(map(len, names)), max(map(len, names.values()))
+    for name, target in sorted(names.items()):
+        try:
+            adapter = load_adapter(name)
+        except (AdapterLoadError, SystemExit) as exc:
+            reason = str(exc).removeprefix(f"--adapter {name!r}: ") or type(exc).__name__
+            status = f"not importable: {reason}"
+        else:
+            info = adapter.info
+            status = f"importable: {info.name} {info.version}"
+            if info.name in shipped:
+                status += f" (recorded differences: --expectations {info.name})"
+            adapter.close()
+        print(f"{name:{width}}  {target:{target_width}}  {status}")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,
-            "regen": cmd_regen}
+            "regen": cmd_regen, "adapters": cmd_adapters}

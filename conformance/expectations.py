@@ -1,6 +1,7 @@
 """Per-adapter expectations: cases an implementation is known to differ on, each with a reason.
 
-    # expectations/mylib.toml
+    # mylib-expectations.toml (`--expectations FILE`; the suite ships the library adapters' recorded ones,
+    # named by the adapter's info.name: `--expectations paddle-float64`)
     [[differs]]
     id = "steplr/gamma-one"
     reason = "mylib clamps gamma to (0, 1)"
@@ -15,6 +16,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from conformance import resources
 from conformance.cases import CaseError
 
 
@@ -22,7 +24,8 @@ def load_expectations(path: Path) -> dict[str, str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CaseError(f"{path}: expectations file not found") from None
+        shipped = ", ".join(resources.expectations_names()) or "none"
+        raise CaseError(f"{path}: expectations file not found (nor a shipped one by that name: {shipped})") from None
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(f"{path}: invalid TOML: {exc}") from None
     found: dict[str, str] = {}

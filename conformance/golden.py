@@ -22,12 +22,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from conformance import TRACE_FORMAT, traces
-from conformance.cases import GOLDEN_DIR, spec_hash
+from conformance import TRACE_FORMAT, resources, traces
+from conformance.cases import spec_hash
 from conformance.model import Case, Trace
 
-TRACES_DIR = GOLDEN_DIR / "traces"
-MANIFEST = "manifest.json"
+TRACES_DIR = resources.TRACES_DIR  # the checkout's golden/traces, or the wheel's copy (conformance/resources.py)
+MANIFEST = resources.MANIFEST
 REFERENCE_RELEASE = "2.13.0"
 
 
@@ -84,7 +84,7 @@ class Goldens:
         path = self.root / record["file"]
         if path not in self._cache:
             self._cache[path] = self.read_verified(path, record["sha256"])
-        return self._cache[path], str(path.relative_to(self.root.parent.parent)) if self.root.parent.parent in path.parents else str(path)
+        return self._cache[path], resources.display(path)
 
     def read_verified(self, path: Path, expected_hash: str) -> Trace:
         try:

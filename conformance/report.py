@@ -23,9 +23,14 @@ REPRODUCE_STATUSES = frozenset(Status) - {Status.PASS, Status.UNSUPPORTED, Statu
 OBSERVATION_COLUMNS = ("step", "group", "lr", "momentum", "last_lr", "step_arg")
 
 
-def reproduce_command(case_id: str, adapter_spec: str) -> str:
-    adapter = f" --adapter {shlex.quote(adapter_spec)}" if adapter_spec and adapter_spec != "torch" else ""
-    return f"lr-conformance run{adapter} -k '{case_id}' -v"
+def reproduce_command(case_id: str, adapter_spec: str, *, expectations: str | None = None,
+                      rtol: float | None = None, atol: float | None = None, timeout: float | None = None) -> str:
+    """The CLI command that grades one case the way it was graded: same adapter, expectations, tolerance
+    override and timeout (each option only when it was given)."""
+    options = [("--adapter", adapter_spec if adapter_spec != "torch" else None), ("--expectations", expectations),
+               ("--rtol", rtol), ("--atol", atol), ("--timeout", timeout)]
+    given = "".join(f" {name} {shlex.quote(str(value))}" for name, value in options if value is not None and value != "")
+    return f"lr-conformance run{given} -k '{case_id}' -v"
 
 
 def result_document(
@@ -35,7 +40,12 @@ def result_document(
     adapter_spec: str,
     reference: str,
     seconds: float,
+    *,
+    goldens_digest: str | None = None,
+    rerun_options: Mapping | None = None,
 ) -> dict:
+    """The result document. `rerun_options` (reproduce_command's keywords: expectations, rtol, atol, timeout)
+    go into every result's rerun command, so that it grades the case the way this run did."""
     results = []
     for o in outcomes:
         case = cases[o.case_id]
@@ -49,7 +59,7 @@ def result_document(
             "missing": list(o.missing),
             "expected_file": o.expected_file,
             "seconds": round(o.seconds, 6),
-            "reproduce": reproduce_command(o.case_id, adapter_spec),
+            "reproduce": reproduce_command(o.case_id, adapter_spec, **(rerun_options or {})),
         }
         if o.status in REPRODUCE_STATUSES:
             result["snippet"] = torch_snippet(case)
@@ -62,7 +72,9 @@ def result_document(
     counts = Counter(o.status.value for o in outcomes)
     return {
         "schema": RESULT_SCHEMA,
-        "suite": {"name": "lr-conformance", "version": __version__, "reference": reference},
+        # goldens: conformance.resources.goldens_digest, so two results tell whether they graded against the same
+        "suite": {"name": "lr-conformance", "version": __version__, "reference": reference,
+                  **({"goldens": goldens_digest} if goldens_digest else {})},
         "adapter": {**info.to_json(), "spec": adapter_spec},
         "seconds": round(seconds, 3),
         "counts": {status: counts.get(status, 0) for status in STATUS_ORDER},

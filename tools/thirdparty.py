@@ -6,7 +6,7 @@
     python tools/thirdparty.py --no-run             # only rewrite the docs from the saved results
     python tools/thirdparty.py --no-run --check     # exit 1 if the committed docs are not what the results give
 
-For each variant in REGISTRY it runs `lr-conformance run --adapter <spec> --json build/thirdparty/<name>.json
+For each variant in REGISTRY it runs `lr-conformance run --adapter <name> --json build/thirdparty/<name>.json
 --report build/thirdparty/<name>.html [--expectations expectations/<name>.toml]` in a subprocess (with the
 variant's environment variables: JAX_ENABLE_X64, KERAS_BACKEND ...). A variant whose adapter cannot be loaded
 (library not installed: the run exits 2) keeps its saved result. Each result is saved compactly (no traces, no
@@ -17,9 +17,11 @@ timings) as docs/results/<name>.json, and the docs are written from those saved 
   docs/porting/<library>.md    per torch scheduler: the library call that reproduces it (the adapter module's
                                PORTING table), or why none does, its grades, and the known differences
 
-Adding a library: write conformance/adapters/<lib>.py following the convention in
-conformance/adapters/common.py (LIBRARY, PORTING, lazily-importing adapter classes), add one Variant per
-adapter class to REGISTRY below, and an expectations/<variant>.toml for its known differences.
+Adding a library: write conformance/libraries/<lib>.py following the convention in
+conformance/libraries/common.py (LIBRARY, PORTING, lazily-importing adapter classes), register each adapter
+class by name (an `lr_conformance.adapters` entry point in pyproject.toml and the same line in
+conformance.adapters.BUILTIN), add one Variant per adapter class to REGISTRY below, and an
+expectations/<variant>.toml for its known differences.
 """
 
 from __future__ import annotations
@@ -48,35 +50,41 @@ class Variant:
 
     name: str  # "optax-float64": docs/results/<name>.json, expectations/<name>.toml
     library: str  # "optax": docs/porting/<library>.md; the adapter module's LIBRARY
-    adapter: str  # "conformance.adapters.optax:Optax64" - the --adapter string
+    adapter: str  # "optax64" - the --adapter name (an lr_conformance.adapters entry point)
     env: dict = field(default_factory=dict)  # environment variables for the run
     note: str = ""  # one line for the docs: what distinguishes this variant
 
     @property
+    def target(self) -> str:
+        """"conformance.libraries.optax:Optax64": what the name is registered for."""
+        from conformance.adapters import registered
+
+        return registered()[self.adapter]
+
+    @property
     def module(self) -> str:
-        return self.adapter.partition(":")[0]
+        return self.target.partition(":")[0]
 
 
 REGISTRY: list[Variant] = [
-    Variant("optax-float64", "optax", "conformance.adapters.optax:Optax64", {"JAX_ENABLE_X64": "1"},
+    Variant("optax-float64", "optax", "optax64", {"JAX_ENABLE_X64": "1"},
             "JAX_ENABLE_X64=1, float64 params"),
-    Variant("optax-float32", "optax", "conformance.adapters.optax:Optax32", {"JAX_ENABLE_X64": "0"},
+    Variant("optax-float32", "optax", "optax32", {"JAX_ENABLE_X64": "0"},
             "JAX's default float32"),
-    Variant("keras-float64", "keras", "conformance.adapters.keras:Keras64", {"KERAS_BACKEND": "torch"},
+    Variant("keras-float64", "keras", "keras64", {"KERAS_BACKEND": "torch"},
             "keras.config.set_floatx('float64'), torch backend"),
-    Variant("keras-float32", "keras", "conformance.adapters.keras:Keras32", {"KERAS_BACKEND": "torch"},
+    Variant("keras-float32", "keras", "keras32", {"KERAS_BACKEND": "torch"},
             "default floatx float32, torch backend"),
-    Variant("paddle-float64", "paddle", "conformance.adapters.paddle:Paddle64", {},
+    Variant("paddle-float64", "paddle", "paddle64", {},
             "float64 params: the scheduler's Python float as is"),
-    Variant("paddle-float32", "paddle", "conformance.adapters.paddle:Paddle32", {},
+    Variant("paddle-float32", "paddle", "paddle32", {},
             "default float32 params: the lr rounded to float32"),
-    Variant("mmengine", "mmengine", "conformance.adapters.mmengine:MMEngine", {},
+    Variant("mmengine", "mmengine", "mmengine", {},
             "mmengine(-lite) param schedulers on an OptimWrapper, float64"),
-    Variant("timm", "timm", "conformance.adapters.timm:Timm", {},
+    Variant("timm", "timm", "timm", {},
             "timm.scheduler loaded without timm/__init__.py (no torchvision), float64"),
-    Variant("mindspore", "mindspore", "conformance.adapters.mindspore:MindSpore", {},
+    Variant("mindspore", "mindspore", "mindspore", {},
             "mindspore.experimental.optim schedulers on a MindSpore SGD / Adam, float32 lrs (CPU, PyNative)"),
-    # mmengine, paddle, timm, mindspore: add their Variant lines here (see conformance/adapters/common.py).
 ]
 
 RESULTS_DIR = ROOT / "docs" / "results"
@@ -140,7 +148,7 @@ def save_summary(summary: dict, results_dir: Path = RESULTS_DIR) -> Path:
 def variant_for_result(document: dict, registry: list[Variant]) -> Variant:
     spec = document.get("adapter", {}).get("spec")
     for variant in registry:
-        if variant.adapter == spec:
+        if spec in (variant.adapter, variant.target):
             return variant
     raise SystemExit(f"thirdparty: no variant in REGISTRY has --adapter {spec!r}")
 
@@ -169,12 +177,12 @@ def load_expectations(name: str) -> dict[str, dict]:
 
 
 def adapter_module(variant: Variant):
-    """The adapter's module. It must import without its library (conformance/adapters/common.py)."""
+    """The adapter's module. It must import without its library (conformance/libraries/common.py)."""
     try:
         return importlib.import_module(variant.module)
     except ImportError as exc:
         raise SystemExit(f"thirdparty: {variant.module} does not import without its library ({exc}); "
-                         "import the library inside the adapter (conformance/adapters/common.py)") from None
+                         "import the library inside the adapter (conformance/libraries/common.py)") from None
 
 
 def cell(counts: Counter) -> str:

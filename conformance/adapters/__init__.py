@@ -1,7 +1,8 @@
-"""Finding an adapter from one string - the same string for the CLI (--adapter), pytest (--adapter) and tox.
+"""Finding an adapter from one string - the same string for the CLI (--adapter), pytest (--lr-adapter) and tox.
 
 Accepted forms, tried in this order:
-  NAME                 an entry point in group `lr_conformance.adapters` (this package registers `torch`)
+  NAME                 an entry point in group `lr_conformance.adapters`: this package registers `torch` and
+                       the library adapters of conformance/libraries/ (paddle64, optax32, keras64, mmengine ...)
   package.module:Class a class (or a zero-argument factory) importable from sys.path
   path/to/file.py      a file defining exactly one Adapter subclass (or `path/to/file.py:Class`)
   cmd:<command line>   an out-of-process adapter speaking the JSON-lines protocol (conformance/transport.py)
@@ -25,11 +26,23 @@ from conformance.adapters.base import Adapter, FunctionAdapter, Session, Statefu
 
 ENTRY_POINT_GROUP = "lr_conformance.adapters"
 ENV_VAR = "LR_CONFORMANCE_ADAPTER"
-# The built-in adapters, also registered as entry points; listed here so a source checkout that was never
-# pip-installed finds them too.
-BUILTIN = {"torch": "conformance.adapters.torch_reference:TorchAdapter"}
+# The built-in adapters, also registered as entry points (pyproject.toml; a test keeps the two equal); listed
+# here so a source checkout that was never pip-installed finds them too.
+BUILTIN = {
+    "torch": "conformance.adapters.torch_reference:TorchAdapter",
+    "optax64": "conformance.libraries.optax:Optax64",
+    "optax32": "conformance.libraries.optax:Optax32",
+    "keras64": "conformance.libraries.keras:Keras64",
+    "keras32": "conformance.libraries.keras:Keras32",
+    "paddle64": "conformance.libraries.paddle:Paddle64",
+    "paddle32": "conformance.libraries.paddle:Paddle32",
+    "mmengine": "conformance.libraries.mmengine:MMEngine",
+    "timm": "conformance.libraries.timm:Timm",
+    "mindspore": "conformance.libraries.mindspore:MindSpore",
+}
 
-__all__ = ["Adapter", "AdapterLoadError", "FunctionAdapter", "Session", "StatefulAdapter", "load_adapter"]
+__all__ = ["Adapter", "AdapterLoadError", "FunctionAdapter", "Session", "StatefulAdapter", "load_adapter",
+           "registered"]
 
 
 class AdapterLoadError(ValueError):
@@ -77,9 +90,15 @@ def _looks_like_windows_path(spec: str) -> bool:
 
 
 def known_names() -> list[str]:
-    names = set(BUILTIN)
-    names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
-    return sorted(names)
+    return sorted(registered())
+
+
+def registered() -> dict[str, str]:
+    """Every adapter name -> its "module:Class": the built-in ones and every installed entry point (an entry
+    point of another package may add names, or rebind one)."""
+    found = dict(BUILTIN)
+    found.update({ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return found
 
 
 def _from_entry_point(name: str):

@@ -18,9 +18,27 @@ import io
 
 from conformance import vocabulary
 from conformance.adapters.base import Session, StatefulAdapter
-from conformance.adapters.common import torch_optimizer
 from conformance.cases import COMPOSITES, SCHEDULERS
 from conformance.model import CALLABLE_KWARGS, FEATURES, AdapterInfo, Case, SchedulerSpec
+
+
+def torch_optimizer(case: Case, as_lr=lambda value: value):
+    """The torch optimizer every torch-based adapter (torch itself, mmengine, timm) builds for a case, so that
+    all of them drive the same thing: one 1-element zero Parameter per param group carrying the group's keys
+    (lists as tuples: betas), the case's optimizer class and kwargs, its default lr the first group's lr.
+    `as_lr` converts each lr / initial_lr (the torch reference makes 0-dim tensors of them for `tensor_lr`)."""
+    import torch
+
+    groups = []
+    for spec in case.groups:
+        group = {key: tuple(v) if isinstance(v, list) else v for key, v in spec.items()}
+        group["params"] = [torch.nn.Parameter(torch.zeros(1))]
+        for key in ("lr", "initial_lr"):
+            if key in spec:
+                group[key] = as_lr(spec[key])
+        groups.append(group)
+    kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in case.optimizer.kwargs.items()}
+    return getattr(torch.optim, case.optimizer.name)(groups, **{"lr": groups[0]["lr"], **kwargs})
 
 
 def _release(version: str) -> str:

@@ -1,4 +1,4 @@
-"""The keras adapters (conformance/adapters/keras.py, torch backend) on a handful of synthetic cases: the
+"""The keras adapters (conformance/libraries/keras.py, torch backend) on a handful of synthetic cases: the
 mapping rules hold (boundaries minus one, patience and cooldown plus one, warmup-cosine), findings stay
 findings, and configurations without an equivalent are unsupported."""
 
@@ -13,7 +13,7 @@ pytest.importorskip("keras")
 
 from thirdparty_helpers import assert_porting_consistent, case, grade, plateau  # noqa: E402
 
-from conformance.adapters import keras as keras_adapter  # noqa: E402
+from conformance.libraries import keras as keras_adapter  # noqa: E402
 from conformance.model import Status  # noqa: E402
 
 CASES = [

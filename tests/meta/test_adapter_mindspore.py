@@ -1,4 +1,4 @@
-"""The MindSpore adapter (conformance/adapters/mindspore.py) on a handful of synthetic cases: the mapping rules hold
+"""The MindSpore adapter (conformance/libraries/mindspore.py) on a handful of synthetic cases: the mapping rules hold
 (torch's constructors, a list stepped in order for ChainedScheduler, step(metric) for plateau, step(epoch), Adam),
 float32 lrs stay within the declared tolerance, findings stay findings, and configurations without an equivalent
 are unsupported."""
@@ -11,7 +11,7 @@ pytest.importorskip("mindspore.experimental.optim.lr_scheduler")
 
 from thirdparty_helpers import assert_porting_consistent, case, grade, plateau  # noqa: E402
 
-from conformance.adapters import mindspore as mindspore_adapter  # noqa: E402
+from conformance.libraries import mindspore as mindspore_adapter  # noqa: E402
 from conformance.model import Status  # noqa: E402
 
 CASES = [

@@ -1,4 +1,4 @@
-"""The mmengine adapter (conformance/adapters/mmengine.py) on a handful of synthetic cases: the mapping rules hold
+"""The mmengine adapter (conformance/libraries/mmengine.py) on a handful of synthetic cases: the mapping rules hold
 (end = total_iters + 1, schedulers lists for the composites, the metrics dict for plateau, state_dict resume),
 findings stay findings, and configurations without an equivalent are unsupported."""
 
@@ -10,7 +10,7 @@ pytest.importorskip("mmengine.optim.scheduler")
 
 from thirdparty_helpers import assert_porting_consistent, case, grade, plateau  # noqa: E402
 
-from conformance.adapters import mmengine as mmengine_adapter  # noqa: E402
+from conformance.libraries import mmengine as mmengine_adapter  # noqa: E402
 from conformance.model import Status  # noqa: E402
 
 CASES = [

@@ -1,4 +1,4 @@
-"""The optax adapters (conformance/adapters/optax.py) on a handful of synthetic cases: the mapping rules hold
+"""The optax adapters (conformance/libraries/optax.py) on a handful of synthetic cases: the mapping rules hold
 (boundaries, repeated milestones, one-cycle phases, plateau patience), findings stay findings, and
 configurations without an equivalent are unsupported."""
 
@@ -10,7 +10,7 @@ pytest.importorskip("optax")
 
 from thirdparty_helpers import assert_porting_consistent, case, grade, plateau  # noqa: E402
 
-from conformance.adapters import optax as optax_adapter  # noqa: E402
+from conformance.libraries import optax as optax_adapter  # noqa: E402
 from conformance.model import Status  # noqa: E402
 
 CASES = [

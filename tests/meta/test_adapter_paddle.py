@@ -1,4 +1,4 @@
-"""The paddle adapters (conformance/adapters/paddle.py) on a handful of synthetic cases: the mapping rules hold
+"""The paddle adapters (conformance/libraries/paddle.py) on a handful of synthetic cases: the mapping rules hold
 (sorted milestones, PiecewiseDecay for ConstantLR, LinearWarmup for warmup-then-X, OneCycleLR's end lr, resume
 through state_dict), findings stay findings, and configurations without an equivalent are unsupported."""
 
@@ -10,7 +10,7 @@ pytest.importorskip("paddle")
 
 from thirdparty_helpers import assert_porting_consistent, case, grade, plateau  # noqa: E402
 
-from conformance.adapters import paddle as paddle_adapter  # noqa: E402
+from conformance.libraries import paddle as paddle_adapter  # noqa: E402
 from conformance.model import Status  # noqa: E402
 
 CASES = [

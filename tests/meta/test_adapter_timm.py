@@ -1,4 +1,4 @@
-"""The timm adapter (conformance/adapters/timm.py) on a handful of synthetic cases: timm.scheduler loads without
+"""The timm adapter (conformance/libraries/timm.py) on a handful of synthetic cases: timm.scheduler loads without
 timm/__init__.py, the mapping rules hold (milestones plus one, warm-up as LinearLR / SequentialLR, step(epoch)),
 findings stay findings, and configurations without an equivalent are unsupported."""
 
@@ -14,7 +14,7 @@ if importlib.util.find_spec("timm") is None:
 
 from thirdparty_helpers import assert_porting_consistent, case, grade, plateau  # noqa: E402
 
-from conformance.adapters import timm as timm_adapter  # noqa: E402
+from conformance.libraries import timm as timm_adapter  # noqa: E402
 from conformance.model import Status  # noqa: E402
 
 CASES = [

@@ -24,7 +24,7 @@ def tool():
 
 DOCUMENT = {
     "adapter": {"name": "optax-float64", "version": "0.2.8", "schedulers": ["StepLR"], "features": [],
-                "tolerance": {"rel": 1e-14, "abs": 0.0, "reason": "r"}, "spec": "conformance.adapters.optax:Optax64"},
+                "tolerance": {"rel": 1e-14, "abs": 0.0, "reason": "r"}, "spec": "optax64"},
     "suite": {"reference": "2.13.0"},
     "counts": {"pass": 1, "xfail": 1, "unsupported": 1, "fail": 0},
     "results": [

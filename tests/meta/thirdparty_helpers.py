@@ -6,7 +6,7 @@ from __future__ import annotations
 from helpers import make_case, torch_store
 
 from conformance import golden, runner
-from conformance.adapters.common import check_porting
+from conformance.libraries.common import check_porting
 from conformance.adapters.torch_reference import TorchAdapter
 from conformance.model import Status
 from conformance.regenerate import regenerate

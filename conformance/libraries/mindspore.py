@@ -1,7 +1,7 @@
 """MindSpore's torch-like schedulers (`mindspore.experimental.optim.lr_scheduler`) graded against torch: `MindSpore`.
 
     pip install mindspore "numpy<2" "torch==2.13.0"    # MindSpore's CPU wheel; its extensions need NumPy 1.x
-    lr-conformance run --adapter conformance.adapters.mindspore:MindSpore --expectations expectations/mindspore.toml
+    lr-conformance run --adapter mindspore --expectations mindspore
 
 What is graded: `mindspore.experimental.optim.lr_scheduler` (a port of torch 1.13's lr_scheduler: StepLR,
 MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolynomialLR, CosineAnnealingLR, CosineAnnealingWarmRestarts,
@@ -42,7 +42,7 @@ import os
 
 from conformance import vocabulary
 from conformance.adapters.base import StatefulAdapter
-from conformance.adapters.common import Port, Session, Unsupported, kwargs_of, only_kwargs, ported
+from conformance.libraries.common import Port, Session, Unsupported, kwargs_of, only_kwargs, ported
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "mindspore"

@@ -1,7 +1,7 @@
 """mmengine's parameter schedulers (`mmengine.optim.scheduler`, OpenMMLab) graded against torch: `MMEngine`.
 
     pip install mmengine-lite "torch==2.13.0"     # mmengine-lite: the same schedulers without the heavy deps
-    lr-conformance run --adapter conformance.adapters.mmengine:MMEngine --expectations expectations/mmengine.toml
+    lr-conformance run --adapter mmengine --expectations mmengine
 
 What is graded: mmengine's `*LR` schedulers (StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR, PolyLR,
 CosineAnnealingLR, CosineRestartLR, OneCycleLR, ReduceOnPlateauLR) driving a real torch optimizer (SGD or
@@ -33,7 +33,8 @@ from __future__ import annotations
 import copy
 
 from conformance.adapters.base import StatefulAdapter
-from conformance.adapters.common import (
+from conformance.adapters.torch_reference import torch_optimizer
+from conformance.libraries.common import (
     Port,
     Session,
     Unsupported,
@@ -41,7 +42,6 @@ from conformance.adapters.common import (
     only_kwargs,
     ported,
     rejected_as_unsupported,
-    torch_optimizer,
 )
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 

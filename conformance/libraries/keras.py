@@ -1,8 +1,8 @@
 """keras 3 graded against torch: `Keras64` (keras.config.set_floatx("float64")) and `Keras32` (the default
 float32), both on the torch backend (KERAS_BACKEND=torch, set unless the environment chose another backend).
 
-    lr-conformance run --adapter conformance.adapters.keras:Keras64 --expectations expectations/keras-float64.toml
-    lr-conformance run --adapter conformance.adapters.keras:Keras32 --expectations expectations/keras-float32.toml
+    lr-conformance run --adapter keras64 --expectations keras-float64
+    lr-conformance run --adapter keras32 --expectations keras-float32
 
 What is graded:
 * `keras.optimizers.schedules` (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, CosineDecay with
@@ -26,7 +26,7 @@ import os
 from collections import Counter
 
 from conformance.adapters.base import StatefulAdapter
-from conformance.adapters.common import (
+from conformance.libraries.common import (
     Port,
     ScheduleSession,
     Session,

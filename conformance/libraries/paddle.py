@@ -1,8 +1,8 @@
 """PaddlePaddle's `paddle.optimizer.lr` schedulers graded against torch: `Paddle64` (float64 params) and
 `Paddle32` (paddle's default float32 params).
 
-    lr-conformance run --adapter conformance.adapters.paddle:Paddle64 --expectations expectations/paddle-float64.toml
-    lr-conformance run --adapter conformance.adapters.paddle:Paddle32 --expectations expectations/paddle-float32.toml
+    lr-conformance run --adapter paddle64 --expectations paddle-float64
+    lr-conformance run --adapter paddle32 --expectations paddle-float32
 
 What is graded: paddle's LRScheduler objects are standalone (no optimizer inside): `scheduler()` (its
 `last_lr`, a Python float) is the lr, `scheduler.step()` advances it, `step(epoch)` jumps to an epoch (the
@@ -41,7 +41,7 @@ from contextlib import contextmanager
 
 from conformance import vocabulary
 from conformance.adapters.base import StatefulAdapter
-from conformance.adapters.common import (
+from conformance.libraries.common import (
     Port,
     Session,
     Unsupported,
@@ -65,7 +65,7 @@ RESUME_DIFFERS = (" Resuming from torch's last_epoch=k: learning_rate=initial_lr
                   "differs: paddle's constructor steps once, computing epoch k + 1 from learning_rate alone, while "
                   "torch (>= 2.8) keeps the optimizer's current lr and continues its recursion from it.")
 
-# The porting guide, as data (see conformance/adapters/common.py). `lr` is each param group's lr.
+# The porting guide, as data (see conformance/libraries/common.py). `lr` is each param group's lr.
 PORTING = {
     "LambdaLR": Port(P + "LambdaDecay(learning_rate=lr, lr_lambda=lr_lambda)",
                      "the same formula as torch, base_lr * lr_lambda(last_epoch); a list of lambdas gives one per "

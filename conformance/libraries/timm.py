@@ -1,7 +1,7 @@
 """timm's schedulers (`timm.scheduler`, pytorch-image-models) graded against torch: `Timm` (float64).
 
     pip install "torch==2.13.0" numpy && pip install --no-deps timm    # see "Loading" below
-    lr-conformance run --adapter conformance.adapters.timm:Timm --expectations expectations/timm.toml
+    lr-conformance run --adapter timm --expectations timm
 
 Loading: `import timm` runs timm/__init__.py, which imports the model zoo and so torchvision; PyPI's torchvision
 does not load beside a torch it was not built for (here the local 2.13.0 CPU wheel: "operator torchvision::nms
@@ -37,14 +37,14 @@ import sys
 import types
 
 from conformance.adapters.base import StatefulAdapter
-from conformance.adapters.common import (
+from conformance.adapters.torch_reference import torch_optimizer
+from conformance.libraries.common import (
     Port,
     Session,
     Unsupported,
     kwargs_of,
     only_kwargs,
     ported,
-    torch_optimizer,
     uniform,
 )
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance

@@ -1,8 +1,8 @@
 """Shared code for third-party library adapters, and the convention they follow.
 
-Convention for a library adapter module, `conformance/adapters/<lib>.py` (optax, keras, mmengine, paddle,
-timm, ...), so that tools/thirdparty.py can grade it and generate docs/conformance-matrix.md and
-docs/porting/<lib>.md from it:
+Convention for a library adapter module, `conformance/libraries/<lib>.py` (optax, keras, mmengine, paddle,
+timm, ...), so that `lr-conformance run --adapter <name>` finds it and tools/thirdparty.py can grade it and
+generate docs/conformance-matrix.md and docs/porting/<lib>.md from it:
 
 * Import the library lazily (inside the adapter's __init__ or methods): the module must import without it.
 * `LIBRARY = "optax"` - the name the docs use for the library (docs/porting/<LIBRARY>.md).
@@ -17,11 +17,15 @@ docs/porting/<lib>.md from it:
   (`check_porting(PORTING, adapter.info)` returns the inconsistencies; use it in tests/meta).
 * Adapter classes (`StatefulAdapter` / `FunctionAdapter` subclasses, zero-argument constructors). Variants
   of one library (float32 / float64) are separate classes or zero-argument subclasses of one class.
-* Expectations: `expectations/<variant>.toml` (see conformance/expectations.py), one per adapter class, with
-  each known difference: case id, reason (first differing step + cause in the library's source), link.
-* Register each adapter class in `REGISTRY` in tools/thirdparty.py (variant name -> library, "module:Class",
-  expectations file, environment variables to set). `python tools/thirdparty.py` then runs every importable
-  variant (`lr-conformance run --adapter module:Class --json ...`) and rewrites the generated docs.
+* Expectations: `expectations/<variant>.toml` (see conformance/expectations.py; the variant is the adapter's
+  `info.name`), one per adapter class, with each known difference: case id, reason (first differing step +
+  cause in the library's source), link. They ship in the wheel: `--expectations <variant>` names one.
+* Register each adapter class by name: an entry point in group `lr_conformance.adapters` in pyproject.toml
+  (`paddle64 = "conformance.libraries.paddle:Paddle64"`) and the same line in
+  `conformance.adapters.BUILTIN` (for a checkout that was never installed; a test keeps them equal), and a
+  `Variant` in `REGISTRY` in tools/thirdparty.py (variant name, library, adapter name, environment variables
+  to set). `python tools/thirdparty.py` then runs every importable variant (`lr-conformance run --adapter
+  <name> --json ...`) and rewrites the generated docs.
 
 Per-case "unsupported": when the library has the scheduler but not the case's configuration (a kwarg with
 no faithful equivalent), raise `conformance.adapters.base.Unsupported("why")` from build()/lrs_at(); the
@@ -56,7 +60,6 @@ __all__ = [
     "per_group",
     "ported",
     "rejected_as_unsupported",
-    "torch_optimizer",
     "uniform",
 ]
 
@@ -205,21 +208,3 @@ class ScheduleSession(Session):
             raise Unsupported("a pure function of the step count cannot be stepped to an explicit epoch")
         self.count += 1
 
-
-def torch_optimizer(case: Case, as_lr=lambda value: value):
-    """The torch optimizer every torch-based adapter (torch itself, mmengine, timm) builds for a case, so that
-    all of them drive the same thing: one 1-element zero Parameter per param group carrying the group's keys
-    (lists as tuples: betas), the case's optimizer class and kwargs, its default lr the first group's lr.
-    `as_lr` converts each lr / initial_lr (the torch reference makes 0-dim tensors of them for `tensor_lr`)."""
-    import torch
-
-    groups = []
-    for spec in case.groups:
-        group = {key: tuple(v) if isinstance(v, list) else v for key, v in spec.items()}
-        group["params"] = [torch.nn.Parameter(torch.zeros(1))]
-        for key in ("lr", "initial_lr"):
-            if key in spec:
-                group[key] = as_lr(spec[key])
-        groups.append(group)
-    kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in case.optimizer.kwargs.items()}
-    return getattr(torch.optim, case.optimizer.name)(groups, **{"lr": groups[0]["lr"], **kwargs})

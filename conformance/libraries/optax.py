@@ -1,7 +1,7 @@
 """optax (JAX) schedules graded against torch: `Optax64` (JAX_ENABLE_X64, float64) and `Optax32` (float32).
 
-    lr-conformance run --adapter conformance.adapters.optax:Optax64 --expectations expectations/optax-float64.toml
-    lr-conformance run --adapter conformance.adapters.optax:Optax32 --expectations expectations/optax-float32.toml
+    lr-conformance run --adapter optax64 --expectations optax-float64
+    lr-conformance run --adapter optax32 --expectations optax-float32
 
 What is graded: optax schedules are pure functions of the update count. In a training loop they reach the
 optimizer through `optax.inject_hyperparams(optax.sgd)(learning_rate=schedule, ...)`, which evaluates
@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections import Counter
 
 from conformance.adapters.base import StatefulAdapter
-from conformance.adapters.common import (
+from conformance.libraries.common import (
     Port,
     ScheduleSession,
     Session,
@@ -55,7 +55,7 @@ LIBRARY = "optax"
 X64 = (" Under JAX_ENABLE_X64 it carries float32 rounding (optax's int32 count; see the module docstring): wrap "
        "it as `lambda count: schedule(jnp.asarray(count, jnp.float64))` for float64.")
 
-# The porting guide, as data (see conformance/adapters/common.py). `lr` is each param group's lr.
+# The porting guide, as data (see conformance/libraries/common.py). `lr` is each param group's lr.
 PORTING = {
     "LambdaLR": Port(None, "optax schedules are plain callables: `lambda count: lr * lr_lambda(count)` is the "
                            "user's own function, with no library code to grade."),
