@@ -11,10 +11,20 @@ Step protocols (what "the lr at step i" means), for a StatefulAdapter's Session:
 
 Any warning raised during a call becomes an Event at that step and phase; any exception becomes an error
 Event and ends the trace (what happens after an error is not part of the contract).
+
+An adapter runs in this process as untrusted code: `sys.exit` (any BaseException but KeyboardInterrupt),
+a `trace()` that returns no Trace, or lists of different lengths are an AdapterFault - that case's ERROR,
+never an event, never the end of the run. Ctrl-C (KeyboardInterrupt) still stops the run. What a process
+can do to itself (os._exit, a hang, a segfault) only a child process contains: --isolate.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import numbers
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -30,6 +40,72 @@ from conformance.traces import short_message
 
 class _Stop(Exception):
     """The case raised; the trace ends here."""
+
+
+class AdapterFault(Exception):
+    """The adapter broke the interface rather than showing a behaviour: it called sys.exit, returned something
+    that is not a Trace, or lists of different lengths. run_case records the case as ERROR with this message."""
+
+
+def _escaped(exc: BaseException) -> str:
+    """What a BaseException that is not an Exception says (sys.exit, or a test framework's outcome)."""
+    if isinstance(exc, SystemExit):
+        return f"sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {short_message(str(exc))}"
+
+
+def adapter_info(adapter) -> AdapterInfo:
+    """`adapter.info`, read as the untrusted code it may be (a property can raise or exit)."""
+    try:
+        info = adapter.info
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise AdapterFault(f"reading its .info raised {type(exc).__name__}: {short_message(str(exc))}") from None
+    except BaseException as exc:  # noqa: BLE001 - sys.exit
+        raise AdapterFault(f"reading its .info called {_escaped(exc)}") from None
+    if not isinstance(info, AdapterInfo):
+        raise AdapterFault(f".info is a {type(info).__name__}, not an AdapterInfo")
+    return info
+
+
+SESSION_NAMES = {"lrs": "session.lrs()", "momenta": "session.momenta()", "last_lrs": "session.last_lrs()"}
+
+
+def observations_at(step: int, case: Case, lrs, momenta=None, last=None, names=SESSION_NAMES) -> list[Observation]:
+    """One Observation per param group from what an adapter returned at one step (`names` say which methods
+    returned them). Lists of different lengths, or values that are not numbers, are the adapter's fault
+    (AdapterFault), not a behaviour of the implementation."""
+    if case.drives_momentum and momenta is None:
+        raise AdapterFault(f"at step {step} {names['momenta']} returned None, but the case's scheduler drives "
+                           "momentum")
+    lists = {"lrs": lrs, "momenta": momenta if case.drives_momentum else None, "last_lrs": last}
+    for key, values in lists.items():
+        if values is None:
+            continue
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise AdapterFault(f"at step {step} {names[key]} returned a {type(values).__name__}, not a list")
+        lists[key] = list(values)
+    lrs, momenta, last = lists["lrs"], lists["momenta"], lists["last_lrs"]
+    for key in ("momenta", "last_lrs"):
+        if lists[key] is not None and len(lists[key]) != len(lrs):
+            raise AdapterFault(f"at step {step} {names['lrs']} returned {len(lrs)} values but {names[key]} "
+                               f"{len(lists[key])} (the case has {len(case.groups)} param groups)")
+    arg = case.step_args[step] if case.step_args is not None else None
+    try:
+        return [
+            Observation(
+                step,
+                group,
+                float(lr),
+                None if momenta is None else float(momenta[group]),
+                None if last is None else float(last[group]),
+                None if arg is None else float(arg),
+            )
+            for group, lr in enumerate(lrs)
+        ]
+    except (TypeError, ValueError) as exc:
+        raise AdapterFault(f"at step {step} a value that is not a number came back ({exc})") from None
 
 
 class _Recorder:
@@ -49,6 +125,10 @@ class _Recorder:
                 raise  # not behaviour: the adapter cannot express this case (run_case records UNSUPPORTED)
             except Exception as exc:  # noqa: BLE001 - the exception *is* the observation
                 error = exc
+            except KeyboardInterrupt:
+                raise  # Ctrl-C stops the run
+            except BaseException as exc:  # noqa: BLE001 - sys.exit: never behaviour, never the end of the run
+                raise AdapterFault(f"{_escaped(exc)} in {phase} at step {step}") from None
         for w in caught:
             self.events.append(Event(step, phase, "warning", w.category.__name__, short_message(str(w.message))))
         if error is not None:
@@ -64,18 +144,7 @@ class _Recorder:
             return lrs, momenta, last
 
         lrs, momenta, last = self.call(step, "observe", read)
-        arg = case.step_args[step] if case.step_args is not None else None
-        for group, lr in enumerate(lrs):
-            self.observations.append(
-                Observation(
-                    step,
-                    group,
-                    float(lr),
-                    None if momenta is None else float(momenta[group]),
-                    None if last is None else float(last[group]),
-                    None if arg is None else float(arg),
-                )
-            )
+        self.observations.extend(observations_at(step, case, lrs, momenta, last))
 
 
 def drive(case: Case, adapter) -> Trace:
@@ -115,6 +184,44 @@ class RunOptions:
     tolerance_override: Any = None  # a model.Tolerance from --rtol/--atol, replacing the adapter's
 
 
+def trace_problem(trace) -> str | None:
+    """Why `trace` (what an adapter's trace() returned) cannot be graded, or None."""
+    if not isinstance(trace, Trace):
+        return f"trace() returned {'None' if trace is None else type(trace).__name__}, not a Trace"
+    for index, o in enumerate(trace.observations):
+        if not isinstance(o, Observation):
+            return f"trace() observation {index} is a {type(o).__name__}, not an Observation"
+        where = f"trace() observation {index} (step {o.step!r}, group {o.group!r})"
+        for name in ("step", "group"):
+            value = getattr(o, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                return f"{where}: {name} is {type(value).__name__} {value!r}, not a step or group number"
+        for name in ("lr", "momentum", "last_lr", "step_arg"):
+            value = getattr(o, name)
+            if (value is not None or name == "lr") and not isinstance(value, numbers.Real):
+                return f"{where}: {name} is {type(value).__name__} {value!r}, not a number"
+    for index, e in enumerate(trace.events):
+        if not isinstance(e, Event):
+            return f"trace() event {index} is a {type(e).__name__}, not an Event"
+    return None
+
+
+def trace_case(adapter, case: Case) -> Trace:
+    """adapter.trace(case), checked. Raises Unsupported, AdapterFault, or what the adapter raised."""
+    try:
+        actual = adapter.trace(case)
+    except KeyboardInterrupt:
+        raise
+    except Exception:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - sys.exit from a trace() or lrs_at()
+        raise AdapterFault(f"{_escaped(exc)} in trace()") from None
+    problem = trace_problem(actual)
+    if problem is not None:
+        raise AdapterFault(problem)
+    return actual
+
+
 def required_features(case: Case, expected: Trace) -> frozenset[str]:
     """What an adapter needs to be graded on this case. Warnings are compared only for adapters that
     declare `warnings` (they never make a case unsupported); an expected error needs `errors`."""
@@ -131,13 +238,16 @@ def missing_capabilities(case: Case, expected: Trace, info: AdapterInfo) -> tupl
 
 
 def run_case(adapter, case: Case, store: golden.Goldens, options: RunOptions = RunOptions()) -> Outcome:
-    info: AdapterInfo = adapter.info
-    release = info.mirrors or store.reference
     start = time.perf_counter()
 
     def outcome(status: Status, detail: str = "", **kw) -> Outcome:
         return Outcome(case.id, status, detail, seconds=time.perf_counter() - start, **kw)
 
+    try:
+        info = adapter_info(adapter)
+    except AdapterFault as exc:
+        return outcome(Status.ERROR, f"{type(adapter).__name__}: {exc}")
+    release = info.mirrors or store.reference
     if not applies_to(case, release):
         return outcome(Status.SKIP, f"case applies to torch{case.torch}; {info.name} mirrors torch {release}")
     try:
@@ -148,9 +258,11 @@ def run_case(adapter, case: Case, store: golden.Goldens, options: RunOptions = R
     if missing:
         return outcome(Status.UNSUPPORTED, f"needs {', '.join(missing)}", missing=missing, expected_file=expected_file)
     try:
-        actual = adapter.trace(case)
+        actual = trace_case(adapter, case)
     except Unsupported as exc:
         return outcome(Status.UNSUPPORTED, f"{info.name}: {short_message(str(exc))}", expected_file=expected_file)
+    except AdapterFault as exc:  # an adapter bug, not a behaviour: never xfail
+        return outcome(Status.ERROR, f"{info.name}: {exc}", expected_file=expected_file)
     except Exception as exc:  # noqa: BLE001 - an adapter bug is a result, not a crash of the suite
         status = getattr(exc, "status", Status.ERROR)  # transports raise with TIMEOUT / CRASH
         return outcome(status, f"{info.name} raised {type(exc).__name__}: {short_message(str(exc))}",
@@ -183,3 +295,35 @@ def run_cases(
             progress(index, len(cases), result)
     return outcomes
 
+
+@contextlib.contextmanager
+def adapter_output_to_stderr():
+    """While adapters run in this process, everything they print - print(), os.write(1, ...), C's printf -
+    goes to stderr, so stdout carries only the chosen view (a JSON document, Markdown, CSV)."""
+    sys.stdout.flush()
+    try:
+        out_fd, err_fd = sys.__stdout__.fileno(), sys.__stderr__.fileno()
+        saved_fd = os.dup(out_fd)
+    except (AttributeError, OSError, ValueError):  # no real stdout (embedded, or captured by a test)
+        saved_fd = None
+    else:
+        _flush_c_stdio()
+        os.dup2(err_fd, out_fd)
+    saved = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stdout = saved
+        if saved_fd is not None:
+            _flush_c_stdio()  # libc buffers printf() output (fully, on a pipe): out now, to stderr
+            os.dup2(saved_fd, out_fd)
+            os.close(saved_fd)
+
+
+def _flush_c_stdio() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - no C library to flush (Windows)
+        pass
