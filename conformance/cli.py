@@ -278,10 +278,17 @@ def cmd_report(args) -> int:
 
 
 def _render(document, fmt: str | None, verbose: bool, reports, failed: list[str]) -> None:
-    """Write the report files, then print the chosen view on stdout. A report that cannot be written is added
-    to `failed` (the view is printed all the same: nothing graded is lost)."""
+    """Print the chosen view on stdout, then write the report files. A report that cannot be written is added
+    to `failed` (the view is out already: nothing graded is lost)."""
     from conformance import htmlreport
 
+    if fmt == "terminal":
+        print(report.terminal_summary(document, verbose=verbose))
+    elif fmt == "json":
+        print(report.dumps_result(document), end="")
+    elif fmt == "markdown":
+        print(htmlreport.to_markdown(document))
+    sys.stdout.flush()
     for path in sorted(reports):
         try:
             written = htmlreport.write_report(document, path)
@@ -290,12 +297,6 @@ def _render(document, fmt: str | None, verbose: bool, reports, failed: list[str]
             continue
         print(f"lr-conformance: wrote {path}" + (f" and {len(written) - 1} plot(s)" if len(written) > 1 else ""),
               file=sys.stderr)
-    if fmt == "terminal":
-        print(report.terminal_summary(document, verbose=verbose))
-    elif fmt == "json":
-        print(report.dumps_result(document), end="")
-    elif fmt == "markdown":
-        print(htmlreport.to_markdown(document))
 
 
 def _tolerance(args) -> Tolerance | None:
