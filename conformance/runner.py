@@ -72,40 +72,39 @@ def adapter_info(adapter) -> AdapterInfo:
 SESSION_NAMES = {"lrs": "session.lrs()", "momenta": "session.momenta()", "last_lrs": "session.last_lrs()"}
 
 
-def observations_at(step: int, case: Case, lrs, momenta=None, last=None, names=SESSION_NAMES) -> list[Observation]:
+def observations_at(step: int, case: Case, lrs, momenta=None, last=None, drives_momentum: bool = False,
+                    names=SESSION_NAMES) -> list[Observation]:
     """One Observation per param group from what an adapter returned at one step (`names` say which methods
-    returned them). Lists of different lengths, or values that are not numbers, are the adapter's fault
-    (AdapterFault), not a behaviour of the implementation."""
-    if case.drives_momentum and momenta is None:
+    returned them; momenta are passed for cases that drive momentum, `drives_momentum`). Lists of different
+    lengths, or values that are not numbers, are the adapter's fault (AdapterFault), not a behaviour."""
+    if momenta is None and drives_momentum:
         raise AdapterFault(f"at step {step} {names['momenta']} returned None, but the case's scheduler drives "
                            "momentum")
-    lists = {"lrs": lrs, "momenta": momenta if case.drives_momentum else None, "last_lrs": last}
-    for key, values in lists.items():
-        if values is None:
-            continue
-        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-            raise AdapterFault(f"at step {step} {names[key]} returned a {type(values).__name__}, not a list")
-        lists[key] = list(values)
-    lrs, momenta, last = lists["lrs"], lists["momenta"], lists["last_lrs"]
-    for key in ("momenta", "last_lrs"):
-        if lists[key] is not None and len(lists[key]) != len(lrs):
+    lrs = _as_list(lrs, step, names["lrs"])
+    momenta = None if momenta is None else _as_list(momenta, step, names["momenta"])
+    last = None if last is None else _as_list(last, step, names["last_lrs"])
+    for values, key in ((momenta, "momenta"), (last, "last_lrs")):
+        if values is not None and len(values) != len(lrs):
             raise AdapterFault(f"at step {step} {names['lrs']} returned {len(lrs)} values but {names[key]} "
-                               f"{len(lists[key])} (the case has {len(case.groups)} param groups)")
+                               f"{len(values)} (the case has {len(case.groups)} param groups)")
     arg = case.step_args[step] if case.step_args is not None else None
     try:
+        arg = None if arg is None else float(arg)
         return [
-            Observation(
-                step,
-                group,
-                float(lr),
-                None if momenta is None else float(momenta[group]),
-                None if last is None else float(last[group]),
-                None if arg is None else float(arg),
-            )
+            Observation(step, group, float(lr), None if momenta is None else float(momenta[group]),
+                        None if last is None else float(last[group]), arg)
             for group, lr in enumerate(lrs)
         ]
     except (TypeError, ValueError) as exc:
         raise AdapterFault(f"at step {step} a value that is not a number came back ({exc})") from None
+
+
+def _as_list(values, step: int, name: str) -> list:
+    if type(values) is list:  # noqa: E721 - the common case, fast
+        return values
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise AdapterFault(f"at step {step} {name} returned a {type(values).__name__}, not a list")
+    return list(values)
 
 
 class _Recorder:
@@ -136,21 +135,22 @@ class _Recorder:
             raise _Stop from error
         return result
 
-    def observe(self, step: int, session, case: Case, observe_last_lr: bool) -> None:
+    def observe(self, step: int, session, case: Case, observe_last_lr: bool, drives_momentum: bool) -> None:
         def read():
             lrs = list(session.lrs())
-            momenta = session.momenta() if case.drives_momentum else None
+            momenta = session.momenta() if drives_momentum else None
             last = session.last_lrs() if observe_last_lr else None
             return lrs, momenta, last
 
         lrs, momenta, last = self.call(step, "observe", read)
-        self.observations.extend(observations_at(step, case, lrs, momenta, last))
+        self.observations.extend(observations_at(step, case, lrs, momenta, last, drives_momentum))
 
 
 def drive(case: Case, adapter) -> Trace:
     """Run `case` on a StatefulAdapter through its step protocol and return the trace."""
     rec = _Recorder()
     observe_last_lr = "last_lr" in adapter.info.observables
+    drives_momentum = case.drives_momentum  # walks the scheduler tree: once per case, not per step
     try:
         session = rec.call(0, "construct", adapter.build, case)
         for i in range(case.steps):
@@ -164,10 +164,10 @@ def drive(case: Case, adapter) -> Trace:
                 kwargs["epoch"] = case.epochs[i]
             if case.protocol == "scheduler-first":
                 rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
-                rec.observe(i, session, case, observe_last_lr)
+                rec.observe(i, session, case, observe_last_lr, drives_momentum)
                 rec.call(i, "optimizer.step", session.optimizer_step)
             else:
-                rec.observe(i, session, case, observe_last_lr)
+                rec.observe(i, session, case, observe_last_lr, drives_momentum)
                 rec.call(i, "optimizer.step", session.optimizer_step)
                 rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
     except _Stop:
@@ -191,10 +191,16 @@ def trace_problem(trace) -> str | None:
     for index, o in enumerate(trace.observations):
         if not isinstance(o, Observation):
             return f"trace() observation {index} is a {type(o).__name__}, not an Observation"
+        # Exact types are the common case, checked fast (E721); bool is an int but no step number.
+        if (type(o.step) is int and type(o.group) is int and o.step >= 0 and o.group >= 0  # noqa: E721
+                and type(o.lr) is float and (o.momentum is None or type(o.momentum) is float)  # noqa: E721
+                and (o.last_lr is None or type(o.last_lr) is float)  # noqa: E721
+                and (o.step_arg is None or type(o.step_arg) is float)):  # noqa: E721
+            continue
         where = f"trace() observation {index} (step {o.step!r}, group {o.group!r})"
         for name in ("step", "group"):
             value = getattr(o, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            if type(value) is not int or value < 0:  # noqa: E721
                 return f"{where}: {name} is {type(value).__name__} {value!r}, not a step or group number"
         for name in ("lr", "momentum", "last_lr", "step_arg"):
             value = getattr(o, name)

@@ -129,9 +129,11 @@ class FunctionAdapter(Adapter):
         from conformance.runner import observations_at
 
         observations = []
+        drives_momentum = case.drives_momentum
         for step in range(case.steps):
-            momenta = self.momenta_at(case, step) if case.drives_momentum else None
-            observations += observations_at(step, case, self.lrs_at(case, step), momenta, names=FUNCTION_NAMES)
+            momenta = self.momenta_at(case, step) if drives_momentum else None
+            observations += observations_at(step, case, self.lrs_at(case, step), momenta, None, drives_momentum,
+                                            FUNCTION_NAMES)
         return Trace(tuple(observations))
 
 
