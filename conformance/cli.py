@@ -214,8 +214,7 @@ def cmd_run(args) -> int:
         _close(adapter)
     document = report.result_document(
         outcomes, {c.id: c for c in selected}, info, spec, store.reference, time.perf_counter() - start,
-        tolerance=override, rerun=dict(expectations=args.expectations, rtol=args.rtol, atol=args.atol,
-                                       isolate=args.isolate, timeout=args.timeout),
+        tolerance=override, rerun_options=_rerun_options(args),
     )
     failed = []
     if args.json_path:
@@ -303,6 +302,12 @@ def _tolerance(args) -> Tolerance | None:
     if args.rtol is None and args.atol is None:
         return None
     return Tolerance(args.rtol or 0.0, args.atol or 0.0, "set on the command line (--rtol/--atol)")
+
+
+def _rerun_options(args) -> dict:
+    """The options a rerun command must repeat to grade a case the same way (report.reproduce_command)."""
+    return {"expectations": str(args.expectations) if args.expectations else None, "rtol": args.rtol,
+            "atol": args.atol, "timeout": args.timeout, "isolate": args.isolate}
 
 
 def _progress(index: int, total: int, outcome) -> None:

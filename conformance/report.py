@@ -10,7 +10,6 @@ import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
-from pathlib import Path
 
 from conformance import __version__
 from conformance.cases import ROOT
@@ -28,31 +27,15 @@ SCHEMAS_DIR = ROOT / "schemas"
 TOLERANCE_OVERRIDE = "--rtol/--atol"  # the source of a tolerance given on the command line
 
 
-def reproduce_command(
-    case_id: str,
-    adapter_spec: str,
-    *,
-    expectations: str | Path | None = None,
-    rtol: float | None = None,
-    atol: float | None = None,
-    isolate: bool = False,
-    timeout: float | None = None,
-) -> str:
-    """The command that reruns one case with the same grading: adapter, isolation, timeout, expectations and
-    tolerance as given (a case's full id selects that case alone)."""
-    parts = ["lr-conformance", "run"]
-    if adapter_spec and adapter_spec != "torch":
-        parts += ["--adapter", shlex.quote(adapter_spec)]
-    if isolate:
-        parts.append("--isolate")
-    if timeout is not None:
-        parts += ["--timeout", repr(float(timeout))]
-    if expectations is not None:
-        parts += ["--expectations", shlex.quote(str(expectations))]
-    for option, value in (("--rtol", rtol), ("--atol", atol)):
-        if value is not None:
-            parts += [option, repr(float(value))]  # repr: the same double when read back
-    return " ".join([*parts, "-k", f"'{case_id}'", "-v"])
+def reproduce_command(case_id: str, adapter_spec: str, *, expectations: str | None = None,
+                      rtol: float | None = None, atol: float | None = None, timeout: float | None = None,
+                      isolate: bool = False) -> str:
+    """The CLI command that grades one case the way it was graded: same adapter, expectations, tolerance
+    override, timeout and isolation (each option only when it was given; a full id selects that case alone)."""
+    options = [("--adapter", adapter_spec if adapter_spec != "torch" else None), ("--expectations", expectations),
+               ("--rtol", rtol), ("--atol", atol), ("--timeout", timeout)]
+    given = "".join(f" {name} {shlex.quote(str(value))}" for name, value in options if value is not None and value != "")
+    return f"lr-conformance run{given}{' --isolate' if isolate else ''} -k '{case_id}' -v"
 
 
 def result_document(
@@ -64,10 +47,12 @@ def result_document(
     seconds: float,
     *,
     tolerance: Tolerance | None = None,
-    rerun: Mapping | None = None,
+    rerun_options: Mapping | None = None,
 ) -> dict:
-    """`seconds` is the run's wall time. `tolerance` is the one applied when it is not the adapter's (the
-    --rtol/--atol override); `rerun` holds the other options the rerun commands repeat (reproduce_command)."""
+    """The result document. `seconds` is the run's wall time. `tolerance` is the one applied when it is not the
+    adapter's (the --rtol/--atol override). `rerun_options` (reproduce_command's keywords: expectations, rtol,
+    atol, timeout, isolate) go into every result's rerun command, so that it grades the case the way this run
+    did."""
     results = []
     for o in outcomes:
         case = cases[o.case_id]
@@ -81,7 +66,7 @@ def result_document(
             "missing": list(o.missing),
             "expected_file": o.expected_file,
             "seconds": round(o.seconds, 6),
-            "reproduce": reproduce_command(o.case_id, adapter_spec, **(rerun or {})),
+            "reproduce": reproduce_command(o.case_id, adapter_spec, **(rerun_options or {})),
         }
         if o.status in REPRODUCE_STATUSES:
             result["snippet"] = torch_snippet(case)

@@ -191,10 +191,10 @@ def test_the_first_large_difference_is_in_every_view(tmp_path, capsys):
 
 
 def test_reproduce_command_repeats_every_option_that_changes_the_grading():
-    command = report.reproduce_command("steplr/x", "my adapter.py", expectations=Path("exp/t.toml"), rtol=1e-6,
+    command = report.reproduce_command("steplr/x", "my adapter.py", expectations="exp/t.toml", rtol=1e-6,
                                        atol=0.0, isolate=True, timeout=5)
-    assert command == ("lr-conformance run --adapter 'my adapter.py' --isolate --timeout 5.0 --expectations exp/t.toml "
-                       "--rtol 1e-06 --atol 0.0 -k 'steplr/x' -v")
+    assert command == ("lr-conformance run --adapter 'my adapter.py' --expectations exp/t.toml --rtol 1e-06 "
+                       "--atol 0.0 --timeout 5 --isolate -k 'steplr/x' -v")
     assert report.reproduce_command("steplr/x", "torch") == "lr-conformance run -k 'steplr/x' -v"
 
 
