@@ -10,9 +10,9 @@ import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 from conformance import __version__
-from conformance.cases import ROOT
 from conformance.model import AdapterInfo, Case, Outcome, Status, Tolerance, json_safe
 from conformance.snippet import torch_snippet
 from conformance.traces import short_message
@@ -23,7 +23,7 @@ STATUS_ORDER = [s.value for s in Status]
 REPRODUCE_STATUSES = frozenset(Status) - {Status.PASS, Status.UNSUPPORTED, Status.SKIP}
 # Columns of an observation in Trace.to_json: [step, group, lr, momentum, last_lr, step_arg].
 OBSERVATION_COLUMNS = ("step", "group", "lr", "momentum", "last_lr", "step_arg")
-SCHEMAS_DIR = ROOT / "schemas"
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"  # the checkout's schemas/
 TOLERANCE_OVERRIDE = "--rtol/--atol"  # the source of a tolerance given on the command line
 
 
