@@ -289,11 +289,23 @@ def select(
     schedulers: Iterable[str] = (),
     tags: Iterable[str] = (),
 ) -> list[Case]:
-    """Filter cases by id glob(s), scheduler name(s) (anywhere in the tree) and tag(s). Empty = no filter."""
-    patterns, schedulers, tags = list(patterns), {s.lower() for s in schedulers}, set(tags)
+    """Filter cases by id pattern(s), scheduler name(s) (anywhere in the tree) and tag(s). Empty = no filter.
+
+    An id pattern with a glob character (`*`, `?`, `[`) must match the whole id (`steplr/*`); a case's full id
+    selects that case alone (`steplr/default-gamma`, not `multisteplr/default-gamma`); any other pattern matches
+    ids containing it (`cosine`), as pytest's -k does. Case-insensitive (ids are lowercase)."""
+    cases = list(cases)
+    ids = {case.id for case in cases}
+    patterns, schedulers, tags = [p.lower() for p in patterns], {s.lower() for s in schedulers}, set(tags)
+
+    def matches(case_id: str, pattern: str) -> bool:
+        if any(char in pattern for char in "*?["):
+            return fnmatch.fnmatchcase(case_id, pattern)
+        return case_id == pattern if pattern in ids else pattern in case_id
+
     chosen = []
     for case in cases:
-        if patterns and not any(fnmatch.fnmatchcase(case.id, p) for p in patterns):
+        if patterns and not any(matches(case.id, p) for p in patterns):
             continue
         if schedulers and not schedulers & {s.lower() for s in case.schedulers}:
             continue

@@ -7,13 +7,15 @@ refused); 2 usage or configuration error (bad --adapter, malformed case file or 
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
 import os
 import sys
 import time
 from pathlib import Path
 
 from conformance import __version__, cases as cases_mod, golden, report, resources, traces
-from conformance.adapters import AdapterLoadError, load_adapter, registered
+from conformance.adapters import AdapterLoadError, load_adapter, registered, resolve_spec
 from conformance.htmlreport import ReportError
 from conformance.model import Tolerance
 
@@ -22,29 +24,43 @@ REPORT_SUFFIXES = (".md", ".html", ".htm")
 
 
 class UsageError(ValueError):
-    """A bad combination or value of options. str() is one line."""
+    """A bad combination or value of options. str() is one line per problem."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (exit 2) instead of a usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-k", "--id", dest="patterns", action="append", default=[], metavar="GLOB",
-                        help="only cases whose id matches this glob (repeatable), e.g. 'steplr/*'")
+    parser.add_argument("-k", "--id", dest="patterns", action="append", default=[], metavar="PATTERN",
+                        help="only cases whose id contains PATTERN, or is it; with * ? [ a glob over the whole id "
+                             "(repeatable), e.g. cosine, steplr/gamma-half-step3, 'steplr/*'")
     parser.add_argument("--scheduler", action="append", default=[], help="only cases using this scheduler")
     parser.add_argument("--tag", action="append", default=[], help="only cases with this tag")
 
 
-def _adapter_option(parser: argparse.ArgumentParser) -> None:
+def _adapter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapter", default=None,
                         help="entry-point name, module:Class, path/to/adapter.py or cmd:<command> "
                              "(default: $LR_CONFORMANCE_ADAPTER or 'torch')")
+    parser.add_argument("--isolate", action="store_true",
+                        help="run the adapter in a child process (python -m conformance.serve): a crash, a hang, "
+                             "stdout noise or sys.exit in it cannot stop or falsify the run")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS",
+                        help="per-case timeout (default 30 with --isolate or cmd:); a hung process is killed and "
+                             "restarted. Implies --isolate: only a child process can be stopped")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lr-conformance", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="lr-conformance", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"lr-conformance {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="grade an implementation (default: the installed torch) against the goldens")
-    _adapter_option(run)
+    _adapter_options(run)
     _filters(run)
     run.add_argument("--json", dest="json_path", type=Path, help="write the machine-readable result here")
     run.add_argument("--expectations", type=resources.expectations_file, metavar="FILE|NAME",
@@ -56,8 +72,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also write a report with plots of divergent cases: PATH.html (self-contained) or PATH.md")
     run.add_argument("--format", choices=FORMATS, default="terminal",
                      help="what to print on stdout: the terminal summary (default), the JSON result, or Markdown")
-    run.add_argument("--timeout", type=float, metavar="SECONDS",
-                     help="per-case timeout for cmd: adapters (default 30); a hung process is killed and restarted")
     run.add_argument("-v", "--verbose", action="store_true",
                      help="list every case, not only problems, with a torch reproduction snippet for each problem")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
@@ -73,8 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list cases")
     _filters(lst)
 
-    show = sub.add_parser("show", help="print the trace an adapter produces for cases (CSV), without comparing")
-    _adapter_option(show)
+    show = sub.add_parser("show", help="print the trace an adapter produces for cases, as the goldens' CSV (each "
+                                       "case's id and why on stderr), without comparing")
+    _adapter_options(show)
     _filters(show)
 
     sub.add_parser("check", help="lint case files and goldens: schema, ids, hashes, orphans")
@@ -108,74 +123,187 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _selected(args) -> list[cases_mod.Case]:
-    chosen = cases_mod.select(cases_mod.load_cases(), args.patterns, args.scheduler, args.tag)
+    all_cases = cases_mod.load_cases()
+    chosen = cases_mod.select(all_cases, args.patterns, args.scheduler, args.tag)
     if not chosen:
-        raise cases_mod.CaseError("no case matches the filters given")
+        raise cases_mod.CaseError(no_match_message(all_cases, args.patterns, args.scheduler, args.tag))
     return chosen
+
+
+def no_match_message(all_cases, patterns=(), schedulers=(), tags=()) -> str:
+    """One line saying which filter matched nothing, and what comes close (for `-k`, `--scheduler`, `--tag`)."""
+    all_cases = list(all_cases)
+    ids = [c.id for c in all_cases]
+    tried = [(f"-k {p!r}", cases_mod.select(all_cases, [p]), _close_ids(p, ids)) for p in patterns]
+    known_schedulers = sorted({s for c in all_cases for s in c.schedulers})
+    tried += [(f"--scheduler {s!r}", cases_mod.select(all_cases, schedulers=[s]),
+               difflib.get_close_matches(s, known_schedulers, n=3, cutoff=0.5)) for s in schedulers]
+    known_tags = sorted({t for c in all_cases for t in c.tags})
+    tried += [(f"--tag {t!r}", cases_mod.select(all_cases, tags=[t]),
+               difflib.get_close_matches(t, known_tags, n=3, cutoff=0.5)) for t in tags]
+    empty = [f"{what} matches none" + (f" (close: {', '.join(close)})" if close else "")
+             for what, found, close in tried if not found]
+    if empty:
+        rule = " (-k: a substring of the id, the id itself, or with * ? [ a glob over the whole id)" if patterns else ""
+        return f"no case matches: {'; '.join(empty)}{rule}"
+    counts = ", ".join(f"{what} {len(found)}" for what, found, _ in tried)
+    return f"no case matches every filter at once ({counts} cases separately)"
+
+
+def _close_ids(pattern: str, ids: list[str], n: int = 3) -> list[str]:
+    """Ids that look like a mistyped `pattern`: compared whole, and by family and name."""
+    def score(case_id: str) -> float:
+        return max(difflib.SequenceMatcher(None, pattern, part).ratio() for part in (case_id, *case_id.split("/")))
+
+    scored = sorted(((score(i), i) for i in ids), key=lambda x: (-x[0], x[1]))
+    return [i for ratio, i in scored[:n] if ratio >= 0.6]
+
+
+def _run_problems(args) -> list[str]:
+    """Every bad option value, found before anything runs (one line each)."""
+    problems = []
+    for name in ("rtol", "atol"):
+        value = getattr(args, name, None)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            problems.append(f"--{name} {value:g}: must be a finite number >= 0")
+    timeout = getattr(args, "timeout", None)
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        problems.append(f"--timeout {timeout:g}: must be a positive, finite number of seconds")
+    report_path = getattr(args, "report", None)
+    if report_path is not None and report_path.suffix.lower() not in REPORT_SUFFIXES:
+        problems.append(f"--report {report_path}: the extension picks the format, .html or .md")
+    for option, path in (("--json", getattr(args, "json_path", None)), ("--report", report_path),
+                         ("--html", getattr(args, "html", None)), ("--md", getattr(args, "md", None))):
+        problem = _unwritable(path)
+        if problem:
+            problems.append(f"{option} {path}: {problem}")
+    return problems
+
+
+def _unwritable(path: Path | None) -> str | None:
+    """Why a result or report cannot be written to `path` (checked before the run; nothing is created)."""
+    if path is None:
+        return None
+    parent = path.parent
+    if not parent.is_dir():
+        return f"directory {str(parent)!r} does not exist" if not parent.exists() else f"{str(parent)!r} is not a directory"
+    if path.is_dir():
+        return "is a directory"
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "not writable"
+    return None
+
+
+def _refuse(problems: list[str]) -> None:
+    if problems:  # main() prefixes the first line; the others get the same prefix here
+        raise UsageError("\nlr-conformance: ".join(problems))
 
 
 def cmd_run(args) -> int:
     from conformance import runner
     from conformance.expectations import load_expectations
 
-    if args.report is not None and args.report.suffix.lower() not in REPORT_SUFFIXES:
-        raise UsageError(f"--report {args.report}: the extension picks the format, .html or .md")
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
+    start = time.perf_counter()  # the summary's time is the run's wall time: loading included
+    _refuse(_run_problems(args))
     selected = _selected(args)
     store = golden.load()
-    adapter = load_adapter(args.adapter, timeout=args.timeout)
-    spec = args.adapter or os.environ.get("LR_CONFORMANCE_ADAPTER") or "torch"
-    options = runner.RunOptions(
-        expectations=load_expectations(args.expectations) if args.expectations else None,
-        tolerance_override=_tolerance(args),
-    )
-    start = time.perf_counter()
+    expectations = load_expectations(args.expectations) if args.expectations else None
+    spec = resolve_spec(args.adapter)
+    adapter, info = _load(args, spec)
+    override = _tolerance(args)
+    options = runner.RunOptions(expectations=expectations, tolerance_override=override)
     progress = _progress if (sys.stderr.isatty() and not args.quiet) else None
     try:
-        outcomes = runner.run_cases(adapter, selected, store, options, progress)
+        with runner.adapter_output_to_stderr():
+            outcomes = runner.run_cases(adapter, selected, store, options, progress)
     finally:
-        adapter.close()
-    if progress:
-        print("\r\033[K", end="", file=sys.stderr)
+        if progress:
+            print("\r\033[K", end="", file=sys.stderr)
+        _close(adapter)
     document = report.result_document(
-        outcomes, {c.id: c for c in selected}, adapter.info, spec, store.reference, time.perf_counter() - start,
-        goldens_digest=resources.goldens_digest(store.root), rerun_options=_rerun_options(args),
+        outcomes, {c.id: c for c in selected}, info, spec, store.reference, time.perf_counter() - start,
+        goldens_digest=resources.goldens_digest(store.root), tolerance=override, rerun_options=_rerun_options(args),
     )
+    failed = []
     if args.json_path:
-        args.json_path.parent.mkdir(parents=True, exist_ok=True)
-        args.json_path.write_text(report.dumps_result(document), encoding="utf-8")
-    _render(document, args.format, args.verbose, {args.report} - {None})
+        try:
+            args.json_path.write_text(report.dumps_result(document), encoding="utf-8")
+        except OSError as exc:
+            failed.append(f"--json {args.json_path}: {exc.strerror or exc}")
+    _render(document, args.format, args.verbose, {args.report} - {None}, failed)
+    _refuse(failed)
     return 0 if document["ok"] else 1
+
+
+def _load(args, spec: str):
+    """The adapter and its declaration, loaded with its output kept off stdout. --timeout isolates it (and says
+    so once): in this process nothing could stop a hung case."""
+    from conformance import runner
+
+    if args.timeout is not None and not args.isolate and not spec.startswith("cmd:"):
+        print("lr-conformance: --timeout: running the adapter in a child process (as --isolate does), the only "
+              "place a hung case can be stopped", file=sys.stderr)
+    with runner.adapter_output_to_stderr():
+        adapter = load_adapter(spec, timeout=args.timeout, isolate=args.isolate)
+        try:
+            info = runner.adapter_info(adapter)
+        except runner.AdapterFault as exc:
+            _close(adapter)
+            raise AdapterLoadError(f"--adapter {spec!r}: {exc}") from None
+    return adapter, info
+
+
+def _close(adapter) -> None:
+    """adapter.close(), which cannot end the run or lose its results."""
+    from conformance import runner
+
+    close = getattr(adapter, "close", None)
+    if close is None:
+        return
+    try:
+        with runner.adapter_output_to_stderr():
+            close()
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - sys.exit too: the results are complete, report and go on
+        print(f"lr-conformance: the adapter's close() raised {type(exc).__name__}: {exc} (ignored)", file=sys.stderr)
 
 
 def cmd_report(args) -> int:
     from conformance import htmlreport
 
-    document = htmlreport.load_result(args.result)
     outputs = {p for p in (args.html, args.md) if p is not None}
-    for path, suffixes in ((args.html, (".html", ".htm")), (args.md, (".md",))):
-        if path is not None and path.suffix.lower() not in suffixes:
-            raise UsageError(f"{path}: expected a {' or '.join(suffixes)} file name")
-    _render(document, args.format or (None if outputs else "terminal"), args.verbose, outputs)
+    problems = [f"{option} {path}: expected a {' or '.join(suffixes)} file name"
+                for option, path, suffixes in (("--html", args.html, (".html", ".htm")), ("--md", args.md, (".md",)))
+                if path is not None and path.suffix.lower() not in suffixes]
+    _refuse(problems + _run_problems(args))
+    document = htmlreport.load_result(args.result)
+    failed: list[str] = []
+    _render(document, args.format or (None if outputs else "terminal"), args.verbose, outputs, failed)
+    _refuse(failed)
     return 0
 
 
-def _render(document, fmt: str | None, verbose: bool, reports) -> None:
-    """Write the report files, then print the chosen view on stdout."""
+def _render(document, fmt: str | None, verbose: bool, reports, failed: list[str]) -> None:
+    """Print the chosen view on stdout, then write the report files. A report that cannot be written is added
+    to `failed` (the view is out already: nothing graded is lost)."""
     from conformance import htmlreport
 
-    if reports:
-        for path in sorted(reports):
-            written = htmlreport.write_report(document, path)
-            print(f"lr-conformance: wrote {path}" + (f" and {len(written) - 1} plot(s)" if len(written) > 1 else ""),
-                  file=sys.stderr)
     if fmt == "terminal":
         print(report.terminal_summary(document, verbose=verbose))
     elif fmt == "json":
         print(report.dumps_result(document), end="")
     elif fmt == "markdown":
         print(htmlreport.to_markdown(document))
+    sys.stdout.flush()
+    for path in sorted(reports):
+        try:
+            written = htmlreport.write_report(document, path)
+        except OSError as exc:
+            failed.append(f"{path}: {exc.strerror or exc}")
+            continue
+        print(f"lr-conformance: wrote {path}" + (f" and {len(written) - 1} plot(s)" if len(written) > 1 else ""),
+              file=sys.stderr)
 
 
 def _tolerance(args) -> Tolerance | None:
@@ -187,7 +315,8 @@ def _tolerance(args) -> Tolerance | None:
 def _rerun_options(args) -> dict:
     """The options a rerun command must repeat to grade a case the same way (report.reproduce_command)."""
     expectations = resources.expectations_argument(args.expectations) if args.expectations else None
-    return {"expectations": expectations, "rtol": args.rtol, "atol": args.atol, "timeout": args.timeout}
+    return {"expectations": expectations, "rtol": args.rtol, "atol": args.atol, "timeout": args.timeout,
+            "isolate": args.isolate}
 
 
 def _progress(index: int, total: int, outcome) -> None:
@@ -195,21 +324,47 @@ def _progress(index: int, total: int, outcome) -> None:
 
 
 def cmd_list(args) -> int:
-    for case in _selected(args):
-        extra = f" torch{case.torch}" if case.torch else ""
-        print(f"{case.id:55} {case.scheduler.name:28} {case.protocol:18}{extra}  {case.why}")
+    rows = [(c.id, c.scheduler.name, c.protocol, f"torch{c.torch}" if c.torch else "", c.why) for c in _selected(args)]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:  # columns aligned; the torch column only when some case has a range
+        print("  ".join(f"{value:{width}}" for value, width in zip(row, widths) if width) + "  " + row[4])
     return 0
 
 
 def cmd_show(args) -> int:
-    adapter = load_adapter(args.adapter)
+    """Each case's trace as the goldens' CSV on stdout (so it diffs against golden/traces/<id>.csv), its id and
+    why on stderr. A case the adapter does not support says why on stderr; an adapter error exits 1."""
+    from conformance import runner
+    from conformance.adapters import Unsupported
+    from conformance.model import Status, Trace
+
+    _refuse(_run_problems(args))
+    chosen = _selected(args)
+    spec = resolve_spec(args.adapter)
+    adapter, info = _load(args, spec)
+    errors = 0
     try:
-        for case in _selected(args):
-            print(f"# {case.id}: {case.why}")
-            print(traces.dumps(adapter.trace(case)), end="")
+        for case in chosen:
+            print(f"# {case.id}: {case.why}", file=sys.stderr, flush=True)
+            missing = runner.missing_capabilities(case, Trace(), info)
+            try:
+                if missing:
+                    raise Unsupported(f"needs {', '.join(missing)}")
+                with runner.adapter_output_to_stderr():
+                    trace = runner.trace_case(adapter, case)
+            except Unsupported as exc:
+                print(f"lr-conformance: {case.id}: unsupported: {exc}", file=sys.stderr)
+                continue
+            except Exception as exc:  # noqa: BLE001 - the adapter's fault (or a lost process): say so, go on
+                errors += 1
+                status = getattr(exc, "status", Status.ERROR).value
+                print(f"lr-conformance: {case.id}: {status}: {info.name}: {exc}", file=sys.stderr)
+                continue
+            sys.stdout.write(traces.dumps(trace))
+            sys.stdout.flush()
     finally:
-        adapter.close()
-    return 0
+        _close(adapter)
+    return 1 if errors else 0
 
 
 def cmd_check(args) -> int:

@@ -21,8 +21,19 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from conformance.model import Status
-from conformance.report import OBSERVATION_COLUMNS, RESULT_SCHEMA, STATUS_ORDER, divergence_window
+from conformance.report import (
+    OBSERVATION_COLUMNS,
+    RESULT_SCHEMA,
+    STATUS_ORDER,
+    divergence_window,
+    applied_tolerance,
+    result_schema_problem,
+    tolerance_text,
+    windows,
+)
 
+# Titles of the tables of values around a divergence (report.windows: "around", "large").
+_WINDOW_TITLES = {"around": "Around the first divergence", "large": "Around the first large difference"}
 MAX_PLOTS = 60  # a report with hundreds of failures plots the first ones; the rest say so
 PROBLEM_STATUSES = [s.value for s in Status if s.bad] + [Status.XFAIL.value]
 COLORS = {"pass": "#1a7f37", "fail": "#cf222e", "error": "#bc4c00", "timeout": "#8250df", "crash": "#a40e26",
@@ -43,6 +54,9 @@ def load_result(path: Path) -> dict:
     if not isinstance(document, dict) or document.get("schema") != RESULT_SCHEMA:
         found = document.get("schema") if isinstance(document, dict) else type(document).__name__
         raise ReportError(f"{path}: not an lr-conformance result (schema {found!r}, expected {RESULT_SCHEMA!r})")
+    problem = result_schema_problem(document)
+    if problem:
+        raise ReportError(f"{path}: not a valid lr-conformance result: {problem}")
     return document
 
 
@@ -52,7 +66,6 @@ def write_report(document: Mapping, path: Path) -> list[Path]:
     suffix = path.suffix.lower()
     if suffix not in (".md", ".html", ".htm"):
         raise ReportError(f"{path}: a report is .md or .html")
-    path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".md":
         plots_dir = path.with_name(f"{path.stem}_plots")
         written, images = [], {}
@@ -137,14 +150,18 @@ def plot_png(result: Mapping, dpi: int = 80) -> bytes:
         if diffs:
             any_error = True
             bottom.plot(*zip(*diffs), "o", color=color, ms=3.5)
-    step = divergence["step"]
+    marks = [(divergence, "first divergence", "red", -26)]
+    if divergence.get("first_large"):
+        marks.append((divergence["first_large"], "first large difference", "darkorange", -38))
+    for mark, name, color, offset in marks:
+        step = mark["step"]
+        for axis in (top, bottom):
+            axis.axvline(step, color=color, ls=":", lw=1.2)
+        where = f"step {step}" + (f", group {mark['group']}" if mark.get("group") is not None else "")
+        top.annotate(f"{name}: {where} ({mark['column']})", xy=(step, 1.0), xycoords=top.get_xaxis_transform(),
+                     xytext=(4, offset), textcoords="offset points", color=color, fontsize=8)
     for axis in (top, bottom):
-        axis.axvline(step, color="red", ls=":", lw=1.2)
         axis.grid(alpha=0.3)
-    where = f"step {step}" + (f", group {divergence['group']}" if divergence.get("group") is not None else "")
-    top.annotate(f"first divergence: {where} ({divergence['column']})", xy=(step, 1.0),
-                 xycoords=top.get_xaxis_transform(), xytext=(4, -26), textcoords="offset points",
-                 color="red", fontsize=8)
     top.set_ylabel(column)
     top.legend(fontsize=7, loc="best")
     top.set_title(f"{result['id']} - {result['status']}", fontsize=10)
@@ -178,10 +195,8 @@ def _verdict(document: Mapping) -> str:
 
 
 def _tolerance(document: Mapping) -> str:
-    tol = document["adapter"].get("tolerance") or {}
-    if not tol.get("rel") and not tol.get("abs"):
-        return "bit-exact"
-    return f"rel {tol.get('rel', 0):g}, abs {tol.get('abs', 0):g} ({tol.get('reason', '')})"
+    reason = applied_tolerance(document).get("reason")
+    return tolerance_text(document) + (f": {reason}" if reason and reason != "bit-exact" else "")
 
 
 def _by_scheduler(document: Mapping) -> tuple[list[str], list[tuple[str, list[int]]]]:
@@ -199,6 +214,11 @@ def _problems(document: Mapping) -> list[Mapping]:
 
 def _cell(value) -> str:
     return "-" if value is None else str(value)
+
+
+def _window_title(kind: str, divergence: Mapping) -> str:
+    column = divergence["column"]
+    return _WINDOW_TITLES[kind] + ("" if column in ("lr", "length") else f" ({column})")
 
 
 def _slug(case_id: str) -> str:
@@ -249,11 +269,11 @@ def to_markdown(document: Mapping, images: Mapping[str, str] | None = None) -> s
         if r.get("expected_file"):
             out.append(f"- **golden:** `{r['expected_file']}`")
         out += [f"- **rerun:** `{r['reproduce']}`", ""]
-        window = divergence_window(r)
-        if window:
-            out += ["| step | group | expected | actual |", "| ---: | ---: | --- | --- |"]
-            for step, group, exp, act in window:
-                mark = "**" if step == r["divergence"]["step"] else ""
+        for kind, divergence in windows(r):
+            out += [f"{_window_title(kind, divergence)}:", "",
+                    "| step | group | expected | actual |", "| ---: | ---: | --- | --- |"]
+            for step, group, exp, act in divergence_window(r, divergence):
+                mark = "**" if step == divergence["step"] else ""
                 out.append(f"| {mark}{step}{mark} | {group} | {_md(_cell(exp))} | {_md(_cell(act))} |")
             out.append("")
         if r["id"] in images:
@@ -335,11 +355,11 @@ def to_html(document: Mapping, plots: bool = True) -> str:
                      + (f"<tr><td>golden</td><td><code>{_e(r['expected_file'])}</code></td></tr>"
                         if r.get("expected_file") else "")
                      + f"<tr><td>rerun</td><td><code>{_e(r['reproduce'])}</code></td></tr></table>")
-        window = divergence_window(r)
-        if window:
-            parts.append("<table><tr><th>step</th><th>group</th><th>expected</th><th>actual</th></tr>")
-            for step, group, exp, act in window:
-                first = " class='first'" if step == r["divergence"]["step"] else ""
+        for kind, divergence in windows(r):
+            parts.append(f"<p class='note'>{_e(_window_title(kind, divergence))}</p>"
+                         "<table><tr><th>step</th><th>group</th><th>expected</th><th>actual</th></tr>")
+            for step, group, exp, act in divergence_window(r, divergence):
+                first = " class='first'" if step == divergence["step"] else ""
                 parts.append(f"<tr{first}><td class='n'>{step}</td><td class='n'>{group}</td>"
                              f"<td><code>{_e(_cell(exp))}</code></td><td><code>{_e(_cell(act))}</code></td></tr>")
             parts.append("</table>")

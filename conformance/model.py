@@ -316,6 +316,10 @@ class Divergence:
     abs_error: float | None = None
     ulps: int | None = None
     max_abs_error: float | None = None  # over the whole trace, for the column that diverged
+    # The first *large* divergence (relative error above compare.LARGE_RELATIVE_ERROR, or any event or length
+    # divergence) when it is not this one: an exact grading reports a 1-ulp drift first and must not bury a
+    # real jump later in the trace.
+    first_large: Divergence | None = None
 
 
 @dataclass(frozen=True)

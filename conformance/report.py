@@ -10,10 +10,12 @@ import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
+from pathlib import Path
 
-from conformance import __version__
-from conformance.model import AdapterInfo, Case, Outcome, Status, json_safe
+from conformance import __version__, resources
+from conformance.model import AdapterInfo, Case, Outcome, Status, Tolerance, json_safe
 from conformance.snippet import torch_snippet
+from conformance.traces import short_message
 
 RESULT_SCHEMA = "lr-conformance/result/1"
 STATUS_ORDER = [s.value for s in Status]
@@ -21,16 +23,18 @@ STATUS_ORDER = [s.value for s in Status]
 REPRODUCE_STATUSES = frozenset(Status) - {Status.PASS, Status.UNSUPPORTED, Status.SKIP}
 # Columns of an observation in Trace.to_json: [step, group, lr, momentum, last_lr, step_arg].
 OBSERVATION_COLUMNS = ("step", "group", "lr", "momentum", "last_lr", "step_arg")
+TOLERANCE_OVERRIDE = "--rtol/--atol"  # the source of a tolerance given on the command line
 
 
 def reproduce_command(case_id: str, adapter_spec: str, *, expectations: str | None = None,
-                      rtol: float | None = None, atol: float | None = None, timeout: float | None = None) -> str:
+                      rtol: float | None = None, atol: float | None = None, timeout: float | None = None,
+                      isolate: bool = False) -> str:
     """The CLI command that grades one case the way it was graded: same adapter, expectations, tolerance
-    override and timeout (each option only when it was given)."""
+    override, timeout and isolation (each option only when it was given; a full id selects that case alone)."""
     options = [("--adapter", adapter_spec if adapter_spec != "torch" else None), ("--expectations", expectations),
                ("--rtol", rtol), ("--atol", atol), ("--timeout", timeout)]
     given = "".join(f" {name} {shlex.quote(str(value))}" for name, value in options if value is not None and value != "")
-    return f"lr-conformance run{given} -k '{case_id}' -v"
+    return f"lr-conformance run{given}{' --isolate' if isolate else ''} -k '{case_id}' -v"
 
 
 def result_document(
@@ -42,10 +46,14 @@ def result_document(
     seconds: float,
     *,
     goldens_digest: str | None = None,
+    tolerance: Tolerance | None = None,
     rerun_options: Mapping | None = None,
 ) -> dict:
-    """The result document. `rerun_options` (reproduce_command's keywords: expectations, rtol, atol, timeout)
-    go into every result's rerun command, so that it grades the case the way this run did."""
+    """The result document. `seconds` is the run's wall time. `goldens_digest` (conformance.resources) tells
+    whether two results graded against the same goldens. `tolerance` is the one applied when it is not the
+    adapter's (the --rtol/--atol override). `rerun_options` (reproduce_command's keywords: expectations, rtol,
+    atol, timeout, isolate) go into every result's rerun command, so that it grades the case the way this run
+    did."""
     results = []
     for o in outcomes:
         case = cases[o.case_id]
@@ -70,17 +78,50 @@ def result_document(
                                 "actual": json_safe(o.actual_trace.to_json())}
         results.append(result)
     counts = Counter(o.status.value for o in outcomes)
+    applied = tolerance or info.tolerance
     return {
         "schema": RESULT_SCHEMA,
         # goldens: conformance.resources.goldens_digest, so two results tell whether they graded against the same
         "suite": {"name": "lr-conformance", "version": __version__, "reference": reference,
                   **({"goldens": goldens_digest} if goldens_digest else {})},
         "adapter": {**info.to_json(), "spec": adapter_spec},
+        "tolerance": {"rel": applied.rel, "abs": applied.abs, "reason": applied.reason,
+                      "source": TOLERANCE_OVERRIDE if tolerance is not None else "adapter"},
         "seconds": round(seconds, 3),
         "counts": {status: counts.get(status, 0) for status in STATUS_ORDER},
         "ok": not any(o.status.bad for o in outcomes),
         "results": results,
     }
+
+
+def applied_tolerance(document: Mapping) -> Mapping:
+    """The tolerance a document was graded with, and its source ("adapter" or "--rtol/--atol"). Documents
+    written before it was recorded were graded with the adapter's."""
+    return document.get("tolerance") or {**(document["adapter"].get("tolerance") or {}), "source": "adapter"}
+
+
+def tolerance_text(document: Mapping) -> str:
+    """`bit-exact (adapter)`, `rel 1e-06, abs 0 (--rtol/--atol)`."""
+    tol = applied_tolerance(document)
+    exact = not tol.get("rel") and not tol.get("abs")
+    values = "bit-exact" if exact else f"rel {tol.get('rel', 0):g}, abs {tol.get('abs', 0):g}"
+    return f"{values} ({tol.get('source', 'adapter')})"
+
+
+def result_schema_problem(document: Mapping) -> str | None:
+    """Where `document` departs from schemas/result.schema.json (one line), or None."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    schemas = {name: json.loads(resources.schema_path(name).read_text(encoding="utf-8"))
+               for name in ("protocol", "result")}
+    registry = Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in schemas.values())
+    validator = jsonschema.Draft202012Validator(schemas["result"], registry=registry)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+    if error is None:
+        return None
+    where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+    return f"at {where}: {short_message(error.message)}"
 
 
 def dumps_result(document: Mapping) -> str:
@@ -99,13 +140,11 @@ def terminal_summary(document: Mapping, verbose: bool = False) -> str:
             lines.append(f"            what: {r['detail']}")
             if r["expected_file"]:
                 lines.append(f"            golden: {r['expected_file']}")
-            window = divergence_window(r)
-            if window:
-                column = r["divergence"]["column"]
-                label = "around:" if column in ("lr", "length") else f"around ({column}):"
+            for kind, divergence in windows(r):
+                label = window_label(kind, divergence) + ":"
                 lines.append(f"            {label:<8}{'step':>5}  {'expected':24}  actual")
-                for step, group, exp, act in window:
-                    mark = ">" if step == r["divergence"]["step"] else ""
+                for step, group, exp, act in divergence_window(r, divergence):
+                    mark = ">" if step == divergence["step"] else ""
                     lines.append(f"            {mark:>8}{step:>5}  {_cell(exp):24}  {_cell(act)}")
             lines.append(f"            rerun: {r['reproduce']}")
             if verbose and r.get("snippet"):
@@ -124,8 +163,9 @@ def terminal_summary(document: Mapping, verbose: bool = False) -> str:
     adapter = document["adapter"]
     totals = ", ".join(f"{document['counts'][s]} {s}" for s in present)
     lines.append(
-        f"{adapter['name']} {adapter['version']} vs torch {adapter.get('mirrors') or document['suite']['reference']} goldens: "
-        f"{totals} in {document['seconds']:.2f}s - {'OK' if document['ok'] else 'NOT CONFORMANT'}"
+        f"{adapter['name']} {adapter['version']} vs torch {adapter.get('mirrors') or document['suite']['reference']} "
+        f"goldens, tolerance {tolerance_text(document)}: {totals} in {document['seconds']:.2f}s - "
+        f"{'OK' if document['ok'] else 'NOT CONFORMANT'}"
     )
     return "\n".join(lines)
 
@@ -135,11 +175,28 @@ def count_line(outcomes: Iterable[Outcome]) -> str:
     return ", ".join(f"{counts[s]} {s}" for s in STATUS_ORDER if counts.get(s))
 
 
-def divergence_window(result: Mapping, before: int = 2, after: int = 2) -> list[tuple[int, int, object, object]]:
-    """(step, group, expected, actual) rows around a result's first divergence, for the column that
-    diverged (lr for length divergences), from the traces kept in the document. Empty when the result has
+def windows(result: Mapping) -> list[tuple[str, Mapping]]:
+    """(kind, divergence) for each table of values a result shows: "around" its first divergence and, when
+    that is another place, "large" around the first large difference. Event divergences have none."""
+    first = result.get("divergence")
+    if not first or not result.get("traces"):
+        return []
+    pairs = (("around", first), ("large", first.get("first_large")))
+    return [(kind, d) for kind, d in pairs if d and d["column"] != "event"]
+
+
+def window_label(kind: str, divergence: Mapping) -> str:
+    """`around`, `large`, or with the column when it is not the lr: `around (momentum)`."""
+    column = divergence["column"]
+    return kind if column in ("lr", "length") else f"{kind} ({column})"
+
+
+def divergence_window(result: Mapping, divergence: Mapping | None = None, before: int = 2,
+                      after: int = 2) -> list[tuple[int, int, object, object]]:
+    """(step, group, expected, actual) rows around a divergence (default: the result's first) for the column
+    that diverged (lr for length divergences), from the traces kept in the document. Empty when the result has
     no traces or diverged on an event. Missing observations are None."""
-    divergence, kept = result.get("divergence"), result.get("traces")
+    divergence, kept = divergence or result.get("divergence"), result.get("traces")
     if not divergence or not kept or divergence["column"] == "event":
         return []
     column = divergence["column"] if divergence["column"] in OBSERVATION_COLUMNS else "lr"

@@ -11,10 +11,20 @@ Step protocols (what "the lr at step i" means), for a StatefulAdapter's Session:
 
 Any warning raised during a call becomes an Event at that step and phase; any exception becomes an error
 Event and ends the trace (what happens after an error is not part of the contract).
+
+An adapter runs in this process as untrusted code: `sys.exit` (any BaseException but KeyboardInterrupt),
+a `trace()` that returns no Trace, or lists of different lengths are an AdapterFault - that case's ERROR,
+never an event, never the end of the run. Ctrl-C (KeyboardInterrupt) still stops the run. What a process
+can do to itself (os._exit, a hang, a segfault) only a child process contains: --isolate.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import numbers
+import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -30,6 +40,71 @@ from conformance.traces import short_message
 
 class _Stop(Exception):
     """The case raised; the trace ends here."""
+
+
+class AdapterFault(Exception):
+    """The adapter broke the interface rather than showing a behaviour: it called sys.exit, returned something
+    that is not a Trace, or lists of different lengths. run_case records the case as ERROR with this message."""
+
+
+def _escaped(exc: BaseException) -> str:
+    """What a BaseException that is not an Exception says (sys.exit, or a test framework's outcome)."""
+    if isinstance(exc, SystemExit):
+        return f"sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {short_message(str(exc))}"
+
+
+def adapter_info(adapter) -> AdapterInfo:
+    """`adapter.info`, read as the untrusted code it may be (a property can raise or exit)."""
+    try:
+        info = adapter.info
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise AdapterFault(f"reading its .info raised {type(exc).__name__}: {short_message(str(exc))}") from None
+    except BaseException as exc:  # noqa: BLE001 - sys.exit
+        raise AdapterFault(f"reading its .info called {_escaped(exc)}") from None
+    if not isinstance(info, AdapterInfo):
+        raise AdapterFault(f".info is a {type(info).__name__}, not an AdapterInfo")
+    return info
+
+
+SESSION_NAMES = {"lrs": "session.lrs()", "momenta": "session.momenta()", "last_lrs": "session.last_lrs()"}
+
+
+def observations_at(step: int, case: Case, lrs, momenta=None, last=None, drives_momentum: bool = False,
+                    names=SESSION_NAMES) -> list[Observation]:
+    """One Observation per param group from what an adapter returned at one step (`names` say which methods
+    returned them; momenta are passed for cases that drive momentum, `drives_momentum`). Lists of different
+    lengths, or values that are not numbers, are the adapter's fault (AdapterFault), not a behaviour."""
+    if momenta is None and drives_momentum:
+        raise AdapterFault(f"at step {step} {names['momenta']} returned None, but the case's scheduler drives "
+                           "momentum")
+    lrs = _as_list(lrs, step, names["lrs"])
+    momenta = None if momenta is None else _as_list(momenta, step, names["momenta"])
+    last = None if last is None else _as_list(last, step, names["last_lrs"])
+    for values, key in ((momenta, "momenta"), (last, "last_lrs")):
+        if values is not None and len(values) != len(lrs):
+            raise AdapterFault(f"at step {step} {names['lrs']} returned {len(lrs)} values but {names[key]} "
+                               f"{len(values)} (the case has {len(case.groups)} param groups)")
+    arg = case.step_args[step] if case.step_args is not None else None
+    try:
+        arg = None if arg is None else float(arg)
+        return [
+            Observation(step, group, float(lr), None if momenta is None else float(momenta[group]),
+                        None if last is None else float(last[group]), arg)
+            for group, lr in enumerate(lrs)
+        ]
+    except (TypeError, ValueError) as exc:
+        raise AdapterFault(f"at step {step} a value that is not a number came back ({exc})") from None
+
+
+def _as_list(values, step: int, name: str) -> list:
+    if type(values) is list:  # noqa: E721 - the common case, fast
+        return values
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise AdapterFault(f"at step {step} {name} returned a {type(values).__name__}, not a list")
+    return list(values)
 
 
 class _Recorder:
@@ -49,6 +124,10 @@ class _Recorder:
                 raise  # not behaviour: the adapter cannot express this case (run_case records UNSUPPORTED)
             except Exception as exc:  # noqa: BLE001 - the exception *is* the observation
                 error = exc
+            except KeyboardInterrupt:
+                raise  # Ctrl-C stops the run
+            except BaseException as exc:  # noqa: BLE001 - sys.exit: never behaviour, never the end of the run
+                raise AdapterFault(f"{_escaped(exc)} in {phase} at step {step}") from None
         for w in caught:
             self.events.append(Event(step, phase, "warning", w.category.__name__, short_message(str(w.message))))
         if error is not None:
@@ -56,32 +135,22 @@ class _Recorder:
             raise _Stop from error
         return result
 
-    def observe(self, step: int, session, case: Case, observe_last_lr: bool) -> None:
+    def observe(self, step: int, session, case: Case, observe_last_lr: bool, drives_momentum: bool) -> None:
         def read():
             lrs = list(session.lrs())
-            momenta = session.momenta() if case.drives_momentum else None
+            momenta = session.momenta() if drives_momentum else None
             last = session.last_lrs() if observe_last_lr else None
             return lrs, momenta, last
 
         lrs, momenta, last = self.call(step, "observe", read)
-        arg = case.step_args[step] if case.step_args is not None else None
-        for group, lr in enumerate(lrs):
-            self.observations.append(
-                Observation(
-                    step,
-                    group,
-                    float(lr),
-                    None if momenta is None else float(momenta[group]),
-                    None if last is None else float(last[group]),
-                    None if arg is None else float(arg),
-                )
-            )
+        self.observations.extend(observations_at(step, case, lrs, momenta, last, drives_momentum))
 
 
 def drive(case: Case, adapter) -> Trace:
     """Run `case` on a StatefulAdapter through its step protocol and return the trace."""
     rec = _Recorder()
     observe_last_lr = "last_lr" in adapter.info.observables
+    drives_momentum = case.drives_momentum  # walks the scheduler tree: once per case, not per step
     try:
         session = rec.call(0, "construct", adapter.build, case)
         for i in range(case.steps):
@@ -95,10 +164,10 @@ def drive(case: Case, adapter) -> Trace:
                 kwargs["epoch"] = case.epochs[i]
             if case.protocol == "scheduler-first":
                 rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
-                rec.observe(i, session, case, observe_last_lr)
+                rec.observe(i, session, case, observe_last_lr, drives_momentum)
                 rec.call(i, "optimizer.step", session.optimizer_step)
             else:
-                rec.observe(i, session, case, observe_last_lr)
+                rec.observe(i, session, case, observe_last_lr, drives_momentum)
                 rec.call(i, "optimizer.step", session.optimizer_step)
                 rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
     except _Stop:
@@ -113,6 +182,50 @@ def drive(case: Case, adapter) -> Trace:
 class RunOptions:
     expectations: dict[str, str] | None = None  # case id -> reason it is known to differ (xfail)
     tolerance_override: Any = None  # a model.Tolerance from --rtol/--atol, replacing the adapter's
+
+
+def trace_problem(trace) -> str | None:
+    """Why `trace` (what an adapter's trace() returned) cannot be graded, or None."""
+    if not isinstance(trace, Trace):
+        return f"trace() returned {'None' if trace is None else type(trace).__name__}, not a Trace"
+    for index, o in enumerate(trace.observations):
+        if not isinstance(o, Observation):
+            return f"trace() observation {index} is a {type(o).__name__}, not an Observation"
+        # Exact types are the common case, checked fast (E721); bool is an int but no step number.
+        if (type(o.step) is int and type(o.group) is int and o.step >= 0 and o.group >= 0  # noqa: E721
+                and type(o.lr) is float and (o.momentum is None or type(o.momentum) is float)  # noqa: E721
+                and (o.last_lr is None or type(o.last_lr) is float)  # noqa: E721
+                and (o.step_arg is None or type(o.step_arg) is float)):  # noqa: E721
+            continue
+        where = f"trace() observation {index} (step {o.step!r}, group {o.group!r})"
+        for name in ("step", "group"):
+            value = getattr(o, name)
+            if type(value) is not int or value < 0:  # noqa: E721
+                return f"{where}: {name} is {type(value).__name__} {value!r}, not a step or group number"
+        for name in ("lr", "momentum", "last_lr", "step_arg"):
+            value = getattr(o, name)
+            if (value is not None or name == "lr") and not isinstance(value, numbers.Real):
+                return f"{where}: {name} is {type(value).__name__} {value!r}, not a number"
+    for index, e in enumerate(trace.events):
+        if not isinstance(e, Event):
+            return f"trace() event {index} is a {type(e).__name__}, not an Event"
+    return None
+
+
+def trace_case(adapter, case: Case) -> Trace:
+    """adapter.trace(case), checked. Raises Unsupported, AdapterFault, or what the adapter raised."""
+    try:
+        actual = adapter.trace(case)
+    except KeyboardInterrupt:
+        raise
+    except Exception:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - sys.exit from a trace() or lrs_at()
+        raise AdapterFault(f"{_escaped(exc)} in trace()") from None
+    problem = trace_problem(actual)
+    if problem is not None:
+        raise AdapterFault(problem)
+    return actual
 
 
 def required_features(case: Case, expected: Trace) -> frozenset[str]:
@@ -131,13 +244,16 @@ def missing_capabilities(case: Case, expected: Trace, info: AdapterInfo) -> tupl
 
 
 def run_case(adapter, case: Case, store: golden.Goldens, options: RunOptions = RunOptions()) -> Outcome:
-    info: AdapterInfo = adapter.info
-    release = info.mirrors or store.reference
     start = time.perf_counter()
 
     def outcome(status: Status, detail: str = "", **kw) -> Outcome:
         return Outcome(case.id, status, detail, seconds=time.perf_counter() - start, **kw)
 
+    try:
+        info = adapter_info(adapter)
+    except AdapterFault as exc:
+        return outcome(Status.ERROR, f"{type(adapter).__name__}: {exc}")
+    release = info.mirrors or store.reference
     if not applies_to(case, release):
         return outcome(Status.SKIP, f"case applies to torch{case.torch}; {info.name} mirrors torch {release}")
     try:
@@ -148,9 +264,11 @@ def run_case(adapter, case: Case, store: golden.Goldens, options: RunOptions = R
     if missing:
         return outcome(Status.UNSUPPORTED, f"needs {', '.join(missing)}", missing=missing, expected_file=expected_file)
     try:
-        actual = adapter.trace(case)
+        actual = trace_case(adapter, case)
     except Unsupported as exc:
         return outcome(Status.UNSUPPORTED, f"{info.name}: {short_message(str(exc))}", expected_file=expected_file)
+    except AdapterFault as exc:  # an adapter bug, not a behaviour: never xfail
+        return outcome(Status.ERROR, f"{info.name}: {exc}", expected_file=expected_file)
     except Exception as exc:  # noqa: BLE001 - an adapter bug is a result, not a crash of the suite
         status = getattr(exc, "status", Status.ERROR)  # transports raise with TIMEOUT / CRASH
         return outcome(status, f"{info.name} raised {type(exc).__name__}: {short_message(str(exc))}",
@@ -183,3 +301,35 @@ def run_cases(
             progress(index, len(cases), result)
     return outcomes
 
+
+@contextlib.contextmanager
+def adapter_output_to_stderr():
+    """While adapters run in this process, everything they print - print(), os.write(1, ...), C's printf -
+    goes to stderr, so stdout carries only the chosen view (a JSON document, Markdown, CSV)."""
+    sys.stdout.flush()
+    try:
+        out_fd, err_fd = sys.__stdout__.fileno(), sys.__stderr__.fileno()
+        saved_fd = os.dup(out_fd)
+    except (AttributeError, OSError, ValueError):  # no real stdout (embedded, or captured by a test)
+        saved_fd = None
+    else:
+        _flush_c_stdio()
+        os.dup2(err_fd, out_fd)
+    saved = sys.stdout
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stdout = saved
+        if saved_fd is not None:
+            _flush_c_stdio()  # libc buffers printf() output (fully, on a pipe): out now, to stderr
+            os.dup2(saved_fd, out_fd)
+            os.close(saved_fd)
+
+
+def _flush_c_stdio() -> None:
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # pragma: no cover - no C library to flush (Windows)
+        pass

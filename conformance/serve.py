@@ -23,6 +23,7 @@ from conformance.adapters import AdapterLoadError, load_adapter
 from conformance.adapters.base import Unsupported
 from conformance.cases import CaseError, case_from_json
 from conformance.model import json_safe
+from conformance.runner import AdapterFault, adapter_output_to_stderr, trace_case
 from conformance.transport import PROTOCOL_VERSION
 from conformance.vocabulary import VocabularyError
 
@@ -40,9 +41,11 @@ def handle(adapter, message) -> dict:
         except (CaseError, VocabularyError, TypeError, ValueError, KeyError) as exc:
             return {"error": f"cannot read the case: {exc}"}
         try:
-            trace = adapter.trace(case)
+            trace = trace_case(adapter, case)
         except Unsupported as exc:  # the library lacks this configuration: UNSUPPORTED, with the reason
             return {"unsupported": str(exc)}
+        except AdapterFault as exc:  # sys.exit, not a Trace...: the harness records ERROR, as in process
+            return {"error": str(exc), "type": "AdapterFault"}
         except Exception as exc:  # noqa: BLE001 - reported to the harness, which records ERROR
             return {"error": f"{type(exc).__name__}: {exc}", "type": type(exc).__name__}
         return {"trace": json_safe(trace.to_json())}
@@ -71,22 +74,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="entry point, module:Class or path/to/adapter.py (default: $LR_CONFORMANCE_ADAPTER "
                              "or torch)")
     args = parser.parse_args(argv)
-    # Keep the real stdout for the protocol; point fd 1 (and sys.stdout) at stderr for everything else.
-    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
+    # Keep the real stdout for the protocol; everything else that reaches fd 1 (or sys.stdout) goes to stderr.
     sys.stdout.flush()
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    sys.stdout = sys.stderr
-    try:
-        adapter = load_adapter(args.adapter)
-    except AdapterLoadError as exc:
-        print(f"conformance.serve: {exc}", file=sys.stderr)
-        return 2
-    try:
-        return serve(adapter, sys.stdin, protocol_out)
-    except (BrokenPipeError, KeyboardInterrupt):
-        return 0
-    finally:
-        adapter.close()
+    protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
+    with adapter_output_to_stderr():
+        try:
+            adapter = load_adapter(args.adapter)
+        except AdapterLoadError as exc:
+            print(f"conformance.serve: {exc}", file=sys.stderr)
+            return 2
+        try:
+            return serve(adapter, sys.stdin, protocol_out)
+        except (BrokenPipeError, KeyboardInterrupt):
+            return 0
+        finally:
+            adapter.close()
 
 
 if __name__ == "__main__":

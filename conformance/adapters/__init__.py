@@ -8,8 +8,9 @@ Accepted forms, tried in this order:
   cmd:<command line>   an out-of-process adapter speaking the JSON-lines protocol (conformance/transport.py)
 With no string, $LR_CONFORMANCE_ADAPTER is used, else `torch`.
 
-`timeout` (seconds per case) applies to `cmd:` adapters, the only ones that can be stopped; an in-process
-adapter is isolated by serving it: `cmd:python -m conformance.serve --adapter SPEC`.
+`isolate=True` serves any of these in a child process (`python -m conformance.serve --adapter SPEC`, through
+conformance/transport.py), which contains what no in-process guard can: os._exit, hangs, crashes in C.
+`timeout` (seconds per case) can only stop a child process, so giving one isolates the adapter too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from conformance.adapters.base import Adapter, FunctionAdapter, Session, StatefulAdapter
+from conformance.adapters.base import Adapter, FunctionAdapter, Session, StatefulAdapter, Unsupported
 
 ENTRY_POINT_GROUP = "lr_conformance.adapters"
 ENV_VAR = "LR_CONFORMANCE_ADAPTER"
@@ -41,26 +42,42 @@ BUILTIN = {
     "mindspore": "conformance.libraries.mindspore:MindSpore",
 }
 
-__all__ = ["Adapter", "AdapterLoadError", "FunctionAdapter", "Session", "StatefulAdapter", "load_adapter",
-           "registered"]
+__all__ = ["Adapter", "AdapterLoadError", "FunctionAdapter", "Session", "StatefulAdapter", "Unsupported",
+           "load_adapter", "registered"]
 
 
 class AdapterLoadError(ValueError):
     """The adapter string cannot be resolved. str() is one line naming the string."""
 
 
-def load_adapter(spec: str | None = None, timeout: float | None = None) -> Adapter:
-    spec = (spec or os.environ.get(ENV_VAR) or "torch").strip()
+def resolve_spec(spec: str | None = None) -> str:
+    """The adapter string in effect: `spec`, else $LR_CONFORMANCE_ADAPTER, else `torch`."""
+    return (spec or os.environ.get(ENV_VAR) or "torch").strip()
+
+
+def load_adapter(spec: str | None = None, timeout: float | None = None, isolate: bool = False) -> Adapter:
+    spec = resolve_spec(spec)
     try:
-        target = _resolve(spec, timeout)
+        target = _isolated(spec, timeout) if isolate or timeout is not None else _resolve(spec, timeout)
         adapter = target() if callable(target) else target
+        info = getattr(adapter, "info", None)
     except AdapterLoadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failure to construct is a configuration error
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - any failure to construct (sys.exit too) is a configuration error
         raise AdapterLoadError(f"--adapter {spec!r}: constructing it raised {type(exc).__name__}: {exc}") from None
-    if not hasattr(adapter, "trace") or not hasattr(adapter, "info"):
+    if not hasattr(adapter, "trace") or info is None:
         raise AdapterLoadError(f"--adapter {spec!r}: {adapter!r} is not an adapter (needs .info and .trace(case))")
     return adapter
+
+
+def _isolated(spec: str, timeout: float | None):
+    from conformance.transport import SubprocessAdapter, python_command
+
+    if spec.startswith("cmd:"):
+        return _resolve(spec, timeout)
+    return lambda: SubprocessAdapter(python_command(spec), timeout=timeout)
 
 
 def _resolve(spec: str, timeout: float | None = None):

@@ -16,6 +16,30 @@ Two helper bases make a typical adapter a few dozen lines:
 
 Everything torch-specific lives in conformance/adapters/torch_reference.py, which uses `StatefulAdapter`
 exactly as a third party would.
+
+What an adapter reads from a `Case` (conformance/model.py; the format is golden/cases/README.md):
+
+    case.id               "steplr/gamma-half-step3": for messages and logs
+    case.scheduler        SchedulerSpec: .name (a torch class name, "StepLR"), .kwargs (its constructor
+                          arguments as data; lr_lambda / scale_fn are vocabulary specs such as
+                          {"fn": "exponential", "gamma": 0.9}: conformance.vocabulary.build(spec) makes the
+                          function), .children (composites: the wrapped schedulers, in order); .walk() visits
+                          the whole tree
+    case.groups           one mapping per param group: "lr", and any of "momentum", "betas", "initial_lr"
+    case.optimizer        OptimizerSpec: .name ("SGD", "Adam", "Adagrad") and .kwargs
+    case.steps            how many loop iterations to record
+    case.protocol         "standard", "scheduler-first", "resume-state-dict" or "step-epoch" (the runner drives
+                          it for a StatefulAdapter; a FunctionAdapter gets standard cases only)
+    case.resume_at        the iteration at which the runner calls save() and restore() (state_dict resume)
+    case.metrics          ReduceLROnPlateau: the metric passed to scheduler_step at each step
+    case.epochs           step-epoch: the epoch passed to scheduler_step at each step
+    case.tensor_lr        every lr is a 0-dim float32 tensor in torch (declare `tensor_lr` to be graded on it)
+    case.drives_momentum  the scheduler cycles momentum / Adam's beta1: report it from momenta()
+
+Cannot express a case? Raise `Unsupported("why")` (exported by conformance.adapters) from build, restore,
+lrs_at or trace: the case is counted as unsupported, never a failure. Any other exception raised while
+building or stepping is recorded as the implementation's behaviour (an error event), and is graded: a
+NotImplementedError where torch raises nothing is an ERROR.
 """
 
 from __future__ import annotations
@@ -24,7 +48,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from conformance.model import AdapterInfo, Case, Observation, Status, Trace
+from conformance.model import AdapterInfo, Case, Status, Trace
 
 
 class Unsupported(Exception):
@@ -102,11 +126,15 @@ class FunctionAdapter(Adapter):
         return None
 
     def trace(self, case: Case) -> Trace:
+        from conformance.runner import observations_at
+
         observations = []
+        drives_momentum = case.drives_momentum
         for step in range(case.steps):
-            momenta = self.momenta_at(case, step) if case.drives_momentum else None
-            for group, lr in enumerate(self.lrs_at(case, step)):
-                observations.append(
-                    Observation(step, group, float(lr), None if momenta is None else float(momenta[group]))
-                )
+            momenta = self.momenta_at(case, step) if drives_momentum else None
+            observations += observations_at(step, case, self.lrs_at(case, step), momenta, None, drives_momentum,
+                                            FUNCTION_NAMES)
         return Trace(tuple(observations))
+
+
+FUNCTION_NAMES = {"lrs": "lrs_at()", "momenta": "momenta_at()", "last_lrs": "last_lrs"}

@@ -1,8 +1,12 @@
 """The command line, in-process: exit codes and one-line errors."""
 
+from pathlib import Path
+
 import pytest
 
 from conformance.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize(
@@ -37,3 +41,127 @@ def test_run_a_subset_passes_and_writes_json(tmp_path, capsys):
 def test_list_prints_every_selected_case(capsys):
     assert main(["list", "-k", "steplr/*"]) == 0
     assert all(line.startswith("steplr/") for line in capsys.readouterr().out.splitlines())
+
+
+# --- values and paths refused before anything runs -----------------------------------------------------------
+
+CASE = "steplr/gamma-half-step3"
+
+
+@pytest.mark.parametrize(
+    "options, lines",
+    [
+        (["--rtol", "nan"], ["--rtol nan: must be a finite number >= 0"]),
+        (["--rtol", "-1"], ["--rtol -1: must be a finite number >= 0"]),
+        (["--rtol", "inf"], ["--rtol inf: must be a finite number >= 0"]),
+        (["--atol=-1e-9"], ["--atol -1e-09: must be a finite number >= 0"]),
+        (["--timeout", "inf"], ["--timeout inf: must be a positive, finite number of seconds"]),
+        (["--timeout", "nan"], ["--timeout nan: must be a positive, finite number of seconds"]),
+        (["--timeout", "-3"], ["--timeout -3: must be a positive, finite number of seconds"]),
+        (["--rtol", "nan", "--atol", "inf", "--timeout", "0"],  # all at once, one line each
+         ["--rtol nan", "--atol inf", "--timeout 0"]),
+    ],
+)
+def test_bad_numbers_are_refused_one_line_each(capsys, options, lines):
+    assert main(["run", "-k", CASE, *options]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == len(lines) and captured.out == "", err
+    for line, fragment in zip(err, lines):
+        assert line.startswith("lr-conformance: ") and fragment in line, line
+
+
+def test_a_value_argparse_cannot_read_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--rtol", "abc"])
+    assert exit_.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "--rtol: invalid float value: 'abc'" in line
+
+
+@pytest.mark.parametrize("option", ["--json", "--report"])
+def test_an_output_whose_directory_is_missing_is_refused_before_running(tmp_path, capsys, option):
+    target = tmp_path / "missing" / "deeper" / ("out.json" if option == "--json" else "out.html")
+    assert main(["run", "-k", CASE, option, str(target)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "[1/1]" not in captured.err  # nothing ran
+    (line,) = captured.err.strip().splitlines()
+    assert f"{option} {target}: directory" in line and "does not exist" in line
+    assert not (tmp_path / "missing").exists()  # and nothing was created
+
+
+def test_an_output_under_a_file_or_onto_a_directory_is_refused(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    (tmp_path / "dir.html").mkdir()
+    assert main(["run", "-k", CASE, "--json", str(blocker / "x.json"), "--report", str(tmp_path / "dir.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"lr-conformance: --json {blocker / 'x.json'}: {str(blocker)!r} is not a directory",
+                   f"lr-conformance: --report {tmp_path / 'dir.html'}: is a directory"]
+
+
+def test_report_outputs_are_checked_before_reading(tmp_path, capsys):
+    assert main(["report", "no-such.json", "--html", str(tmp_path / "missing" / "r.html")]) == 2
+    assert "directory" in capsys.readouterr().err and not (tmp_path / "missing").exists()
+
+
+# --- -k ------------------------------------------------------------------------------------------------------
+
+
+def ids(*patterns):
+    from conformance import cases
+
+    return [c.id for c in cases.select(cases.load_cases(), patterns)]
+
+
+def test_k_matches_substrings_unless_it_has_glob_characters():
+    assert ids("cosine") and all("cosine" in i for i in ids("cosine"))
+    assert "cosineannealinglr/tmax-10" in ids("cosine") and "cosineannealingwarmrestarts/t0-5" in ids("cosine")
+    assert ids("Cosine") == ids("cosine")
+    assert ids("steplr/*") == [i for i in ids("steplr/") if i.startswith("steplr/")]
+    assert "multisteplr/default-gamma" in ids("steplr/") and "multisteplr/default-gamma" not in ids("steplr/*")
+    assert ids("cosine") != ids("cosine*") == [i for i in ids("cosine") if i.startswith("cosine")]
+
+
+def test_k_with_a_full_id_selects_that_case_alone():
+    assert ids("steplr/default-gamma") == ["steplr/default-gamma"]  # not multisteplr/default-gamma too
+    assert ids("cycliclr/triangular") == ["cycliclr/triangular"]  # not cycliclr/triangular2
+
+
+def test_no_match_says_what_was_tried_and_what_comes_close(capsys):
+    assert main(["list", "-k", "gama-half"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "-k 'gama-half' matches none" in line and "steplr/gamma-half-step3" in line and "substring" in line
+    assert main(["run", "--tag", "resme"]) == 2
+    assert "--tag 'resme' matches none (close: resume" in capsys.readouterr().err
+    assert main(["list", "-k", "steplr", "--scheduler", "OneCycleLR"]) == 2
+    assert "no case matches every filter at once (-k 'steplr' 31, --scheduler 'OneCycleLR'" in capsys.readouterr().err
+
+
+# --- list and show -------------------------------------------------------------------------------------------
+
+
+def test_list_columns_align_when_a_case_has_a_torch_range(capsys):
+    from conformance import cases
+
+    assert main(["list", "--scheduler", "StepLR"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    chosen = cases.select(cases.load_cases(), schedulers=["StepLR"])
+    assert any(c.torch for c in chosen) and any(not c.torch for c in chosen)
+    assert len({line.index(c.why) for line, c in zip(lines, chosen)}) == 1  # every why in the same column
+    assert len({line.index(f" torch{c.torch} ") for line, c in zip(lines, chosen) if c.torch}) == 1
+
+
+def test_show_prints_a_csv_that_diffs_cleanly_against_the_golden(capsys):
+    assert main(["show", "-k", CASE]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == (ROOT / "golden" / "traces" / f"{CASE}.csv").read_text()
+    assert f"# {CASE}: the textbook StepLR" in captured.err
+
+
+def test_show_an_unsupported_case_says_so_instead_of_an_error_event(capsys):
+    tinysched = str(ROOT / "examples" / "tinysched" / "adapter.py")
+    assert main(["show", "--adapter", tinysched, "-k", "constantlr/defaults"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "" and "construct:error" not in captured.err
+    assert "constantlr/defaults: unsupported: needs scheduler:ConstantLR" in captured.err

@@ -95,3 +95,53 @@ def test_ulp_distance():
     assert ulp_distance(-0.0, 0.0) == 0
     assert ulp_distance(math.nextafter(0.0, -1), math.nextafter(0.0, 1)) == 2
     assert ulp_distance(math.nan, 1.0) is None
+
+
+# --- the first divergence, and the first large one -------------------------------------------------------
+
+COSINE = [[0.1, 0.05], [0.0975, 0.04875], [0.0905, 0.04525], [0.08, 0.04], [0.0655, 0.03275]]
+
+
+def test_a_large_difference_after_a_one_ulp_drift_is_reported_too():
+    drifted = [row[:] for row in COSINE]
+    drifted[1][0] = math.nextafter(drifted[1][0], 1)  # step 1: 1 ulp, exact grading fails here first
+    drifted[3][1] = 0.14  # step 3: the real bug
+    status, detail, d = compare(CASE, trace(COSINE), trace(drifted), STRICT)
+    assert status is Status.FAIL and (d.step, d.group, d.ulps) == (1, 0, 1)
+    large = d.first_large
+    assert (large.step, large.group, large.column, large.expected, large.actual) == (3, 1, "lr", 0.04, 0.14)
+    assert large.first_large is None
+    assert "step 1 group 0 lr" in detail and "first large difference: step 3 group 1 lr: expected 0.04, got 0.14" in detail
+
+
+def test_no_first_large_when_the_first_divergence_is_large_or_none_is():
+    jumped = [row[:] for row in COSINE]
+    jumped[2][0] = 0.2
+    jumped[4][0] = 0.3
+    _, detail, d = compare(CASE, trace(COSINE), trace(jumped), STRICT)
+    assert d.step == 2 and d.first_large is None and "first large" not in detail
+    small = [row[:] for row in COSINE]
+    small[2][0] *= 1 + 1e-9  # below 1e-6 relative: not large
+    _, detail, d = compare(CASE, trace(COSINE), trace(small), STRICT)
+    assert d.step == 2 and d.first_large is None and "first large" not in detail
+
+
+def test_an_event_or_a_length_difference_is_large():
+    drifted = [row[:] for row in COSINE]
+    drifted[0][1] = math.nextafter(drifted[0][1], 0)
+    late_error = Event(3, "scheduler.step", "error", "RuntimeError", "boom")
+    _, _, d = compare(CASE, trace(COSINE), trace(drifted[:4], [late_error]), VALUES_ONLY)
+    assert (d.step, d.column) == (0, "lr") and (d.first_large.step, d.first_large.column) == (3, "event")
+    _, _, d = compare(CASE, trace(COSINE), trace(drifted[:3]), VALUES_ONLY)
+    assert (d.first_large.step, d.first_large.group, d.first_large.column) == (3, 0, "length")
+
+
+def test_a_missing_or_extra_param_group_is_blamed_on_the_adapter():
+    one_group = trace([[row[0]] for row in COSINE])
+    _, detail, d = compare(CASE, trace(COSINE), one_group, STRICT)
+    assert (d.step, d.group, d.column) == (0, 1, "length")
+    assert "got none (the adapter returned 1 param group, the case has 2)" in detail
+    three_groups = trace([row + [0.01] for row in COSINE])
+    _, detail, d = compare(CASE, trace(COSINE), three_groups, STRICT)
+    assert (d.step, d.group, d.column) == (0, 2, "length")
+    assert "got lr=0.01 (the adapter returned 3 param groups, the case has 2)" in detail

@@ -76,3 +76,62 @@ def test_tinysched_never_imports_torch():
             f"a = load_adapter({ADAPTER!r}); (c,) = cases.select(cases.load_cases(), [{CASE!r}]); a.trace(c); "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+def test_tinysched_says_unsupported_for_a_setting_it_lacks():
+    """examples/README tells adapter authors to raise Unsupported (exported by conformance.adapters), not
+    NotImplementedError, which the runner records as the implementation's behaviour (an error)."""
+    from conformance.adapters import Unsupported
+
+    odd = cases_mod.parse_case({"id": "steplr/odd", "why": "x", "scheduler": "StepLR", "groups": [{"lr": 0.1}],
+                                "steps": 3, "kwargs": {"step_size": 3, "verbose": False}},
+                               source="tests/meta", family="steplr")
+    with pytest.raises(Unsupported, match=r"no tinysched equivalent for \['verbose'\]"):
+        load_adapter(ADAPTER).trace(odd)
+
+
+# --- examples/README.md, as an outsider follows it ------------------------------------------------------------
+
+README = (ROOT / "examples" / "README.md").read_text(encoding="utf-8")
+
+
+def section(title: str) -> str:
+    start = README.index(f"## {title}")
+    end = README.find("\n## ", start + 1)
+    return README[start:] if end < 0 else README[start:end]
+
+
+def test_section_7_works_as_written_outside_the_checkout(tmp_path):
+    """The bash block of section 7, run literally from the checkout's root with HOME in a scratch directory,
+    prints the summaries the text says it does."""
+    import importlib.metadata
+    import os
+    import re
+
+    if not any(ep.value == "conformance.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11")):
+        pytest.skip("the pytest plugin is registered by installing the package (pip install -e .)")
+    text = section("7. From your own test suite")
+    (script,) = re.findall(r"```bash\n(.*?)```", text, re.S)
+    env = {**os.environ, "HOME": str(tmp_path), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("LR_CONFORMANCE_ADAPTER", None)
+    env.pop("TINYSCHED_BUG", None)
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    first, second = re.findall(r"ends with `([^`]+)`|second with `([^`]+)`", text)
+    summaries = [line for line in done.stdout.splitlines() if re.search(r"\d+ (passed|xfailed)", line)]
+    assert len(summaries) == 2, done.stdout[-2000:]
+    assert summaries[0].startswith(first[0]) and summaries[1].startswith(second[1]), summaries
+    assert (tmp_path / "lr-demo" / "report.xml").is_file()
+
+
+def test_the_walkthroughs_outputs_are_ignored_by_git():
+    import re
+    import shutil
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    outputs = set(re.findall(r"--(?:report|json|html|md) ([\w./-]+)", README)) | {"report_plots/x.png"}
+    assert {"report.html", "result.json", "report.md"} <= outputs
+    for path in sorted(outputs):
+        done = subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT)
+        assert done.returncode == 0, f"{path} is written by examples/README.md's commands but not in .gitignore"

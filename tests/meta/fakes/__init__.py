@@ -4,4 +4,6 @@ divergence), see tests/meta/test_fake_adapters.py.
 broken_torch.py   in-process fakes: the torch reference adapter with one bug each
 process.py        process-level fakes (hang, kill, noisy stdout) served by `python -m conformance.serve`;
                   torch-free, so that restarting them costs milliseconds, not a torch import
+faults.py         in-process faults (sys.exit anywhere, stdout noise, not a Trace, lists of different lengths,
+                  os._exit, a hang, a 1-ulp drift hiding a jump): torch-free, in process and with --isolate
 """
