@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=FORMATS, default="terminal",
                      help="what to print on stdout: the terminal summary (default), the JSON result, or Markdown")
     run.add_argument("--timeout", type=float, metavar="SECONDS",
-                     help="per-case timeout for cmd: adapters (default 30); a hung process is killed and restarted")
+                     help="per-case timeout for cmd: adapters (default 30); a hung process is killed and restarted. "
+                          "A fresh process must answer hello within the same time (default 120 when not given)")
     run.add_argument("-v", "--verbose", action="store_true",
                      help="list every case, not only problems, with a torch reproduction snippet for each problem")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
@@ -198,6 +199,12 @@ def cmd_show(args) -> int:
 
 
 def cmd_check(args) -> int:
+    from conformance.schemas import case_problems
+
+    invalid = case_problems()  # every case file against schemas/case.schema.json, all problems at once
+    if invalid:
+        print("\n".join(f"lr-conformance: {line}" for line in invalid), file=sys.stderr)
+        return 2
     all_cases = cases_mod.load_cases()
     found = golden.problems(golden.load(), all_cases)
     for line in found:
