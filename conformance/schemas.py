@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Iterable
 from pathlib import Path
 
-from conformance.cases import CASES_DIR, ROOT, CaseError, _rel, _where
+from conformance import cases as cases_mod
+from conformance.cases import ROOT, CaseError, _rel, _where
 
 SCHEMAS_DIR = ROOT / "schemas"
 
@@ -59,7 +59,8 @@ def _explain(error) -> str:
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
     # The schema's descriptions say the rule in the case format's words, where jsonschema's generic message
     # would print the whole instance ("... should not be valid under {}") or only "not valid under any".
-    described = error.schema.get("description") if isinstance(error.schema, dict) else None
+    # (not the root schema's description: that one describes the whole case)
+    described = error.schema.get("description") if isinstance(error.schema, dict) and "$id" not in error.schema else None
     if described and error.validator == "not":
         message = described
     elif described and error.validator in ("anyOf", "oneOf"):
@@ -96,9 +97,10 @@ def case_file_problems(path: Path, validators=None) -> list[str]:
     return found
 
 
-def case_problems(directory: Path = CASES_DIR, files: Iterable[Path] | None = None) -> list[str]:
-    """Every schema violation in every case file of `directory` (schemas/case.schema.json), one line each."""
-    files = sorted(directory.glob("*.toml")) if files is None else list(files)
+def case_problems(directory: Path | None = None) -> list[str]:
+    """Every schema violation in every case file of `directory` (default: the suite's cases), one line each."""
+    directory = cases_mod.CASES_DIR if directory is None else directory
+    files = sorted(directory.glob("*.toml"))
     if not files:
         raise CaseError(f"{directory}: no case files (*.toml)")
     validators = _case_validator()
