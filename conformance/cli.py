@@ -1,4 +1,4 @@
-"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, regen.
+"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, export, regen.
 
 Exit codes: 0 conformant / nothing to do; 1 a case failed, errored, timed out, crashed or xpassed (or regen
 refused); 2 usage or configuration error (bad --adapter, malformed case file or golden).
@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     _filters(show)
 
     sub.add_parser("check", help="lint case files and goldens: schema, ids, hashes, orphans")
+
+    export = sub.add_parser("export", help="write the resolved cases and their goldens as JSON lines "
+                                           "(schemas/export.schema.json)")
+    export.add_argument("--out", type=Path, metavar="FILE", help="write here (default: stdout)")
+    _filters(export)
 
     regen = sub.add_parser("regen", help="regenerate reference goldens with the installed torch")
     _filters(regen)
@@ -213,6 +218,27 @@ def cmd_check(args) -> int:
     return 1 if found else 0
 
 
+def cmd_export(args) -> int:
+    from conformance import export
+
+    selected = _selected(args)
+    store = golden.load()
+    if args.out is None:
+        export.write(selected, store, sys.stdout)
+        return 0
+    # Written beside the target and renamed over it: an interrupted export leaves no half-written file.
+    partial = args.out.with_name(f".{args.out.name}.partial")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with partial.open("w", encoding="utf-8", newline="\n") as out:
+            count = export.write(selected, store, out)
+        os.replace(partial, args.out)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"lr-conformance: wrote {count} case(s) to {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_regen(args) -> int:
     from conformance.regenerate import regenerate, regenerate_scoped
 
@@ -229,4 +255,4 @@ def cmd_regen(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,
-            "regen": cmd_regen}
+            "export": cmd_export, "regen": cmd_regen}
