@@ -55,8 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=FORMATS, default="terminal",
                      help="what to print on stdout: the terminal summary (default), the JSON result, or Markdown")
     run.add_argument("--timeout", type=float, metavar="SECONDS",
-                     help="per-case timeout for cmd: adapters (default 30); a hung process is killed and restarted. "
-                          "A fresh process must answer hello within the same time (default 120 when not given)")
+                     help="per-case timeout for cmd: adapters (default 30); a hung process is killed and restarted")
+    run.add_argument("--startup-timeout", type=float, metavar="SECONDS",
+                     help="how long a fresh cmd: process may take to answer hello (default: --timeout when given, "
+                          "else 120)")
     run.add_argument("-v", "--verbose", action="store_true",
                      help="list every case, not only problems, with a torch reproduction snippet for each problem")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress line")
@@ -118,11 +120,12 @@ def cmd_run(args) -> int:
 
     if args.report is not None and args.report.suffix.lower() not in REPORT_SUFFIXES:
         raise UsageError(f"--report {args.report}: the extension picks the format, .html or .md")
-    if args.timeout is not None and not args.timeout > 0:
-        raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
+    for option, value in (("--timeout", args.timeout), ("--startup-timeout", args.startup_timeout)):
+        if value is not None and not value > 0:
+            raise UsageError(f"{option} {value:g}: must be a positive number of seconds")
     selected = _selected(args)
     store = golden.load()
-    adapter = load_adapter(args.adapter, timeout=args.timeout)
+    adapter = load_adapter(args.adapter, timeout=args.timeout, startup_timeout=args.startup_timeout)
     spec = args.adapter or os.environ.get("LR_CONFORMANCE_ADAPTER") or "torch"
     options = runner.RunOptions(
         expectations=load_expectations(args.expectations) if args.expectations else None,

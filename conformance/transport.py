@@ -27,7 +27,8 @@ Isolation, per case:
   * the process exits or closes stdout: the case is CRASH, the next case starts a fresh process;
   * a line that is not a JSON object (bare NaN / Infinity tokens included: non-finite numbers are strings):
     the process is killed, the case is ERROR (protocol violation);
-  * hello waits `startup_timeout` seconds: by default the per-case timeout when one is given, else 120 s;
+  * hello waits `startup_timeout` seconds (--startup-timeout): by default the per-case timeout when one is
+    given, else 120 s;
   * circuit breaker: after `max_crashes` consecutive cases that lost the process (crash, timeout or protocol
     violation) it is not started again and every remaining case is CRASH at once.
 """

@@ -7,7 +7,8 @@ Accepted forms, tried in this order:
   cmd:<command line>   an out-of-process adapter speaking the JSON-lines protocol (conformance/transport.py)
 With no string, $LR_CONFORMANCE_ADAPTER is used, else `torch`.
 
-`timeout` (seconds per case) applies to `cmd:` adapters, the only ones that can be stopped; an in-process
+`timeout` (seconds per case) and `startup_timeout` (seconds for a fresh process's hello; default: `timeout` when
+given, else 120) apply to `cmd:` adapters, the only ones that can be stopped; an in-process
 adapter is isolated by serving it: `cmd:python -m conformance.serve --adapter SPEC`.
 """
 
@@ -36,10 +37,11 @@ class AdapterLoadError(ValueError):
     """The adapter string cannot be resolved. str() is one line naming the string."""
 
 
-def load_adapter(spec: str | None = None, timeout: float | None = None) -> Adapter:
+def load_adapter(spec: str | None = None, timeout: float | None = None,
+                 startup_timeout: float | None = None) -> Adapter:
     spec = (spec or os.environ.get(ENV_VAR) or "torch").strip()
     try:
-        target = _resolve(spec, timeout)
+        target = _resolve(spec, timeout, startup_timeout)
         adapter = target() if callable(target) else target
     except AdapterLoadError:
         raise
@@ -50,14 +52,14 @@ def load_adapter(spec: str | None = None, timeout: float | None = None) -> Adapt
     return adapter
 
 
-def _resolve(spec: str, timeout: float | None = None):
+def _resolve(spec: str, timeout: float | None = None, startup_timeout: float | None = None):
     if spec.startswith("cmd:"):
         command = spec[4:].strip()
         if not command:
             raise AdapterLoadError(f"--adapter {spec!r}: 'cmd:' needs a command line after it")
         from conformance.transport import SubprocessAdapter
 
-        return lambda: SubprocessAdapter(command, timeout=timeout)
+        return lambda: SubprocessAdapter(command, timeout=timeout, startup_timeout=startup_timeout)
     path_part, _, attr = spec.partition(":") if not _looks_like_windows_path(spec) else (spec, "", "")
     if path_part.endswith(".py"):
         return _from_file(spec, Path(path_part), attr)

@@ -68,7 +68,8 @@ def test_run_timeout_applies_to_hello(capsys):
 def test_the_run_help_states_the_hello_rule(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
-    assert "hello" in " ".join(capsys.readouterr().out.split())
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--startup-timeout SECONDS how long a fresh cmd: process may take to answer hello (default: --timeout when given, else 120)" in help_text
 
 
 @pytest.mark.parametrize("mode", ["nan-trace", "inf-trace"])
@@ -130,3 +131,18 @@ def test_the_result_schema_validates_plainly(tmp_path):
     document["results"][0]["traces"]["actual"]["observations"][0][2] = "fast"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, load_schema("result"))
+
+
+def test_startup_timeout_option_gives_hello_more_time_than_a_case(tmp_path):
+    """--timeout 0.5 per case, --startup-timeout 60 for hello: a Python adapter (about a second to start) runs."""
+    fakes = Path(__file__).parent / "fakes" / "process.py"
+    command = f"cmd:{sys.executable} -m conformance.serve --adapter {fakes}:ClosedFormStepLR"
+    out = tmp_path / "result.json"
+    code = main(["run", "--adapter", command, "--timeout", "0.5", "--startup-timeout", "60", "-k",
+                 "steplr/gamma-half-step3", "--json", str(out), "-q"])
+    assert code == 0 and json.loads(out.read_text())["counts"]["pass"] == 1
+
+
+def test_startup_timeout_must_be_positive(capsys):
+    assert main(["run", "--startup-timeout", "0", "-k", "steplr/*"]) == 2
+    assert "--startup-timeout 0: must be a positive number of seconds" in capsys.readouterr().err
