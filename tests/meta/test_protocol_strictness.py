@@ -123,7 +123,7 @@ def test_the_result_schema_validates_plainly(tmp_path):
     from conformance.schemas import load_schema
 
     out = tmp_path / "result.json"
-    fake = f"{Path(__file__).parent / 'fakes' / 'broken_torch.py'}:ReturnsNaN"
+    fake = f"{Path(__file__).parent / 'helpers.py'}:HalvingAdapter"  # halves every step: differs at step 1
     assert main(["run", "--adapter", fake, "-k", "steplr/gamma-half-step3", "--json", str(out), "-q"]) == 1
     document = json.loads(out.read_text())
     assert document["results"][0]["traces"]  # the $refs into the protocol schema are exercised
