@@ -58,9 +58,25 @@ function bind(name, kwargs, required, defaults) {
   return { ...defaults, ...kwargs };
 }
 
-class LRScheduler {
+class Stateful {
+  // Every scheduler's state is `this.state`, plain data: its state dict (spec 4.3) and its last lrs.
+  getLastLr() {
+    return this.state.last_lr;
+  }
+
+  stateDict() {
+    return structuredClone(this.state);
+  }
+
+  loadStateDict(state) {
+    this.state = structuredClone(state);
+  }
+}
+
+class LRScheduler extends Stateful {
   // Annex A.2: the base construction (initial_lr, base_lrs, the initial step) and step().
   constructor(optimizer, lastEpoch, warn, hyper) {
+    super();
     this.optimizer = optimizer;
     this.warn = warn;
     this.state = { ...hyper };
@@ -105,18 +121,6 @@ class LRScheduler {
 
   lrs() {
     return this.optimizer.paramGroups.map((group) => group.lr);
-  }
-
-  getLastLr() {
-    return this.state.last_lr;
-  }
-
-  stateDict() {
-    return structuredClone(this.state);
-  }
-
-  loadStateDict(state) {
-    this.state = structuredClone(state);
   }
 }
 
@@ -230,9 +234,10 @@ class LinearLR extends LRScheduler {
   }
 }
 
-class ReduceLROnPlateau {
+class ReduceLROnPlateau extends Stateful {
   // Annex A.3: no base construction, no initial step, no ordering warning.
   constructor(optimizer, kwargs, warn) {
+    super();
     const k = bind('ReduceLROnPlateau', kwargs, [], {
       mode: 'min', factor: 0.1, patience: 10, threshold: 1e-4, threshold_mode: 'rel', cooldown: 0, min_lr: 0,
       eps: 1e-8,
@@ -302,18 +307,6 @@ class ReduceLROnPlateau {
       s.num_bad_epochs = 0;
     }
     s.last_lr = this.optimizer.paramGroups.map((group) => group.lr);
-  }
-
-  getLastLr() {
-    return this.state.last_lr;
-  }
-
-  stateDict() {
-    return structuredClone(this.state);
-  }
-
-  loadStateDict(state) {
-    this.state = structuredClone(state);
   }
 }
 

@@ -5,6 +5,7 @@ caught, every problem at once, one line each naming file, line, case and key; th
 from __future__ import annotations
 
 import pytest
+from test_cases import GOOD, write  # the same small valid case file the case-loader tests use
 
 from conformance import cases, vocabulary
 from conformance.cli import main
@@ -12,27 +13,10 @@ from conformance.schemas import bundled_copies_problems, case_problems, load_sch
 
 pytest.importorskip("jsonschema")
 
-GOOD = '''
-[defaults]
-scheduler = "StepLR"
-groups = [{ lr = 0.1 }]
-steps = 4
-
-[[case]]
-id = "steplr/a"
-why = "first"
-kwargs = { step_size = 2 }
-'''
-
 DEEP = ('scheduler = "SequentialLR"\nkwargs = { milestones = [] }\nchildren = [{ scheduler = "SequentialLR", children = '
         '[{ scheduler = "SequentialLR", children = [{ scheduler = "SequentialLR", children = [{ scheduler = "StepLR" }] }] }] }]')
 WIDE = ('scheduler = "ChainedScheduler"\nchildren = [' + ", ".join(['{ scheduler = "ExponentialLR", kwargs = { gamma = 0.9 } }'] * 17)
         + "]")
-
-
-def write(directory, body, name="steplr.toml"):
-    (directory / name).write_text(body)
-    return directory
 
 
 def test_every_committed_case_file_validates():
