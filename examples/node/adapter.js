@@ -39,7 +39,8 @@ function handle(line) {
 }
 
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-const LOG = process.env.COLD_NODE_LOG ? require('fs').openSync(process.env.COLD_NODE_LOG, 'a') : null;
+// NODE_EXAMPLE_LOG=FILE appends every request line to FILE (for debugging a case by hand)
+const LOG = process.env.NODE_EXAMPLE_LOG ? require('fs').openSync(process.env.NODE_EXAMPLE_LOG, 'a') : null;
 rl.on('line', (line) => {
   if (LOG !== null) require('fs').writeSync(LOG, line + '\n');
   if (line.trim() !== '') answer(handle(line));

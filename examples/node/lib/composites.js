@@ -1,6 +1,6 @@
 'use strict';
-// ChainedScheduler and SequentialLR (spec 2.5, 3.4). The spec gives no algorithm for them:
-// this is inferred from the goldens and the cases' `why` lines (see FINDINGS.md).
+// ChainedScheduler and SequentialLR (spec 2.5, 3.4, Annex A). Written before the spec spelled them out:
+// inferred from the goldens and the cases' `why` lines.
 const P = require('./pynum');
 const S = require('./schedulers');
 
@@ -35,8 +35,8 @@ function notImplemented() { throw new P.PyError('NotImplementedError', ''); }
 
 class ChainedScheduler {
   constructor(opt, kwargs, children) {
-    const passOptimizer = kwargs.optimizer === true;
-    if (!passOptimizer && children.length === 0) throw new P.PyError('IndexError', 'list index out of range');
+    // the length check comes first, with or without the optimizer argument
+    // (chainedscheduler/no-schedulers-without-optimizer; the cold run guessed an IndexError here)
     if (children.length < 1) {
       throw new P.PyError('ValueError', 'ChainedScheduler expects at least one scheduler to be chained, but got no scheduler.');
     }
@@ -89,11 +89,12 @@ class SequentialLR {
       S.setLr(g, g.initial_lr);
     }
     for (const c of children) recursiveUndo(c);
-    // the stage of the current epoch takes its initial step (torch 2.13: a milestone at 0 skips stage 0)
-    const idx = bisectRight(this._milestones, this.last_epoch);
+    // the stage of epoch 0 takes its initial step (torch 2.13: a milestone at 0 skips stage 0). Epoch 0 even
+    // when SequentialLR gets a last_epoch (spec A.11; the cold run used last_epoch + 1, which no case tells apart)
+    const idx = bisectRight(this._milestones, 0n);
     const first = children[idx];
     if (isComposite(first)) {
-      first.step(); // untested by any case: a composite first stage (torch's _initial_step on it is a guess)
+      first.step(); // a composite's initial step steps its members outside initial mode (sequentiallr/chained-as-first-stage)
     } else {
       first._step_count = 0n;
       first._initialStep();

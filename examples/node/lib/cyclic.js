@@ -1,7 +1,7 @@
 'use strict';
 // CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts. The spec gives no algorithm for these three
 // (Annex A: "read torch's lr_scheduler.py"); written from the documented torch formulas and checked
-// against the goldens (see FINDINGS.md).
+// against the goldens (docs/spec.md Annex A now spells them out).
 const P = require('./pynum');
 const S = require('./schedulers');
 const { Callable } = require('./vocabulary');

@@ -130,10 +130,10 @@ function floatDivmod(vx, wx) {
   return [fd, m];
 }
 
-// C pow / cos: correctly rounded (crmath.js) unless COLD_NODE_MATH=v8 (see FINDINGS: V8's are not glibc's)
+// C pow / cos / log: correctly rounded (crmath.js) unless NODE_EXAMPLE_MATH=v8 (V8's are not glibc's: docs/spec.md Annex B)
 const CR = require('./crmath');
-let powImpl = process.env.COLD_NODE_MATH === 'v8' ? Math.pow : CR.pow;
-let cosImpl = process.env.COLD_NODE_MATH === 'v8' ? Math.cos : CR.cos;
+let powImpl = process.env.NODE_EXAMPLE_MATH === 'v8' ? Math.pow : CR.pow;
+let cosImpl = process.env.NODE_EXAMPLE_MATH === 'v8' ? Math.cos : CR.cos;
 function setMath(p, c) { if (p) powImpl = p; if (c) cosImpl = c; }
 
 function pow(a, b) {
@@ -148,7 +148,7 @@ function pow(a, b) {
   if (x === 1 || y === 0) return 1.0;
   return powImpl(x, y);
 }
-let logImpl = process.env.COLD_NODE_MATH === 'v8' ? Math.log : CR.log;
+let logImpl = process.env.NODE_EXAMPLE_MATH === 'v8' ? Math.log : CR.log;
 function cos(a) { return cosImpl(toFloat(a)); }
 // math.log(x[, base]): log(x) / log(base), each through the C log
 function log(a, base) {

@@ -25,12 +25,11 @@ function kw(name, kwargs, key, dflt, required) {
   return dflt;
 }
 
-// probe only (FINDINGS F-7): COLD_NODE_PROBE=alias makes a tensor initial_lr alias the lr tensor and fill_ mutate it
-const ALIAS = process.env.COLD_NODE_PROBE === 'alias';
+// a tensor lr is written as a new float32 tensor: torch fills it in place, which is the same here because
+// nothing else holds the tensor (initial_lr, base_lrs and last_lr are copies: spec 3.3)
 function setLr(group, v) {
-  if (P.isTensor(group.lr)) {
-    if (ALIAS) group.lr.v = P.f32(P.toFloat(v)); else group.lr = new P.Tensor(v); // fill_: float32
-  } else group.lr = v;
+  if (P.isTensor(group.lr)) group.lr = new P.Tensor(v); // fill_: rounded to float32
+  else group.lr = v;
 }
 
 // ---- base (Annex A.2) -----------------------------------------------------------------
@@ -39,7 +38,7 @@ class LRScheduler {
     this._optimizer = optimizer;
     const groups = optimizer.param_groups;
     if (P.eq(lastEpoch, -1n)) {
-      for (const g of groups) if (!('initial_lr' in g)) g.initial_lr = P.isTensor(g.lr) && !ALIAS ? g.lr.clone() : g.lr;
+      for (const g of groups) if (!('initial_lr' in g)) g.initial_lr = P.isTensor(g.lr) ? g.lr.clone() : g.lr;
     } else {
       groups.forEach((g, i) => { if (!('initial_lr' in g)) throw initialLrKeyError(i); });
     }
@@ -194,7 +193,7 @@ class LinearLR extends LRScheduler {
   }
 }
 
-// ---- extras (no algorithm in the spec: see FINDINGS) ------------------------------------
+// ---- the schedulers the spec's Annex A did not yet spell out when this was written -------------
 class ConstantLR extends LRScheduler {
   constructor(opt, kwargs) {
     const factor = kw('ConstantLR', kwargs, 'factor', 1.0 / 3);
