@@ -1,4 +1,4 @@
-"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, regen, adapters.
+"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, export, regen, adapters.
 
 Exit codes: 0 conformant / nothing to do; 1 a case failed, errored, timed out, crashed or xpassed (or regen
 refused); 2 usage or configuration error (bad --adapter, malformed case file or golden).
@@ -52,6 +52,9 @@ def _adapter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="per-case timeout (default 30 with --isolate or cmd:); a hung process is killed and "
                              "restarted. Implies --isolate: only a child process can be stopped")
+    parser.add_argument("--startup-timeout", type=float, metavar="SECONDS",
+                        help="how long a fresh child process may take to answer hello (default: --timeout when "
+                             "given, else 120)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     _filters(show)
 
     sub.add_parser("check", help="lint case files and goldens: schema, ids, hashes, orphans")
+
+    export = sub.add_parser("export", help="write the resolved cases and their goldens as JSON lines "
+                                           "(schemas/export.schema.json)")
+    export.add_argument("--out", type=Path, metavar="FILE", help="write here (default: stdout)")
+    _filters(export)
 
     regen = sub.add_parser("regen", help="regenerate reference goldens with the installed torch")
     _filters(regen)
@@ -166,9 +174,10 @@ def _run_problems(args) -> list[str]:
         value = getattr(args, name, None)
         if value is not None and not (math.isfinite(value) and value >= 0):
             problems.append(f"--{name} {value:g}: must be a finite number >= 0")
-    timeout = getattr(args, "timeout", None)
-    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-        problems.append(f"--timeout {timeout:g}: must be a positive, finite number of seconds")
+    for name in ("timeout", "startup_timeout"):
+        value = getattr(args, name, None)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            problems.append(f"--{name.replace('_', '-')} {value:g}: must be a positive, finite number of seconds")
     report_path = getattr(args, "report", None)
     if report_path is not None and report_path.suffix.lower() not in REPORT_SUFFIXES:
         problems.append(f"--report {report_path}: the extension picks the format, .html or .md")
@@ -244,7 +253,8 @@ def _load(args, spec: str):
         print("lr-conformance: --timeout: running the adapter in a child process (as --isolate does), the only "
               "place a hung case can be stopped", file=sys.stderr)
     with runner.adapter_output_to_stderr():
-        adapter = load_adapter(spec, timeout=args.timeout, isolate=args.isolate)
+        adapter = load_adapter(spec, timeout=args.timeout, isolate=args.isolate,
+                               startup_timeout=args.startup_timeout)
         try:
             info = runner.adapter_info(adapter)
         except runner.AdapterFault as exc:
@@ -368,12 +378,39 @@ def cmd_show(args) -> int:
 
 
 def cmd_check(args) -> int:
+    from conformance.schemas import case_problems
+
+    invalid = case_problems()  # every case file against schemas/case.schema.json, all problems at once
+    if invalid:
+        print("\n".join(f"lr-conformance: {line}" for line in invalid), file=sys.stderr)
+        return 2
     all_cases = cases_mod.load_cases()
     found = golden.problems(golden.load(), all_cases)
     for line in found:
         print(line)
     print(f"check: {len(all_cases)} cases, {len(found)} problem(s)")
     return 1 if found else 0
+
+
+def cmd_export(args) -> int:
+    from conformance import export
+
+    selected = _selected(args)
+    store = golden.load()
+    if args.out is None:
+        export.write(selected, store, sys.stdout)
+        return 0
+    # Written beside the target and renamed over it: an interrupted export leaves no half-written file.
+    partial = args.out.with_name(f".{args.out.name}.partial")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with partial.open("w", encoding="utf-8", newline="\n") as out:
+            count = export.write(selected, store, out)
+        os.replace(partial, args.out)
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"lr-conformance: wrote {count} case(s) to {args.out}", file=sys.stderr)
+    return 0
 
 
 def cmd_regen(args) -> int:
@@ -415,4 +452,4 @@ def cmd_adapters(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,
-            "regen": cmd_regen, "adapters": cmd_adapters}
+            "export": cmd_export, "regen": cmd_regen, "adapters": cmd_adapters}

@@ -24,7 +24,7 @@ from conformance.adapters.base import Unsupported
 from conformance.cases import CaseError, case_from_json
 from conformance.model import json_safe
 from conformance.runner import AdapterFault, adapter_output_to_stderr, trace_case
-from conformance.transport import PROTOCOL_VERSION
+from conformance.transport import PROTOCOL_VERSION, loads_strict
 from conformance.vocabulary import VocabularyError
 
 
@@ -58,7 +58,7 @@ def serve(adapter, stdin: IO[str], stdout: IO[str]) -> int:
         if not line.strip():
             continue
         try:
-            message = json.loads(line)
+            message = loads_strict(line)
         except ValueError as exc:
             reply = {"error": f"request is not JSON: {exc}"}
         else:

@@ -25,7 +25,10 @@ Isolation, per case:
   * no answer within `timeout` seconds: the process (its whole process group) is killed, the case is
     TIMEOUT, and the next case starts a fresh process;
   * the process exits or closes stdout: the case is CRASH, the next case starts a fresh process;
-  * a line that is not a JSON object: the process is killed, the case is ERROR (protocol violation);
+  * a line that is not a JSON object (bare NaN / Infinity tokens included: non-finite numbers are strings):
+    the process is killed, the case is ERROR (protocol violation);
+  * hello waits `startup_timeout` seconds (--startup-timeout): by default the per-case timeout when one is
+    given, else 120 s;
   * circuit breaker: after `max_crashes` consecutive cases that lost the process (crash, timeout or protocol
     violation) it is not started again and every remaining case is CRASH at once.
 """
@@ -49,7 +52,9 @@ from conformance.model import AdapterInfo, Case, Status, Trace
 
 PROTOCOL_VERSION = 1
 DEFAULT_TIMEOUT = 30.0  # seconds per case
-DEFAULT_STARTUP_TIMEOUT = 120.0  # seconds for a fresh process to answer hello (importing torch can be slow)
+# Seconds a fresh process may take to answer hello when no timeout is given (importing torch can be slow).
+# A timeout given by the user (--timeout) applies to hello too: a user who says "5 s" is not kept waiting 120.
+DEFAULT_STARTUP_TIMEOUT = 120.0
 DEFAULT_MAX_CRASHES = 3
 STDERR_LINES = 20  # last stderr lines kept for crash reports
 
@@ -88,7 +93,7 @@ class SubprocessAdapter(Adapter):
         command: str | Sequence[str],
         timeout: float | None = None,
         max_crashes: int = DEFAULT_MAX_CRASHES,
-        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT,
+        startup_timeout: float | None = None,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
     ) -> None:
@@ -97,7 +102,9 @@ class SubprocessAdapter(Adapter):
             raise ValueError("empty command")
         self.command = command if isinstance(command, str) else shlex.join(self.argv)
         self.timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
-        self.startup_timeout = max(float(startup_timeout), self.timeout)
+        if startup_timeout is None:  # the documented rule (docs/spec.md, --timeout's help)
+            startup_timeout = DEFAULT_STARTUP_TIMEOUT if timeout is None else self.timeout
+        self.startup_timeout = float(startup_timeout)
         self.max_crashes = max(1, int(max_crashes))
         self.env = None if env is None else {**os.environ, **env}
         self.cwd = cwd
@@ -205,9 +212,11 @@ class SubprocessAdapter(Adapter):
             self._discard()
             raise AdapterCrash(f"process {_describe_exit(code)} before answering {what}{self._stderr_tail()}")
         try:
-            reply = json.loads(line)
-        except ValueError:
-            reply = None
+            reply = loads_strict(line)
+        except ValueError as exc:
+            self._discard()
+            raise ProtocolError(f"answered a line that is not a JSON object ({exc}): {line.strip()[:120]!r}; "
+                                "process killed") from None
         if not isinstance(reply, dict):
             self._discard()
             raise ProtocolError(f"answered a line that is not a JSON object: {line.strip()[:120]!r}; process killed")
@@ -243,6 +252,16 @@ class SubprocessAdapter(Adapter):
     def _stderr_tail(self) -> str:
         lines = [line.rstrip() for line in list(self._stderr) if line.strip()]
         return f" (stderr: {' | '.join(lines[-3:])[-300:]})" if lines else ""
+
+
+def _reject_constant(token: str):
+    raise ValueError(f"bare {token} is not JSON; send non-finite numbers as the strings \"nan\", \"inf\", \"-inf\"")
+
+
+def loads_strict(text: str):
+    """json.loads, but strict JSON: Python's json accepts the bare tokens NaN, Infinity and -Infinity, which
+    JSON (RFC 8259) and the protocol schema do not; they raise ValueError here."""
+    return json.loads(text, parse_constant=_reject_constant)
 
 
 def _pump(stream, put, eof: bool) -> None:

@@ -11,6 +11,7 @@ With no string, $LR_CONFORMANCE_ADAPTER is used, else `torch`.
 `isolate=True` serves any of these in a child process (`python -m conformance.serve --adapter SPEC`, through
 conformance/transport.py), which contains what no in-process guard can: os._exit, hangs, crashes in C.
 `timeout` (seconds per case) can only stop a child process, so giving one isolates the adapter too.
+`startup_timeout` (seconds for a fresh child process's hello) defaults to `timeout` when given, else 120.
 """
 
 from __future__ import annotations
@@ -55,10 +56,14 @@ def resolve_spec(spec: str | None = None) -> str:
     return (spec or os.environ.get(ENV_VAR) or "torch").strip()
 
 
-def load_adapter(spec: str | None = None, timeout: float | None = None, isolate: bool = False) -> Adapter:
+def load_adapter(spec: str | None = None, timeout: float | None = None, isolate: bool = False,
+                 startup_timeout: float | None = None) -> Adapter:
     spec = resolve_spec(spec)
     try:
-        target = _isolated(spec, timeout) if isolate or timeout is not None else _resolve(spec, timeout)
+        if isolate or timeout is not None:
+            target = _isolated(spec, timeout, startup_timeout)
+        else:
+            target = _resolve(spec, timeout, startup_timeout)
         adapter = target() if callable(target) else target
         info = getattr(adapter, "info", None)
     except AdapterLoadError:
@@ -72,22 +77,22 @@ def load_adapter(spec: str | None = None, timeout: float | None = None, isolate:
     return adapter
 
 
-def _isolated(spec: str, timeout: float | None):
+def _isolated(spec: str, timeout: float | None, startup_timeout: float | None):
     from conformance.transport import SubprocessAdapter, python_command
 
     if spec.startswith("cmd:"):
-        return _resolve(spec, timeout)
-    return lambda: SubprocessAdapter(python_command(spec), timeout=timeout)
+        return _resolve(spec, timeout, startup_timeout)
+    return lambda: SubprocessAdapter(python_command(spec), timeout=timeout, startup_timeout=startup_timeout)
 
 
-def _resolve(spec: str, timeout: float | None = None):
+def _resolve(spec: str, timeout: float | None = None, startup_timeout: float | None = None):
     if spec.startswith("cmd:"):
         command = spec[4:].strip()
         if not command:
             raise AdapterLoadError(f"--adapter {spec!r}: 'cmd:' needs a command line after it")
         from conformance.transport import SubprocessAdapter
 
-        return lambda: SubprocessAdapter(command, timeout=timeout)
+        return lambda: SubprocessAdapter(command, timeout=timeout, startup_timeout=startup_timeout)
     path_part, _, attr = spec.partition(":") if not _looks_like_windows_path(spec) else (spec, "", "")
     if path_part.endswith(".py"):
         return _from_file(spec, Path(path_part), attr)

@@ -110,7 +110,8 @@ def test_nan_survives_the_result_document(store):
 
 def served(fake: str, **kwargs) -> SubprocessAdapter:
     command = [sys.executable, "-m", "conformance.serve", "--adapter", f"{PROCESS_FAKES}:{fake}"]
-    return SubprocessAdapter(command, cwd=str(ROOT), **kwargs)
+    # A Python process needs a second or so to answer hello: more than the short per-case timeouts used here.
+    return SubprocessAdapter(command, cwd=str(ROOT), **{"startup_timeout": 60, **kwargs})
 
 
 def test_hang_is_timeout_then_a_fresh_process(store):
