@@ -1,4 +1,4 @@
-"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, regen.
+"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, regen, site.
 
 Exit codes: 0 conformant / nothing to do; 1 a case failed, errored, timed out, crashed or xpassed (or regen
 refused); 2 usage or configuration error (bad --adapter, malformed case file or golden).
@@ -16,6 +16,7 @@ from conformance import __version__, cases as cases_mod, golden, report, traces
 from conformance.adapters import AdapterLoadError, load_adapter
 from conformance.htmlreport import ReportError
 from conformance.model import Tolerance
+from conformance.site import command as site_command
 
 FORMATS = ("terminal", "json", "markdown")
 REPORT_SUFFIXES = (".md", ".html", ".htm")
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("--scoped", action="store_true",
                        help="record the installed (non-reference) torch release's traces as release-scoped variants")
     regen.add_argument("--adapter", default="torch", help=argparse.SUPPRESS)
+
+    site_command.add_parser(sub)
     return parser
 
 
@@ -222,4 +225,4 @@ def cmd_regen(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,
-            "regen": cmd_regen}
+            "regen": cmd_regen, "site": site_command.run}
