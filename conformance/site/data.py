@@ -133,7 +133,7 @@ class Library:
     source: str  # the result file
     expectations_source: str = ""  # the expectations file, when there is one
 
-    _by_case: dict = field(default_factory=dict, compare=False, repr=False)
+    _by_case: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # filled on first use
 
     def result(self, case_id: str) -> LibraryResult | None:
         if not self._by_case:
@@ -185,7 +185,7 @@ class SiteData:
     changes: tuple[Change, ...] | None  # None: no behaviour-change file
     sources: Sources
     notes: tuple[str, ...] = ()  # inputs that were absent, for the pages to say so
-    _index: dict = field(default_factory=dict, compare=False, repr=False)
+    _index: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # filled on first use
 
     def case(self, case_id: str) -> CaseData | None:
         if not self._index:

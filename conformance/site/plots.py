@@ -150,8 +150,9 @@ def _canvas(kind: str, momentum: bool):
         axes = (list(fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})) if momentum
                 else [fig.subplots()])
         for axis in axes:
-            axis.grid(alpha=0.25, lw=0.6)
-            axis.tick_params(labelsize=6 if small else 8, length=2 if small else 3.5, pad=1.5 if small else 3)
+            axis.grid(axis="y", alpha=0.3, lw=0.6)  # horizontal lines only: every tick's grid line costs a draw
+            axis.tick_params(labelsize=6 if small else 8, length=0 if small else 3, pad=1.5 if small else 3,
+                             left=not small, bottom=not small)
         if not small:
             axes[0].set_ylabel("lr")
             axes[-1].set_xlabel("step")
@@ -212,7 +213,7 @@ def svg(plot: Plot) -> str:
         else:
             axis.yaxis.set_major_locator(MaxNLocator(3 if small else 5))
             axis.yaxis.set_major_formatter(ScalarFormatter())
-        axis.xaxis.set_major_locator(MaxNLocator(4 if small else 8, integer=True))
+        axis.xaxis.set_major_locator(MaxNLocator(4 if small else 7, integer=True))
     lr_axis.set_xlim(-0.5, last_step + 0.5)
     _events(plot, lr_axis, axes, small)
     _marks(plot, lr_axis, axes, small)
