@@ -78,7 +78,7 @@ def test_every_internal_link_and_anchor_resolves(site):
             assert not url.startswith("/"), f"{page}: {url} is absolute: the site must work under any prefix"
             target = internal_target(page, url, site)
             if target is None:
-                assert url.startswith(("https://", "http://")), f"{page}: {url}"
+                assert url.startswith(("https://", "http://", "data:")), f"{page}: {url}"
                 continue
             path, fragment = target
             assert path.is_file(), f"{page}: broken link {url}"
