@@ -34,11 +34,18 @@ def built_site(tmp_path_factory) -> tuple[Path, str]:
 
 
 def parse_html(path: Path):
-    """The page's element tree; raises html5lib's ParseError on any HTML5 parse error (strict mode)."""
-    import html5lib
+    """The page's element tree; raises html5lib's ParseError on any HTML5 parse error (strict mode). Parsed once
+    per session and path (html5lib is pure Python: the site's 300 pages take seconds); do not modify the tree."""
+    key = (str(Path(path).resolve()), Path(path).stat().st_mtime_ns)
+    if key not in _PARSED:
+        import html5lib
 
-    parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
-    return parser.parse(path.read_bytes())
+        parser = html5lib.HTMLParser(strict=True, namespaceHTMLElements=False)
+        _PARSED[key] = parser.parse(Path(path).read_bytes())
+    return _PARSED[key]
+
+
+_PARSED: dict = {}
 
 
 def ids(tree) -> list[str]:

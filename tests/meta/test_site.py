@@ -48,6 +48,11 @@ def checkout_data():
     return data.load(replace(Sources.checkout(), changes=CHANGES_FIXTURE))
 
 
+@pytest.fixture(scope="module")
+def checkout_plan(checkout_data):
+    return pages.plan(checkout_data)
+
+
 def _pages(root: Path) -> list[Path]:
     return sorted(root.rglob("*.html"))
 
@@ -176,14 +181,23 @@ def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def test_momentum_cases_get_a_momentum_panel(checkout_data):
+def test_momentum_cases_get_a_momentum_panel(checkout_data, checkout_plan):
     momentum = [c for c in checkout_data.cases if c.case.drives_momentum and c.golden.trace.observations]
     assert momentum
-    plan = pages.plan(checkout_data)
     for case in momentum:
-        plot = dict(plan.plots)[f"plots/cases/{case.id}.svg"]
+        plot = dict(checkout_plan.plots)[f"plots/cases/{case.id}.svg"]
         assert plots.has_momentum(plot.curves)
         assert plots.pixel_size(plot)[1] > round(plots.SIZES["case"][1] * 96)
+
+
+def test_a_plot_does_not_depend_on_what_was_drawn_before(checkout_plan):
+    sample = [plot for kind in ("case", "small", "change")
+              for plot in [p for _, p in checkout_plan.plots if p.kind == kind][:6]]
+    assert {plot.kind for plot in sample} == {"case", "small", "change"}
+    forward = [plots.svg(plot) for plot in sample]
+    plots._CANVASES.clear()
+    backward = [plots.svg(plot) for plot in reversed(sample)][::-1]
+    assert forward == backward
 
 
 def test_lr_axis_is_logarithmic_when_it_spans_decades(checkout_data):
@@ -349,13 +363,14 @@ def test_out_that_is_not_a_site_is_never_touched(tmp_path, capsys):
 
 
 def test_rebuilding_replaces_the_previous_site_and_is_byte_identical(site, tmp_path):
-    """The second build runs in one process (the session's build used the default, several): a plot must not
-    depend on which process drew it or on what that process drew before."""
+    """The second build spreads the plots over three processes (the session's build used the default): a plot
+    must not depend on which process drew it or on what that process drew before (each process reuses its
+    figures)."""
     again = tmp_path / "again"
     shutil.copytree(site, again)
     (again / "cases" / "stale-page.html").write_text("left over from an older build")
-    report = build_site(again, replace(Sources.checkout(), changes=CHANGES_FIXTURE), processes=1)
-    assert report.processes == 1
+    report = build_site(again, replace(Sources.checkout(), changes=CHANGES_FIXTURE), processes=3)
+    assert report.processes == 3
     first = {p.relative_to(site).as_posix(): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
     second = {p.relative_to(again).as_posix(): p.read_bytes() for p in sorted(again.rglob("*")) if p.is_file()}
     assert sorted(first) == sorted(second)  # the stale page is gone
