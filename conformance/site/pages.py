@@ -47,97 +47,94 @@ class Plan:
 
 def plan(site: SiteData, base_url: str = "") -> Plan:
     env = _environment()
-    pages: dict[str, str] = {}
-    plot_jobs: list[tuple[str, plots.Plot]] = []
-    colors = {lib.name: plots.LIBRARY_COLORS[i % len(plots.LIBRARY_COLORS)] for i, lib in enumerate(site.libraries)}
-    common = {"site": _SiteView(site)}
+    built = Plan({}, [], {})
+    view = _SiteView(site)
 
     def render(path: str, template: str, **context) -> None:
-        root = "../" * path.count("/")
-        pages[path] = env.get_template(template).render(root=root, **common, **context)
+        built.pages[path] = env.get_template(template).render(root=_root(path), site=view, **context)
 
     by_scheduler: dict[str, list[CaseData]] = {s: [] for s in site.schedulers}
     for case in site.cases:
         by_scheduler[case.scheduler].append(case)
+    _case_pages(site, by_scheduler, render, built)
+    _scheduler_pages(site, by_scheduler, render, built)
+    _library_pages(site, base_url, render, built)
+    render("index.html", "index.html", schedulers=site.schedulers, matrix=_matrix(site),
+           totals=[_cell(lib, None) for lib in site.libraries],
+           lib_href={lib.name: library_path(lib.name) for lib in site.libraries},
+           badge_href={lib.name: badge_path(lib.name) for lib in site.libraries}, base_url=base_url,
+           badge_example=_badge_markdown(site.libraries[0], base_url) if site.libraries else "",
+           scheduler_rows=[{"scheduler": s, "href": f"schedulers/{s}.html", "cases": len(members),
+                            "scoped": sum(len(c.records) > 1 for c in members),
+                            "differs": sum(bool(_differing(c, site)) for c in members)}
+                           for s, members in by_scheduler.items()])
+    render("cases.html", "cases.html", rows=_case_rows(site), schedulers=site.schedulers,
+           tags=sorted({t for c in site.cases for t in c.case.tags}))
+    render("timeline.html", "timeline.html", releases=_timeline(site, built.plots))
+    return built
 
-    # --- one page per case
+
+def _root(path: str) -> str:
+    """The relative prefix from a page back to the site's root."""
+    return "../" * path.count("/")
+
+
+def _case_pages(site: SiteData, by_scheduler, render, built: Plan) -> None:
+    colors = {lib.name: plots.LIBRARY_COLORS[i % len(plots.LIBRARY_COLORS)] for i, lib in enumerate(site.libraries)}
     for scheduler, members in by_scheduler.items():
         for position, case in enumerate(members):
             path = case_path(case.id)
-            root = "../" * path.count("/")
-            plot_src = f"plots/cases/{case.id}.svg"
-            plot, legend, empty_note = _case_plot(case, site, colors)
-            plot_jobs.append((plot_src, plot))
-            neighbours = {name: {"id": other.id, "href": root + case_path(other.id)} if other else None
-                          for name, other in (("prev", members[position - 1] if position else None),
-                                              ("next", members[position + 1] if position + 1 < len(members) else None))}
+            root = _root(path)
+            src = f"plots/cases/{case.id}.svg"
+            plot, legend = _case_plot(case, site, colors)
+            built.plots.append((src, plot))
+            before = members[position - 1] if position else None
+            after = members[position + 1] if position + 1 < len(members) else None
             render(path, "case.html", c=case, scheduler_href=f"{root}schedulers/{scheduler}.html",
-                   position=position + 1, of=len(members),
-                   plot=_figure(root + plot_src, plot, legend), not_observed=empty_note,
-                   library_rows=_library_rows(case, site, root), scoped_rows=_scoped_rows(case, site),
+                   position=position + 1, of=len(members), plot=_figure(root + src, plot, legend),
+                   not_observed=_empty_note(case), library_rows=_library_rows(case, site, root),
+                   scoped_rows=_scoped_rows(case, site),
                    golden_releases=release_ranges(case.golden.generated_by, site.releases) or "none recorded",
                    changes=site.changes_of(case.id), golden_file=_golden_path(case.golden.file),
-                   golden_csv=traces.dumps(case.golden.trace), **neighbours)
+                   golden_csv=traces.dumps(case.golden.trace),
+                   prev={"id": before.id, "href": root + case_path(before.id)} if before else None,
+                   next={"id": after.id, "href": root + case_path(after.id)} if after else None)
 
-    # --- one page per scheduler, its cases as small multiples
+
+def _scheduler_pages(site: SiteData, by_scheduler, render, built: Plan) -> None:
     for scheduler, members in by_scheduler.items():
-        path = f"schedulers/{scheduler}.html"
         items = []
         for case in members:
             src = f"plots/small/{case.id}.svg"
-            plot = plots.Plot("small", _torch_curves(case, site), empty_note=_empty_note(case),
+            plot = plots.Plot("small", _torch_curves(case, site), empty_note=_empty_note(case, short=True),
                               alt=f"{case.id}: golden lr per step")
-            plot_jobs.append((src, plot))
-            differs = [lib.name for lib in site.libraries
-                       if (r := lib.result(case.id)) is not None and r.category in ("differs", "error")]
+            built.plots.append((src, plot))
+            scoped = "; ".join(release_ranges(r.generated_by, site.releases) for r in case.records)
             items.append({"anchor": _anchor(case.id), "href": "../" + case_path(case.id), "name": case.id,
                           "why": case.case.why, "text": " ".join((case.id, case.case.why, *case.case.tags)),
-                          "plot": _figure("../" + src, plot), "differs": differs,
-                          "scoped": (f"{len(case.records)} traces: " + "; ".join(
-                              f"{release_ranges(r.generated_by, site.releases)}" for r in case.records))
-                          if len(case.records) > 1 else ""})
+                          "plot": _figure("../" + src, plot), "differs": _differing(case, site),
+                          "scoped": f"{len(case.records)} traces: {scoped}" if len(case.records) > 1 else ""})
         libraries = [{"variant": lib.name, "href": f"../{library_path(lib.name)}#{scheduler}",
                       "counts": lib.categories(scheduler), "total": sum(lib.categories(scheduler).values())}
                      for lib in site.libraries]
-        render(path, "scheduler.html", scheduler=scheduler, cases=items, libraries=libraries,
-               torch_docs=TORCH_DOCS.format(scheduler))
+        render(f"schedulers/{scheduler}.html", "scheduler.html", scheduler=scheduler, cases=items,
+               libraries=libraries, torch_docs=TORCH_DOCS.format(scheduler))
 
-    # --- one page per library variant, and its badge
-    badges = {}
+
+def _library_pages(site: SiteData, base_url: str, render, built: Plan) -> None:
     for lib in site.libraries:
         badge = badge_json(lib)
-        badge_path = f"badges/{_file_slug(lib.name)}.json"
-        badges[badge_path] = json.dumps(badge, indent=1) + "\n"
+        built.badges[badge_path(lib.name)] = json.dumps(badge, indent=1) + "\n"
         sections = []
-        schedulers = list(site.schedulers) + sorted({r.scheduler for r in lib.results} - set(site.schedulers))
-        for scheduler in schedulers:
+        for scheduler in list(site.schedulers) + sorted({r.scheduler for r in lib.results} - set(site.schedulers)):
             rows = [{"id": r.case_id, "href": f"../{case_path(r.case_id)}" if site.case(r.case_id) else "",
-                     "status": r.status, "divergence": divergence_text(r),
-                     "reason": lib.reasons.get(r.case_id, "")}
+                     "status": r.status, "divergence": divergence_text(r), "reason": lib.reasons.get(r.case_id, "")}
                     for r in lib.results if r.scheduler == scheduler]
             sections.append({"scheduler": scheduler, "counts": lib.categories(scheduler), "rows": rows})
         totals = lib.categories()
         render(library_path(lib.name), "library.html", lib=lib, sections=sections, totals=totals,
-               total=sum(totals.values()), badge=badge, badge_href=f"../{badge_path}",
-               badge_markdown=_badge_markdown(lib, base_url, badge_path))
-
-    # --- the index, the list of cases, the release timeline
-    render("index.html", "index.html", schedulers=site.schedulers, matrix=_matrix(site),
-           totals=[_cell(lib, None) for lib in site.libraries],
-           lib_href={lib.name: library_path(lib.name) for lib in site.libraries},
-           badge_href={lib.name: f"badges/{_file_slug(lib.name)}.json" for lib in site.libraries},
-           base_url=base_url,
-           badge_example=_badge_markdown(site.libraries[0], base_url, f"badges/{_file_slug(site.libraries[0].name)}.json")
-           if site.libraries and base_url else "",
-           scheduler_rows=[{"scheduler": s, "href": f"schedulers/{s}.html", "cases": len(m),
-                            "scoped": sum(len(c.records) > 1 for c in m),
-                            "differs": sum(_differs(c, site) > 0 for c in m)} for s, m in by_scheduler.items()])
-    render("cases.html", "cases.html", rows=_case_rows(site), schedulers=site.schedulers,
-           tags=sorted({t for c in site.cases for t in c.case.tags}))
-    releases, change_plots = _timeline(site)
-    plot_jobs += change_plots
-    render("timeline.html", "timeline.html", releases=releases)
-    return Plan(pages, plot_jobs, badges)
+               total=sum(totals.values()), badge=badge, badge_href=f"../{badge_path(lib.name)}",
+               badge_markdown=_badge_markdown(lib, base_url))
 
 
 # --- paths ------------------------------------------------------------------------------------
@@ -149,6 +146,10 @@ def case_path(case_id: str) -> str:
 
 def library_path(name: str) -> str:
     return f"libraries/{_file_slug(name)}.html"
+
+
+def badge_path(name: str) -> str:
+    return f"badges/{_file_slug(name)}.json"
 
 
 def _file_slug(name: str) -> str:
@@ -175,65 +176,68 @@ def _torch_curves(case: CaseData, site: SiteData) -> tuple[plots.Curve, ...]:
     return (golden, *scoped)
 
 
-def _empty_note(case: CaseData) -> str:
+def _empty_note(case: CaseData, short: bool = False) -> str:
+    """What a plot says when torch raises before any lr is observed."""
     error = case.golden.trace.error
     if case.golden.trace.observations or error is None:
         return ""
+    if short:
+        return f"{error.type} ({error.phase})"
     return f"torch raises {error.type} at step {error.step} ({error.phase}): no lr is observed"
 
 
-def _case_plot(case: CaseData, site: SiteData, colors: Mapping[str, str]):
+def _case_plot(case: CaseData, site: SiteData, colors: Mapping[str, str]) -> tuple[plots.Plot, list[dict]]:
+    """The case's plot - the golden, every release-scoped torch trace, each differing library (its own trace when
+    its result kept one, and a mark at its first divergence) - and the legend the page shows under it."""
     curves = list(_torch_curves(case, site))
-    legend = [_legend(curves[0], note=_golden_note(case, site))]
-    for curve, record in zip(curves[1:], case.records[1:]):
-        legend.append(_legend(curve, note=f"release-scoped golden {_golden_path(record.file)} (torch {record.torch})"))
-    marks = []
-    passing = []
+    scoped = [_legend(curve, note=f"release-scoped golden {_golden_path(record.file)} (torch {record.torch})")
+              for curve, record in zip(curves[1:], case.records[1:])]
+    libraries, marks, passing = [], [], []
     for lib in site.libraries:
         result = lib.result(case.id)
-        if result is None:
+        if result is None or result.category in ("unsupported", "skip"):
             continue
         if result.category == "pass":
             passing.append(lib.name)
-            continue
-        if result.category not in ("differs", "error"):
             continue
         color = colors[lib.name]
         if result.trace is not None:
             curve = plots.Curve(f"{lib.name} ({result.status})", result.trace, "library", color, events=True)
             curves.append(curve)
-            legend.append(_legend(curve, note="its own trace"))
+            libraries.append(_legend(curve, note="its own trace"))
         d = result.divergence
         if d:
             value = _number(d.get("actual")) if d.get("column") in ("lr", "momentum") else None
             marks.append(plots.Mark(lib.name, int(d["step"]), str(d["column"]), value, color))
-            legend.append({"label": f"{lib.name}: first differs at step {d['step']} ({d['column']})",
-                           "note": divergence_text(result) if result.trace is None else "",
-                           "swatch": {"color": color, "width": 0, "dash": "",
-                                      "marker": "X" if value is not None else "v"}})
+            libraries.append({"label": f"{lib.name}: first differs at step {d['step']} ({d['column']})",
+                              "note": divergence_text(result) if result.trace is None else "",
+                              "swatch": {"color": color, "width": 0, "dash": "",
+                                         "marker": "X" if value is not None else "v"}})
         elif result.trace is None:
-            legend.append({"label": f"{lib.name}: {result.status}", "note": result.detail,
-                           "swatch": {"color": color, "width": 1, "dash": "2 2", "marker": ""}})
-    if passing:
-        legend.insert(1, {"label": f"matches the golden ({len(passing)} librar{'y' if len(passing) == 1 else 'ies'}): "
-                                   + ", ".join(passing), "note": PASSING_NOTE, "swatch": plots.swatch(curves[0])})
+            libraries.append({"label": f"{lib.name}: {result.status}", "note": result.detail,
+                              "swatch": {"color": color, "width": 1, "dash": "2 2", "marker": ""}})
     plot = plots.Plot("case", tuple(curves), tuple(marks), empty_note=_empty_note(case),
                       alt=f"{case.id}: lr per step of the golden trace and its overlays")
-    return plot, legend, _empty_note(case)
+    legend = _golden_legend(case, site, curves[0], plots.log_scale(plot.curves, plot.marks))
+    if passing:
+        legend.append({"label": f"matches the golden ({len(passing)} librar{'y' if len(passing) == 1 else 'ies'}): "
+                                + ", ".join(passing), "note": PASSING_NOTE, "swatch": plots.swatch(curves[0])})
+    return plot, legend + scoped + libraries
 
 
-def _golden_note(case: CaseData, site: SiteData) -> str:
-    groups = len({o.group for o in case.golden.trace.observations})
+def _golden_legend(case: CaseData, site: SiteData, golden: plots.Curve, log: bool) -> list[dict]:
+    """One entry per param group of the reference golden (each group has its colour)."""
     where = release_ranges(case.golden.generated_by, site.releases)
-    parts = [f"{_golden_path(case.golden.file)}" + (f", generated by torch {where}" if where else "")]
-    if groups > 1:
-        parts.append(f"{groups} param groups: " + ", ".join(
-            f"group {g} {name}" for g, name in zip(range(groups), ("black", "blue", "purple", "pink") * 4)))
-    if plots.log_scale((plots.Curve("", case.golden.trace, "golden", ""),)):
-        parts.append("log scale")
+    notes = [_golden_path(case.golden.file) + (f", generated by torch {where}" if where else "")]
+    if log:
+        notes.append("lr on a log scale")
     if case.golden.trace.events:
-        parts.append("red lines: errors, dashed amber lines: warnings")
-    return "; ".join(parts)
+        notes.append("red lines: errors, dashed amber lines: warnings")
+    groups = sorted({o.group for o in case.golden.trace.observations}) or [0]
+    if len(groups) == 1:
+        return [_legend(golden, note="; ".join(notes))]
+    return [{"label": f"{golden.label}, param group {g}", "note": "; ".join(notes) if g == groups[0] else "",
+             "swatch": plots.swatch("golden", plots.GROUP_COLORS[g % len(plots.GROUP_COLORS)])} for g in groups]
 
 
 def _legend(curve: plots.Curve, note: str = "") -> dict:
@@ -295,21 +299,18 @@ def _scoped_rows(case: CaseData, site: SiteData) -> list[dict]:
     return rows
 
 
-def _differs(case: CaseData, site: SiteData) -> int:
-    return sum(1 for lib in site.libraries
-               if (r := lib.result(case.id)) is not None and r.category in ("differs", "error"))
+def _differing(case: CaseData, site: SiteData) -> list[str]:
+    """The library variants whose result on this case differs from the golden (or errs)."""
+    return [lib.name for lib in site.libraries
+            if (r := lib.result(case.id)) is not None and r.category in ("differs", "error")]
 
 
 def _case_rows(site: SiteData) -> list[dict]:
-    rows = []
-    for case in site.cases:
-        results = [(lib.name, lib.result(case.id)) for lib in site.libraries]
-        rows.append({"id": case.id, "href": case_path(case.id), "scheduler": case.scheduler, "why": case.case.why,
-                     "tags": case.case.tags, "text": f"{case.id} {case.case.why}",
-                     "scoped": len(case.records) if len(case.records) > 1 else 0,
-                     "differs": [n for n, r in results if r is not None and r.category in ("differs", "error")],
-                     "passes": sum(1 for _, r in results if r is not None and r.category == "pass")})
-    return rows
+    return [{"id": case.id, "href": case_path(case.id), "scheduler": case.scheduler, "why": case.case.why,
+             "tags": case.case.tags, "text": f"{case.id} {case.case.why}",
+             "scoped": len(case.records) if len(case.records) > 1 else 0, "differs": _differing(case, site),
+             "passes": sum(1 for lib in site.libraries if (r := lib.result(case.id)) and r.category == "pass")}
+            for case in site.cases]
 
 
 def _cell(lib: Library, scheduler: str | None) -> dict:
@@ -347,12 +348,13 @@ def badge_json(lib: Library) -> dict:
     return {"schemaVersion": 1, "label": lib.name, "message": message, "color": BADGE_COLORS[color]}
 
 
-def _badge_markdown(lib: Library, base_url: str, badge_path: str) -> str:
+def _badge_markdown(lib: Library, base_url: str) -> str:
+    """The Markdown that shows the badge, once the site's URL is known."""
     if not base_url:
         return ""
     from urllib.parse import quote
 
-    url = base_url.rstrip("/") + "/" + badge_path
+    url = base_url.rstrip("/") + "/" + badge_path(lib.name)
     return f"![{lib.name}](https://img.shields.io/endpoint?url={quote(url, safe='')})"
 
 
@@ -366,8 +368,9 @@ def transitions(case: CaseData, releases: tuple[str, ...]) -> list[tuple[str, st
     return [(a, b, ra, rb) for (a, ra), (b, rb) in zip(ran, ran[1:]) if ra is not rb]
 
 
-def _timeline(site: SiteData):
-    jobs: list[tuple[str, plots.Plot]] = []
+def _timeline(site: SiteData, jobs: list[tuple[str, plots.Plot]]) -> list[dict]:
+    """Each tested release: its env run, the changes it brought (their before/after plots appended to `jobs`),
+    and the trace changes no listed change covers."""
     by_release: dict[str, list[dict]] = {r: [] for r in site.releases}
     covered: set[tuple[str, str]] = set()
     for change in site.changes or ():
@@ -381,9 +384,8 @@ def _timeline(site: SiteData):
                 unattributed[after].append({"id": case.id, "href": case_path(case.id),
                                             "difference": f"from torch {before}: "
                                             + describe_change(case.case, rb.trace, ra.trace)})
-    releases = [{"release": r, "run": site.runs.get(r), "changes": by_release.get(r, []),
-                 "unattributed": unattributed.get(r, [])} for r in site.releases]
-    return releases, jobs
+    return [{"release": r, "run": site.runs.get(r), "changes": by_release.get(r, []), "first": i == 0,
+             "unattributed": unattributed.get(r, [])} for i, r in enumerate(site.releases)]
 
 
 def _change_view(change: Change, site: SiteData, jobs: list) -> dict:
