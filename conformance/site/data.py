@@ -40,6 +40,10 @@ CHANGE_KEYS = {"id": str, "release": str, "kind": str, "summary": str, "cause": 
 SLUG = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
 
 
+# The checkout the site is built from (docs/ and expectations/ live there, not in a wheel).
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
 class SiteError(ValueError):
     """The site's inputs are unusable. str() is one line per problem, each naming its file."""
 
@@ -57,8 +61,8 @@ class Sources:
 
     @classmethod
     def checkout(cls, root: Path | None = None) -> Sources:
-        root = Path(root) if root is not None else cases_mod.ROOT
-        here = root == cases_mod.ROOT  # the checkout's goldens may live where cases/golden say they are
+        root = Path(root) if root is not None else CHECKOUT
+        here = root == CHECKOUT  # this checkout: read the cases and goldens where conformance itself reads them
         return cls(
             cases=cases_mod.CASES_DIR if here else root / "golden" / "cases",
             traces=golden.TRACES_DIR if here else root / "golden" / "traces",
@@ -423,6 +427,6 @@ def release_ranges(releases: tuple[str, ...] | list[str], universe: tuple[str, .
 def display_path(path: Path) -> str:
     """The path relative to the checkout when it is inside it, for messages and pages."""
     try:
-        return str(Path(path).resolve().relative_to(cases_mod.ROOT))
+        return str(Path(path).resolve().relative_to(CHECKOUT))
     except ValueError:
         return str(path)
