@@ -377,3 +377,13 @@ def test_rebuilding_replaces_the_previous_site_and_is_byte_identical(site, tmp_p
     differing = [name for name in first if first[name] != second[name]]
     assert not differing, differing[:5]
     assert MARKER in first
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--jobs", "0"], "--jobs 0: must be at least 1"),
+    (["--results", "no/such/dir"], "--results no/such/dir: not a directory"),
+])
+def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    assert main(["site", str(tmp_path / "out"), *argv]) == 2
+    assert capsys.readouterr().err == f"lr-conformance: {message}\n"
+    assert not (tmp_path / "out").exists()
