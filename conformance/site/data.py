@@ -212,7 +212,8 @@ def load(sources: Sources) -> SiteData:
     notes: list[str] = []
     all_cases = cases_mod.load_cases(sources.cases)
     store = golden.load(sources.traces)
-    cases = tuple(_case_data(case, store, sources.cases, problems) for case in all_cases)
+    blocks = {family: case_blocks(sources.cases / f"{family}.toml") for family in {c.family for c in all_cases}}
+    cases = tuple(_case_data(case, store, blocks[case.family], problems) for case in all_cases)
     known = {c.id for c in cases}
 
     libraries = _load_libraries(sources, problems)
@@ -244,10 +245,14 @@ def load(sources: Sources) -> SiteData:
 # --- cases and goldens ------------------------------------------------------------------------
 
 
-def _case_data(case: Case, store: golden.Goldens, cases_dir: Path, problems: list[str]) -> CaseData:
-    blocks = case_blocks(cases_dir / f"{case.family}.toml")
+def _case_data(case: Case, store: golden.Goldens, blocks: Mapping[str, str], problems: list[str]) -> CaseData:
     records = []
-    for raw in store.entry(case.id)["traces"]:
+    try:
+        entry = store.entry(case.id)
+    except golden.GoldenError as exc:
+        problems.append(str(exc))
+        entry = {"traces": []}
+    for raw in entry["traces"]:
         try:
             trace = store.read_verified(store.root / raw["file"], raw["sha256"])
         except (golden.GoldenError, traces.TraceFormatError) as exc:
@@ -255,8 +260,10 @@ def _case_data(case: Case, store: golden.Goldens, cases_dir: Path, problems: lis
             trace = Trace()
         records.append(GoldenRecord(raw["file"], raw.get("torch", ""), tuple(raw.get("generated_by", ())), trace))
     records.sort(key=lambda r: r.torch != "")  # the reference first; scoped ones keep their manifest order
-    if not records or records[0].torch:
+    if entry["traces"] and records[0].torch:
         problems.append(f"{store.root / golden.MANIFEST}: case {case.id!r} has no reference trace")
+    if not records:
+        records.append(GoldenRecord("", "", (), Trace()))  # reported above; keeps the other problems coming
     return CaseData(case, blocks.get(case.id, ""), blocks.get("", ""), torch_snippet(case), tuple(records))
 
 

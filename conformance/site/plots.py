@@ -21,11 +21,11 @@ from conformance.model import Trace
 
 # One look per kind of line: matplotlib's (dash pattern in points or None, width, marker, alpha).
 STYLES = {
-    "golden": (None, 2.6, ".", 0.9),  # the reference golden
+    "golden": (None, 2.6, "", 0.9),  # the reference golden
     "scoped": ((5, 2), 1.5, "", 0.95),  # a release-scoped torch golden
     "library": ((1.5, 1.5), 1.4, "o", 0.95),  # a library's own trace (when its result file kept it)
-    "before": ((5, 2), 1.8, ".", 0.9),  # a torch change: the release before it
-    "after": (None, 1.8, ".", 0.9),  # ... and the release that shows it
+    "before": ((5, 2), 1.8, "", 0.9),  # a torch change: the release before it
+    "after": (None, 1.8, "", 0.9),  # ... and the release that shows it
 }
 GROUP_COLORS = ("#1f2328", "#0969da", "#8250df", "#bf3989")  # golden, per param group
 TORCH_COLORS = ("#d1242f", "#1a7f37", "#9a6700", "#0550ae", "#6639ba", "#bc4c00")
@@ -111,19 +111,16 @@ def log_scale(curves: Iterable[Curve], marks: Iterable[Mark] = ()) -> bool:
     return max(values) / min(values) >= LOG_SPAN
 
 
-def _configure():
-    import matplotlib
-
-    matplotlib.use("svg", force=True)
-    matplotlib.rcParams.update({
-        "svg.hashsalt": "lr-conformance-site",
-        "svg.fonttype": "none",
-        "font.family": "sans-serif",
-        "font.size": 9,
-        "axes.spines.top": False,
-        "axes.spines.right": False,
-        "path.simplify": False,
-    })
+# matplotlib settings for drawing and saving, applied with rc_context (the process's own settings are untouched).
+RC = {
+    "svg.hashsalt": "lr-conformance-site",
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "path.simplify": False,
+}
 
 
 # Figures are expensive to build (most of a plot's cost is creating its axes' ticks), so each process keeps one
@@ -138,7 +135,6 @@ def _canvas(kind: str, momentum: bool):
     if key not in _CANVASES:
         from matplotlib.figure import Figure
 
-        _configure()
         small = kind == "small"
         width, height = SIZES[kind]
         fig = Figure(figsize=(width, height * (MOMENTUM_HEIGHT if momentum else 1.0)))
@@ -177,6 +173,13 @@ def _limits(values: list[float], log: bool) -> tuple[float, float]:
 
 def svg(plot: Plot) -> str:
     """The plot as SVG text."""
+    import matplotlib
+
+    with matplotlib.rc_context(RC):
+        return _draw(plot)
+
+
+def _draw(plot: Plot) -> str:
     import io
 
     from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, NullLocator, ScalarFormatter
@@ -269,21 +272,23 @@ def _marks(plot: Plot, lr_axis, axes, small: bool) -> None:
 
 def _write(job: tuple[Path, Plot]) -> int:
     path, plot = job
-    text = svg(plot)
+    data = svg(plot).encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8", newline="\n")
-    return len(text)
+    path.write_bytes(data)
+    return len(data)
 
 
 def default_processes() -> int:
-    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    """The CPUs this process may use, at most 4 (each process pays once for its figures and imports)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cpus))
 
 
 def render(jobs: Sequence[tuple[Path, Plot]], processes: int | None = None) -> int:
     """Write every plot; returns the bytes written. processes=1 draws in this process. The output does not
     depend on the number of processes (each file is a function of its Plot alone)."""
     processes = default_processes() if processes is None else processes
-    if processes <= 1 or len(jobs) < 8:
+    if processes <= 1 or len(jobs) < 8:  # a handful of plots is drawn faster than processes start
         return sum(_write(job) for job in jobs)
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor

@@ -387,3 +387,17 @@ def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert main(["site", str(tmp_path / "out"), *argv]) == 2
     assert capsys.readouterr().err == f"lr-conformance: {message}\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_cases_without_goldens_are_all_reported(tmp_path):
+    traces = tmp_path / "traces"
+    shutil.copytree(Sources.checkout().traces, traces)
+    manifest = json.loads((traces / "manifest.json").read_text())
+    dropped = sorted(manifest["cases"])[:2]
+    for case_id in dropped:
+        del manifest["cases"][case_id]
+    (traces / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SiteError) as raised:
+        data.load(replace(Sources.checkout(), traces=traces))
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 2 and all(case_id in line for case_id, line in zip(dropped, lines)), lines
