@@ -216,7 +216,7 @@ def _draw(plot: Plot) -> str:
         else:
             axis.yaxis.set_major_locator(MaxNLocator(3 if small else 5))
             axis.yaxis.set_major_formatter(ScalarFormatter())
-        axis.xaxis.set_major_locator(MaxNLocator(4 if small else 7, integer=True))
+        axis.xaxis.set_major_locator(MaxNLocator(3 if small else 7, integer=True))
     lr_axis.set_xlim(-0.5, last_step + 0.5)
     _events(plot, lr_axis, axes, small)
     _marks(plot, lr_axis, axes, small)
