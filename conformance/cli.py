@@ -1,4 +1,4 @@
-"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, export, regen, adapters.
+"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, export, regen, adapters, site.
 
 Exit codes: 0 conformant / nothing to do; 1 a case failed, errored, timed out, crashed or xpassed (or regen
 refused); 2 usage or configuration error (bad --adapter, malformed case file or golden).
@@ -18,6 +18,7 @@ from conformance import __version__, cases as cases_mod, golden, report, resourc
 from conformance.adapters import AdapterLoadError, load_adapter, registered, resolve_spec
 from conformance.htmlreport import ReportError
 from conformance.model import Tolerance
+from conformance.site import command as site_command
 
 FORMATS = ("terminal", "json", "markdown")
 REPORT_SUFFIXES = (".md", ".html", ".htm")
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("adapters", help="list the adapters registered by name (--adapter NAME): whether each one "
                                     "loads here, and the version it grades")
+    site_command.add_parser(sub)
     return parser
 
 
@@ -452,4 +454,4 @@ def cmd_adapters(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,
-            "export": cmd_export, "regen": cmd_regen, "adapters": cmd_adapters}
+            "export": cmd_export, "regen": cmd_regen, "adapters": cmd_adapters, "site": site_command.run}

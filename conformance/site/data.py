@@ -1,0 +1,439 @@
+"""What the site shows, read from the suite's files into frozen dataclasses (no HTML, no plotting here).
+
+Inputs (each has a default in the checkout; every one but the cases and goldens may be absent, and the page
+that needs it then says so):
+  cases + goldens        golden/cases/*.toml, golden/traces/ (manifest: reference and release-scoped traces,
+                         their PEP 440 `torch` ranges and the releases that generated them)
+  library results        docs/results/*.json, written by tools/thirdparty.py (the compact summary) or full
+                         `lr-conformance run --json` documents; a result that keeps its `traces` gets its
+                         library's curve drawn, one without only its first divergence
+  expectations           expectations/<variant>.toml: why each recorded difference exists
+  release matrix         docs/matrix/results.json: each torch release's env run
+  behaviour changes      docs/matrix/changes.toml: one [[change]] per torch change (see `load_changes`)
+
+Problems with the data are collected and raised together as one SiteError, one line per problem.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from conformance import cases as cases_mod, golden, traces
+from conformance.expectations import load_expectations
+from conformance.model import Case, Tolerance, Trace
+from conformance.snippet import torch_snippet
+
+# How each result status is counted in the matrix (as docs/conformance-matrix.md counts them).
+CATEGORY = {"pass": "pass", "xpass": "pass", "fail": "differs", "xfail": "differs", "error": "error",
+            "timeout": "error", "crash": "error", "unsupported": "unsupported", "skip": "skip"}
+CATEGORIES = ("pass", "differs", "error", "unsupported", "skip")
+RESULT_SCHEMAS = ("lr-conformance/thirdparty-summary/1", "lr-conformance/result/1")
+CHANGE_KEYS = {"id": str, "release": str, "kind": str, "summary": str, "cause": str, "cause_title": str,
+               "cases": list}
+SLUG = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
+
+
+# The checkout the site is built from (docs/ and expectations/ live there, not in a wheel).
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+class SiteError(ValueError):
+    """The site's inputs are unusable. str() is one line per problem, each naming its file."""
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where every input is read from."""
+
+    cases: Path
+    traces: Path
+    results: Path
+    expectations: Path
+    matrix: Path
+    changes: Path
+
+    @classmethod
+    def checkout(cls, root: Path | None = None) -> Sources:
+        root = Path(root) if root is not None else CHECKOUT
+        here = root == CHECKOUT  # this checkout: read the cases and goldens where conformance itself reads them
+        return cls(
+            cases=cases_mod.CASES_DIR if here else root / "golden" / "cases",
+            traces=golden.TRACES_DIR if here else root / "golden" / "traces",
+            results=root / "docs" / "results",
+            expectations=root / "expectations",
+            matrix=root / "docs" / "matrix" / "results.json",
+            changes=root / "docs" / "matrix" / "changes.toml",
+        )
+
+
+@dataclass(frozen=True)
+class GoldenRecord:
+    """One golden trace of a case: the reference (torch == "") or a release-scoped variant."""
+
+    file: str  # relative to the traces directory
+    torch: str  # PEP 440 range; "" for the reference trace
+    generated_by: tuple[str, ...]  # the releases whose run produced exactly this trace
+    trace: Trace
+
+
+@dataclass(frozen=True)
+class CaseData:
+    case: Case
+    toml: str  # the case's [[case]] block as written in its file
+    defaults_toml: str  # the file's [defaults] block, merged under it ("" when the file has none)
+    snippet: str  # standalone torch code printing the reference values
+    records: tuple[GoldenRecord, ...]  # the reference first, then the release-scoped ones in manifest order
+
+    @property
+    def id(self) -> str:
+        return self.case.id
+
+    @property
+    def scheduler(self) -> str:
+        return self.case.scheduler.name
+
+    @property
+    def golden(self) -> GoldenRecord:
+        return self.records[0]
+
+    def record_for(self, release: str) -> GoldenRecord | None:
+        """The trace that `release` generated (None if that release did not run the case)."""
+        return next((r for r in self.records if release in r.generated_by), None)
+
+
+@dataclass(frozen=True)
+class LibraryResult:
+    case_id: str
+    scheduler: str
+    status: str
+    detail: str = ""
+    divergence: Mapping | None = None  # step, group, column, expected, actual[, ulps ...]
+    missing: tuple[str, ...] = ()
+    trace: Trace | None = None  # the library's own trace, when the result file kept it
+
+    @property
+    def category(self) -> str:
+        return CATEGORY[self.status]
+
+
+@dataclass(frozen=True)
+class Library:
+    """One adapter variant (a column of the matrix): its declaration, results and recorded reasons."""
+
+    name: str  # "paddle-float64"
+    library: str  # "paddle"
+    version: str
+    tolerance: Tolerance
+    counts: Mapping[str, int]  # per status, as the result file states them
+    results: tuple[LibraryResult, ...]
+    reasons: Mapping[str, str]  # case id -> why it differs (expectations/<name>.toml, link appended)
+    source: str  # the result file
+    expectations_source: str = ""  # the expectations file, when there is one
+
+    _by_case: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # filled on first use
+
+    def result(self, case_id: str) -> LibraryResult | None:
+        if not self._by_case:
+            self._by_case.update({r.case_id: r for r in self.results})
+        return self._by_case.get(case_id)
+
+    def categories(self, scheduler: str | None = None) -> dict[str, int]:
+        counts = dict.fromkeys(CATEGORIES, 0)
+        for r in self.results:
+            if scheduler is None or r.scheduler == scheduler:
+                counts[r.category] += 1
+        return counts
+
+
+@dataclass(frozen=True)
+class Change:
+    """One torch behaviour change (docs/matrix/changes.toml)."""
+
+    id: str
+    release: str  # the first tested release that shows it
+    kind: str  # "lr values", "momentum/last_lr", "error raised", "warning", "message text"
+    summary: str
+    cause: str  # URL of the PR/issue/commit, or ""
+    cause_title: str
+    cases: tuple[str, ...]
+    searched: str = ""  # when cause is "": what was searched
+
+
+@dataclass(frozen=True)
+class ReleaseRun:
+    """One torch release's env run in the release matrix (docs/matrix/results.json)."""
+
+    release: str
+    env: str
+    status: str
+    run: str = ""
+    pytest: str = ""
+    install_seconds: float | None = None
+    test_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class SiteData:
+    reference: str  # the reference torch release
+    cases: tuple[CaseData, ...]
+    libraries: tuple[Library, ...]
+    releases: tuple[str, ...]  # every tested torch release, oldest first
+    runs: Mapping[str, ReleaseRun]
+    changes: tuple[Change, ...] | None  # None: no behaviour-change file
+    sources: Sources
+    notes: tuple[str, ...] = ()  # inputs that were absent, for the pages to say so
+    _index: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # filled on first use
+
+    def case(self, case_id: str) -> CaseData | None:
+        if not self._index:
+            self._index.update({c.id: c for c in self.cases})
+        return self._index.get(case_id)
+
+    @property
+    def schedulers(self) -> tuple[str, ...]:
+        """Top-level schedulers with cases, in the suite's canonical order."""
+        present = {c.scheduler for c in self.cases}
+        return tuple(s for s in cases_mod.SCHEDULERS if s in present)
+
+    def changes_of(self, case_id: str) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes or () if case_id in c.cases)
+
+
+def load(sources: Sources) -> SiteData:
+    """Everything the site shows. Raises SiteError listing every problem found (one line each)."""
+    problems: list[str] = []
+    notes: list[str] = []
+    all_cases = cases_mod.load_cases(sources.cases)
+    store = golden.load(sources.traces)
+    blocks = {family: case_blocks(sources.cases / f"{family}.toml") for family in {c.family for c in all_cases}}
+    cases = tuple(_case_data(case, store, blocks[case.family], problems) for case in all_cases)
+    known = {c.id for c in cases}
+
+    libraries = _load_libraries(sources, problems)
+    if not libraries:
+        notes.append(f"no library results in {display_path(sources.results)}")
+    for lib in libraries:
+        stale = sorted({r.case_id for r in lib.results} - known)
+        if stale:
+            notes.append(f"{lib.source}: {len(stale)} result(s) for cases that no longer exist "
+                         f"({', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}): counted, without a page")
+
+    runs = _load_runs(sources.matrix, problems)
+    if not runs:
+        notes.append(f"no release matrix results in {display_path(sources.matrix)}")
+    releases = sorted({r for c in cases for rec in c.records for r in rec.generated_by} | set(runs),
+                      key=_release_key)
+    changes = load_changes(sources.changes, known, problems)
+    if changes is None:
+        notes.append(f"no behaviour-change data: {display_path(sources.changes)} does not exist")
+    else:
+        unknown = sorted({c.release for c in changes} - set(releases), key=_release_key)
+        problems += [f"{display_path(sources.changes)}: release {r} is not a tested release ({', '.join(releases)})"
+                     for r in unknown]
+    if problems:
+        raise SiteError("\n".join(problems))
+    return SiteData(store.reference, cases, tuple(libraries), tuple(releases), runs, changes, sources, tuple(notes))
+
+
+# --- cases and goldens ------------------------------------------------------------------------
+
+
+def _case_data(case: Case, store: golden.Goldens, blocks: Mapping[str, str], problems: list[str]) -> CaseData:
+    records = []
+    try:
+        entry = store.entry(case.id)
+    except golden.GoldenError as exc:
+        problems.append(str(exc))
+        entry = {"traces": []}
+    for raw in entry["traces"]:
+        try:
+            trace = store.read_verified(store.root / raw["file"], raw["sha256"])
+        except (golden.GoldenError, traces.TraceFormatError) as exc:
+            problems.append(str(exc))
+            trace = Trace()
+        records.append(GoldenRecord(raw["file"], raw.get("torch", ""), tuple(raw.get("generated_by", ())), trace))
+    records.sort(key=lambda r: r.torch != "")  # the reference first; scoped ones keep their manifest order
+    if entry["traces"] and records[0].torch:
+        problems.append(f"{store.root / golden.MANIFEST}: case {case.id!r} has no reference trace")
+    if not records:
+        records.append(GoldenRecord("", "", (), Trace()))  # reported above; keeps the other problems coming
+    return CaseData(case, blocks.get(case.id, ""), blocks.get("", ""), torch_snippet(case), tuple(records))
+
+
+_HEADER = re.compile(r"^\[\[?\s*([A-Za-z0-9_.-]+)\s*\]\]?\s*(#.*)?$")
+
+
+def case_blocks(path: Path) -> dict[str, str]:
+    """The text of each `[[case]]` block of a case file, by case id, as written (comments included); the
+    `[defaults]` block under the key "". Comment lines directly above a header belong to that header's block."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    headers = [i for i, line in enumerate(lines) if (m := _HEADER.match(line)) and m.group(1) in ("case", "defaults")]
+    starts = []
+    for n, start in enumerate(headers):
+        while start > (headers[n - 1] + 1 if n else 0) and lines[start - 1].startswith("#"):
+            start -= 1
+        starts.append(start)
+    blocks: dict[str, str] = {}
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+        while end > start and not lines[end - 1].strip():
+            end -= 1
+        text = "\n".join(lines[start:end]) + "\n"
+        data = tomllib.loads(text)
+        if "defaults" in data:
+            blocks[""] = text
+        else:
+            blocks[data["case"][0]["id"]] = text
+    return blocks
+
+
+# --- library results --------------------------------------------------------------------------
+
+
+def _load_libraries(sources: Sources, problems: list[str]) -> list[Library]:
+    if not sources.results.is_dir():
+        return []
+    libraries = []
+    for path in sorted(sources.results.glob("*.json")):
+        where = display_path(path)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            problems.append(f"{where}: not a JSON result file ({exc})")
+            continue
+        if not isinstance(document, dict) or document.get("schema") not in RESULT_SCHEMAS:
+            found = document.get("schema") if isinstance(document, dict) else type(document).__name__
+            problems.append(f"{where}: not an lr-conformance result (schema {found!r}, expected one of "
+                            f"{', '.join(RESULT_SCHEMAS)})")
+            continue
+        try:
+            libraries.append(_library(document, path, sources.expectations))
+        except (KeyError, TypeError, ValueError) as exc:
+            problems.append(f"{where}: malformed result ({type(exc).__name__}: {exc})")
+    return libraries  # by file name, so by variant name
+
+
+def _library(document: Mapping, path: Path, expectations_dir: Path) -> Library:
+    adapter = document["adapter"]
+    name = str(document.get("variant") or adapter["name"])
+    results = []
+    for item in document["results"]:
+        if item["status"] not in CATEGORY:
+            raise ValueError(f"case {item.get('id')!r}: unknown status {item['status']!r}")
+        kept = item.get("traces")
+        results.append(LibraryResult(
+            case_id=str(item["id"]), scheduler=str(item["scheduler"]), status=item["status"],
+            detail=str(item.get("detail", "")), divergence=item.get("divergence"),
+            missing=tuple(item.get("missing", ())),
+            trace=Trace.from_json(kept["actual"]) if kept and kept.get("actual") else None,
+        ))
+    tol = adapter.get("tolerance") or {}
+    expectations = expectations_dir / f"{name}.toml"
+    reasons = load_expectations(expectations) if expectations.is_file() else {}
+    counts = {k: int(v) for k, v in document.get("counts", {}).items()}
+    return Library(
+        name=name, library=str(document.get("library") or name.split("-")[0]), version=str(adapter.get("version", "")),
+        tolerance=Tolerance(float(tol.get("rel", 0.0)), float(tol.get("abs", 0.0)), str(tol.get("reason", "bit-exact"))),
+        counts=counts, results=tuple(results), reasons=reasons, source=display_path(path),
+        expectations_source=display_path(expectations) if expectations.is_file() else "",
+    )
+
+
+# --- releases and changes ---------------------------------------------------------------------
+
+
+def _release_key(release: str):
+    try:
+        return (0, Version(release))
+    except InvalidVersion:
+        return (1, release)
+
+
+def _load_runs(path: Path, problems: list[str]) -> dict[str, ReleaseRun]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {release: ReleaseRun(release, str(r.get("env", "")), str(r.get("status", "")), str(r.get("run", "")),
+                                    str(r.get("pytest", "")).strip("= "), r.get("install_seconds"),
+                                    r.get("test_seconds"))
+                for release, r in sorted(data.items(), key=lambda item: _release_key(item[0]))}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+        problems.append(f"{display_path(path)}: not the release matrix's results ({type(exc).__name__}: {exc})")
+        return {}
+
+
+def load_changes(path: Path, known_cases: set[str], problems: list[str]) -> tuple[Change, ...] | None:
+    """docs/matrix/changes.toml, or None when it does not exist. Its minimum shape, one table per change:
+
+        [[change]]
+        id = "last-epoch-no-extra-step"       # unique slug
+        release = "2.8.0"                     # the first tested release that shows the new behaviour
+        kind = "lr values"                    # lr values | momentum/last_lr | error raised | warning | message text
+        summary = "one sentence"
+        cause = "https://github.com/pytorch/pytorch/pull/149312"   # "" when not found: then `searched` says
+        cause_title = "the PR's / issue's title"                   # what was searched
+        cases = ["cosineannealinglr/last-epoch-resume", ...]
+
+    Other keys are allowed (and ignored). Problems are appended to `problems`, one line each."""
+    if not path.is_file():
+        return None
+    where = display_path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        problems.append(f"{where}: invalid TOML: {exc}")
+        return ()
+    changes, seen = [], set()
+    for index, item in enumerate(data.get("change", []), 1):
+        label = f"{where}: [[change]] #{index}" + (f" {item.get('id')!r}" if isinstance(item, dict) else "")
+        if not isinstance(item, dict):
+            problems.append(f"{label}: not a table")
+            continue
+        bad = [f"{key} ({kind.__name__})" for key, kind in CHANGE_KEYS.items() if not isinstance(item.get(key), kind)]
+        if bad:
+            problems.append(f"{label}: missing or mistyped {', '.join(bad)}")
+            continue
+        if not SLUG.match(item["id"]) or item["id"] in seen:
+            problems.append(f"{label}: id must be a unique slug")
+            continue
+        seen.add(item["id"])
+        unknown = [c for c in item["cases"] if c not in known_cases]
+        if unknown or not item["cases"]:
+            problems.append(f"{label}: " + (f"unknown case(s) {', '.join(map(str, unknown))}" if unknown
+                                            else "lists no case"))
+            continue
+        if not item["cause"] and not str(item.get("searched", "")).strip():
+            problems.append(f"{label}: cause is empty and no `searched` says what was searched")
+            continue
+        changes.append(Change(item["id"], item["release"], item["kind"], item["summary"], item["cause"],
+                              item["cause_title"], tuple(item["cases"]), str(item.get("searched", ""))))
+    changes.sort(key=lambda c: (_release_key(c.release), c.id))
+    return tuple(changes)
+
+
+def release_ranges(releases: tuple[str, ...] | list[str], universe: tuple[str, ...]) -> str:
+    """'1.13.1–2.7.1, 2.13.0': consecutive runs of `releases` in `universe` order."""
+    runs: list[list[str]] = []
+    for i, release in enumerate(universe):
+        if release in releases:
+            if runs and universe.index(runs[-1][-1]) == i - 1:
+                runs[-1].append(release)
+            else:
+                runs.append([release])
+    return ", ".join(r[0] if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+
+
+def display_path(path: Path) -> str:
+    """The path relative to the checkout when it is inside it, for messages and pages."""
+    try:
+        return str(Path(path).resolve().relative_to(CHECKOUT))
+    except ValueError:
+        return str(path)
