@@ -419,6 +419,10 @@ def main(argv=None) -> int:
         for release in args.releases:
             print(f"matrix: torch {release} ({env_name(release)}) ...", flush=True)
             result = matrix_release(release, args)
+            # re-read before writing: another matrix run (other releases) may have recorded since we started
+            results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+            if args.no_regen:  # the traces were recorded by an earlier run: keep what it said
+                result = {**{k: v for k, v in results.get(release, {}).items() if k.startswith("regen")}, **result}
             results[release] = result
             if result["status"] != "pass":
                 failed.append(release)
