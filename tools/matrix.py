@@ -342,7 +342,8 @@ def render(store: golden.Goldens, all_cases, changes: list[dict], found: list[Tr
         out += [f"| `{t.case}` | {t.release} | {t.kind} | {_cell(_shorten(t.detail))} |" for t in unlisted]
     out += ["", "## Each case, release by release", "",
             "Every case whose trace is not the same on every release: its traces in release order, the change "
-            "that leads to each, and the first difference from the trace of the releases before.", ""]
+            "that leads to each, and the first difference from the trace of the releases before (\"expected\" is "
+            "theirs, \"got\" this one's).", ""]
     transition_at = {(t.case, t.release): t for t in found}
     for case in all_cases:
         if case.id not in changing:
