@@ -1,89 +1,72 @@
-"""Run the suite on every torch release 1.13.1 ... 2.15.0, record release-scoped traces, write the tables.
+"""Run the suite on every torch release 1.13.1 ... 2.15.0, record release-scoped traces, write what changed.
 
-For each release, one at a time so that disk stays bounded (each env is 3-7 GB: PyPI's Linux wheels carry
-CUDA libraries):
-  1. `tox -e torchXY --notest`                create the env and install that torch
+For each release, one at a time:
+  1. `tox -e torchXY --notest`                create the env and install that torch (uv, through tox-uv)
   2. `lr-conformance regen --scoped`           inside it: record where this release differs from the
                                               reference (release-scoped variants; the reference release runs
                                               a plain `regen`, which must find nothing to change)
   3. `tox -e torchXY`                         the env's real run: check, conformance run, tests
   4. delete .tox/torchXY                      (--keep to keep it)
-then writes docs/matrix/results.json (each env's result and times) and docs/behaviour-changes.md (every
-case whose trace differs between releases: which releases agree with the reference, where it changed, the
-first differing step and the torch change behind it). Golden values only ever come from step 2, real torch.
+then writes docs/matrix/results.json (each env's result and times) and docs/behaviour-changes.md: one row per
+torch change - release, what changed, kind, upstream cause, cases - from docs/matrix/changes.toml, checked
+against the recorded traces (every change of every case's trace between two releases must be covered by
+exactly one change there), then each case's traces release by release. Golden values only ever come from
+step 2, real torch.
 
-    python tools/matrix.py                        # all 17 releases (about 1-2 minutes each here)
+    python tools/matrix.py                        # all 17 releases
     python tools/matrix.py --releases 2.8.0 2.9.1 # some
     python tools/matrix.py --tables-only          # rewrite the docs from the manifest and recorded results
-Options: --accept (let step 2 change traces recorded before), --keep, --no-regen, --tox "python -m tox".
-For CPU-only wheels export PIP_INDEX_URL=https://download.pytorch.org/whl/cpu and
-PIP_EXTRA_INDEX_URL=https://pypi.org/simple first (tox passes PIP_* through).
+Options: --accept (let step 2 change traces recorded before), --keep, --no-regen, --cold, --tox "python -m tox".
+
+Disk and speed. uv installs each env from its cache (hard links where the cache is on the same file system),
+so an env costs little beyond the cache, and the cache keeps every release's wheels (CUDA wheels from PyPI:
+3-7 GB a release) for the next run. --cold gives each release an empty cache of its own, deleted with its env:
+disk then holds one release at a time, and every release downloads its wheels. uv does not read pip's
+configuration: the uv settings equivalent to pip's (tools/uv_env.py) are passed to tox unless UV_* variables
+say otherwise. For CPU-only wheels see tox.ini.
+Exit: 0 all envs pass and every trace change is attributed; 1 an env failed; 2 usage, or changes.toml does
+not match the recorded traces (each problem printed on one line; the tables are written anyway).
 """
 
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
+import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
 import time
+import tomllib
+from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import uv_env  # noqa: E402
 
 from conformance import cases as cases_mod  # noqa: E402
-from conformance import golden  # noqa: E402
+from conformance import compare, golden  # noqa: E402
+from conformance.model import FEATURES, AdapterInfo, Case, Trace  # noqa: E402
 from conformance.regenerate import describe_change  # noqa: E402
 
 RELEASES = ("1.13.1", "2.0.1", "2.1.2", "2.2.2", "2.3.1", "2.4.1", "2.5.1", "2.6.0", "2.7.1", "2.8.0",
             "2.9.1", "2.10.0", "2.11.0", "2.12.1", "2.13.0", "2.14.1", "2.15.0")
 RESULTS = ROOT / "docs" / "matrix" / "results.json"
+CHANGES = ROOT / "docs" / "matrix" / "changes.toml"
 TABLE = ROOT / "docs" / "behaviour-changes.md"
-LOGS = ROOT / ".matrix" / "logs"
+WORK = ROOT / ".matrix"
+LOGS = WORK / "logs"
 
-# What is known about why a case differs: case-id glob -> (torch change, one line). Metadata for the table,
-# never golden values. A differing case with no entry here is listed as "not yet traced to a change".
-KNOWN_CAUSES: dict[str, tuple[str, str]] = {
-    "*/last-epoch-resume": (
-        "https://github.com/pytorch/pytorch/pull/149312",
-        "2.8.0: constructing with last_epoch=k no longer applies one extra chainable step"),
-    "cosineannealingwarmrestarts/last-epoch-resume-past-two-periods": (
-        "https://github.com/pytorch/pytorch/pull/151289",
-        "2.8.0: T_cur is reset by modulo when resuming by last_epoch (before: one subtraction of T_i)"),
-    "cosineannealingwarmrestarts/last-epoch-resume": (
-        "https://github.com/pytorch/pytorch/pull/151289",
-        "2.8.0: T_cur is reset by modulo when resuming by last_epoch"),
-    "cycliclr/adam-beta1": ("", "2.3.0: CyclicLR cycles Adam's beta1 (earlier: ValueError with cycle_momentum)"),
-    "onecyclelr/adam-beta1": ("", "Adam's betas handling in the momentum-cycling schedulers"),
-    "linearlr/start-factor-zero": ("", "2.0.0: start_factor=0 is rejected at construction (1.13: ZeroDivisionError "
-                                       "on the first step)"),
-    "*/last-epoch-without-initial-lr": (
-        "https://github.com/pytorch/pytorch/issues/160626",
-        "the KeyError's message was reworded to explain when it happens (issue 160626)"),
-    "reducelronplateau/*": (
-        "https://github.com/pytorch/pytorch/pull/108464",
-        "2.2.0: ReduceLROnPlateau derives from LRScheduler and gains get_last_lr(), which raises AttributeError "
-        "before the first step() until 2.3.0 (pytorch#119556)"),
-    "cycliclr/resume-state-dict-mid-cycle": (
-        "https://github.com/pytorch/pytorch/pull/91400",
-        "2.0.0: CyclicLR's state_dict drops the unpicklable WeakMethod (1.13: TypeError saving the checkpoint)"),
-    "cycliclr/resume-state-dict-scale-fn": (
-        "https://github.com/pytorch/pytorch/pull/110931",
-        "2.2.0: CyclicLR's state_dict leaves out a custom scale_fn that is a plain function (before: the "
-        "checkpoint cannot be pickled)"),
-    "chainedscheduler/plateau-member": (
-        "https://github.com/pytorch/pytorch/pull/121633",
-        "2.4.0: ChainedScheduler rejects ReduceLROnPlateau at construction (before: TypeError at the first step)"),
-    "sequentiallr/milestone-zero": ("https://github.com/pytorch/pytorch/pull/185872",
-                                    "2.13.0: SequentialLR with a milestone at 0 starts on the right scheduler"),
-    "sequentiallr/tensor-lr": ("https://github.com/pytorch/pytorch/pull/162359",
-                               "2.4-2.9: SequentialLR with a tensor lr aliases lr and initial_lr; fixed in 2.10"),
-}
+# What a change's first visible effect is, judged from the first difference between the traces before and
+# after it (the earliest step; at one step an event before the values it explains).
+KINDS = ("lr values", "momentum/last_lr", "error raised", "warning", "message text")
+REQUIRED_KEYS = ("id", "release", "kind", "summary", "cause", "cause_title", "cases")
 
 
 def env_name(release: str) -> str:
@@ -91,12 +74,12 @@ def env_name(release: str) -> str:
     return f"torch{major}{minor}" if major != "1" else f"torch1{minor}"
 
 
-def run(command: list[str], log, timeout: float) -> tuple[int, str]:
+def run(command: list[str], log, timeout: float, env: dict[str, str]) -> tuple[int, str]:
     """Run a command, append its output to the log, return (exit code, output)."""
     log.write(f"$ {shlex.join(command)}\n")
     log.flush()
     try:
-        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         log.write(f"timed out after {timeout:.0f}s\n")
         return 124, ""
@@ -111,14 +94,26 @@ def last_line(output: str, pattern: str) -> str:
     return lines[-1] if lines else ""
 
 
+def tox_environment(cache_dir: Path | None) -> dict[str, str]:
+    """This process's environment plus uv's equivalent of pip's settings (and a cache of its own if given)."""
+    env = {**os.environ, **uv_env.from_pip()}
+    if cache_dir is not None:
+        env["UV_CACHE_DIR"] = str(cache_dir)
+    return env
+
+
 def matrix_release(release: str, args) -> dict:
     env = env_name(release)
     tox = shlex.split(args.tox)
     LOGS.mkdir(parents=True, exist_ok=True)
+    cache = WORK / "uv-cache" / env if args.cold else None
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
+    environ = tox_environment(cache)
     result = {"release": release, "env": env}
     with open(LOGS / f"{env}.log", "w", encoding="utf-8") as log:
         start = time.perf_counter()
-        code, output = run([*tox, "-e", env, "--notest"], log, args.timeout)
+        code, output = run([*tox, "-e", env, "--notest"], log, args.timeout, environ)
         result["install_seconds"] = round(time.perf_counter() - start, 1)
         if code != 0:
             result.update(status="install-failed", detail=last_line(output, r"ERROR|error") or f"exit {code}")
@@ -130,24 +125,50 @@ def matrix_release(release: str, args) -> dict:
                 regen.append("--scoped")
             if args.accept:
                 regen.append("--accept")
-            code, output = run(regen, log, args.timeout)
+            start = time.perf_counter()
+            code, output = run(regen, log, args.timeout, environ)
+            result["regen_seconds"] = round(time.perf_counter() - start, 1)
             result["regen"] = last_line(output, r"^regen") or f"exit {code}"
+            # the docs follow the traces just recorded before the env's tests read both
+            write_tables(json.loads(RESULTS.read_text()) if RESULTS.exists() else {})
         start = time.perf_counter()
-        code, output = run([*tox, "-e", env], log, args.timeout)
+        code, output = run([*tox, "-e", env], log, args.timeout, environ)
         result["test_seconds"] = round(time.perf_counter() - start, 1)
         result["status"] = "pass" if code == 0 else "fail"
         result["run"] = last_line(output, r"goldens: ")
         result["pytest"] = last_line(output, r"(passed|failed|error).* in [0-9.]+s")
     if not args.keep:
         shutil.rmtree(ROOT / ".tox" / env, ignore_errors=True)
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
     return result
 
 
-# --- tables --------------------------------------------------------------------------------
+# --- what changed, release to release ---------------------------------------------------------------
 
 
-def ranges(releases: list[str], universe: list[str]) -> str:
+@dataclass(frozen=True)
+class Transition:
+    """A case whose trace under `release` differs from its trace under `before`, the release tested before."""
+
+    case: str
+    before: str
+    release: str
+    kind: str  # one of KINDS
+    detail: str  # the first difference, for humans
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of consecutive tested releases sharing one recorded trace of a case."""
+
+    releases: tuple[str, ...]
+    record: dict
+
+
+def ranges(releases, universe) -> str:
     """'1.13.1-2.7.1, 2.13.0' style: consecutive runs (in `universe` order) joined by commas."""
+    universe = list(universe)
     runs: list[list[str]] = []
     for release in universe:
         if release in releases:
@@ -158,110 +179,215 @@ def ranges(releases: list[str], universe: list[str]) -> str:
     return ", ".join(r[0] if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs) or "none"
 
 
-def cause_of(case_id: str) -> tuple[str, str]:
-    exact = KNOWN_CAUSES.get(case_id)
-    if exact:
-        return exact
-    for pattern, cause in KNOWN_CAUSES.items():
-        if fnmatch.fnmatchcase(case_id, pattern):
-            return cause
-    return ("", "not yet traced to a torch change")
+def segments(entry) -> list[Segment]:
+    """A case's manifest entry as runs of consecutive tested releases (RELEASES order) sharing one trace."""
+    by_release = {r: record for record in entry["traces"] for r in record.get("generated_by", [])}
+    out: list[Segment] = []
+    for release in (r for r in RELEASES if r in by_release):
+        record = by_release[release]
+        if out and out[-1].record["file"] == record["file"]:
+            out[-1] = Segment(out[-1].releases + (release,), record)
+        else:
+            out.append(Segment((release,), record))
+    return out
 
 
-def difference_kind(reference, variant) -> str:
-    """What differs, coarsest first: the error (type, step or phase), lr values, warnings, message text only,
-    or another column."""
-    def lrs(trace):
-        return [(o.step, o.group, repr(o.lr)) for o in trace.observations]
-
-    def events(trace, kinds, with_message):
-        return [(e.step, e.phase, e.kind, e.type) + ((e.message,) if with_message else ())
-                for e in trace.events if e.kind in kinds]
-
-    if events(reference, {"error"}, False) != events(variant, {"error"}, False):
-        return "error"
-    if lrs(reference) != lrs(variant):
-        return "lr values"
-    if events(reference, {"warning"}, False) != events(variant, {"warning"}, False):
-        return "warnings"
-    if events(reference, {"error", "warning"}, True) != events(variant, {"error", "warning"}, True):
-        return "message text"
-    return "momentum / last_lr"
+_STRICT = AdapterInfo("golden", "", frozenset(), frozenset(FEATURES), frozenset({"last_lr", "messages"}))
 
 
-def behaviour_rows(store: golden.Goldens, all_cases) -> list[dict]:
-    rows = []
+def first_difference_kind(case: Case, before: Trace, after: Trace) -> str:
+    """The kind (KINDS) of the first difference between two traces of a case, as the strict comparison finds
+    it: every column, every event, messages included."""
+    _, _, divergence = compare.compare(case, before, after, _STRICT)
+    if divergence is None:
+        raise ValueError(f"{case.id}: the two traces do not differ")
+    if divergence.column in ("momentum", "last_lr"):
+        return "momentum/last_lr"
+    if divergence.column != "event":
+        return "lr values"  # "lr", or "length": observations one trace has and the other has not
+    for old, new in zip_longest(before.events, after.events):
+        if old == new:
+            continue
+        if old is not None and new is not None and old.key == new.key:
+            return "message text"
+        first = min((e for e in (old, new) if e is not None), key=lambda e: e.step)
+        at_first = [e for e in (old, new) if e is not None and e.step == first.step]
+        return "error raised" if any(e.kind == "error" for e in at_first) else "warning"
+    raise AssertionError("compare found an event divergence the events do not show")
+
+
+def transitions(store: golden.Goldens, all_cases) -> list[Transition]:
+    """Every change of a case's recorded trace from one tested release to the next, in case order."""
+    found = []
     for case in all_cases:
         entry = store.entries.get(case.id)
-        if not entry or len(entry["traces"]) < 2:
+        if not entry:
             continue
-        reference = entry["traces"][0]
-        ref_trace = store.read_verified(store.root / reference["file"], reference["sha256"])
-        observed = sorted({r for rec in entry["traces"] for r in rec["generated_by"]}, key=RELEASES.index)
-        by_release = {r: i for i, rec in enumerate(entry["traces"]) for r in rec["generated_by"]}
-        changed_in = [b for a, b in zip(observed, observed[1:]) if by_release[a] != by_release[b]]
-        loaded = [store.read_verified(store.root / rec["file"], rec["sha256"]) for rec in entry["traces"]]
-        transitions = [(b, difference_kind(loaded[by_release[a]], loaded[by_release[b]]))
-                       for a, b in zip(observed, observed[1:]) if by_release[a] != by_release[b]]
-        for record in entry["traces"][1:]:
-            trace = store.read_verified(store.root / record["file"], record["sha256"])
-            link, note = cause_of(case.id)
-            rows.append({
-                "case": case.id, "why": case.why, "releases": ranges(record["generated_by"], observed),
-                "reference": ranges(reference["generated_by"], observed), "changed_in": ", ".join(changed_in),
-                "kind": difference_kind(ref_trace, trace), "transitions": transitions,
-                "difference": _shorten(describe_change(case, ref_trace, trace)), "link": link, "note": note,
-                "file": record["file"],
-            })
-    return rows
+        runs = segments(entry)
+        for previous, current in zip(runs, runs[1:]):
+            old = store.read_verified(store.root / previous.record["file"], previous.record["sha256"])
+            new = store.read_verified(store.root / current.record["file"], current.record["sha256"])
+            found.append(Transition(case.id, previous.releases[-1], current.releases[0],
+                                    first_difference_kind(case, old, new), describe_change(case, old, new)))
+    return found
 
 
-def write_tables(results: dict) -> None:
-    store = golden.load()
-    all_cases = cases_mod.load_cases()
-    rows = behaviour_rows(store, all_cases)
+def load_changes(path: Path = CHANGES) -> list[dict]:
+    if not path.exists():
+        return []
+    try:
+        return list(tomllib.loads(path.read_text(encoding="utf-8")).get("change", []))
+    except tomllib.TOMLDecodeError as exc:
+        raise SystemExit(f"matrix: {path}: {exc}") from None
+
+
+def change_problems(changes: list[dict], found: list[Transition], path: str = "docs/matrix/changes.toml") -> list[str]:
+    """Every disagreement between the curated changes and the recorded traces, one line each (empty: none).
+
+    Each change must be well formed; each case it lists must change at its release with a first difference of
+    its kind; each recorded change of a case's trace must be listed by exactly one change."""
+    problems = []
+    at = {(t.case, t.release): t for t in found}
+    listed: dict[tuple[str, str], list[str]] = {}
+    seen_ids = set()
+    for index, change in enumerate(changes, 1):
+        name = change.get("id") or f"change #{index}"
+        missing = [key for key in REQUIRED_KEYS if key not in change]
+        if missing:
+            problems.append(f"{path}: {name}: missing {', '.join(missing)}")
+            continue
+        if name in seen_ids:
+            problems.append(f"{path}: {name}: id used twice")
+        seen_ids.add(name)
+        if change["release"] not in RELEASES:
+            problems.append(f"{path}: {name}: release {change['release']!r} is not a tested release "
+                            f"({RELEASES[0]} ... {RELEASES[-1]})")
+        if change["kind"] not in KINDS:
+            problems.append(f"{path}: {name}: kind {change['kind']!r} is not one of {', '.join(KINDS)}")
+        if not change["cause"] and not change.get("searched"):
+            problems.append(f"{path}: {name}: no cause and no `searched` saying what was searched")
+        if not change["cases"]:
+            problems.append(f"{path}: {name}: lists no case")
+        for case_id in change["cases"]:
+            listed.setdefault((case_id, change["release"]), []).append(name)
+            transition = at.get((case_id, change["release"]))
+            if transition is None:
+                problems.append(f"{path}: {name}: {case_id} does not change at {change['release']} in the "
+                                "recorded traces")
+            elif transition.kind != change["kind"]:
+                problems.append(f"{path}: {name}: {case_id}'s first difference at {change['release']} is "
+                                f"{transition.kind}, not {change['kind']} ({transition.detail})")
+    for transition in found:
+        names = listed.get((transition.case, transition.release), [])
+        if not names:
+            problems.append(f"{path}: no change lists {transition.case} at {transition.release} (from "
+                            f"{transition.before}: {transition.kind}: {transition.detail})")
+        elif len(names) > 1:
+            problems.append(f"{path}: {transition.case} at {transition.release} is listed by {len(names)} "
+                            f"changes: {', '.join(names)}")
+    return problems
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _cases_cell(case_ids) -> str:
+    """Case ids grouped by family: 'reducelronplateau: `cooldown`, `max-abs`; steplr: `x`'."""
+    families: dict[str, list[str]] = {}
+    for case_id in case_ids:
+        family, _, name = case_id.partition("/")
+        families.setdefault(family, []).append(name)
+    return "; ".join(f"{family}: " + ", ".join(f"`{n}`" for n in names) for family, names in families.items())
+
+
+def _cause_cell(change: dict) -> str:
+    if not change["cause"]:
+        return f"not found (searched: {change.get('searched', '')})"
+    number = re.search(r"/(?:pull|issues|commit)/([0-9a-f]+)", change["cause"])
+    label = f"#{number.group(1)}" if number and "/commit/" not in change["cause"] else "commit"
+    return f"[{label}]({change['cause']}) {change['cause_title']}"
+
+
+def render(store: golden.Goldens, all_cases, changes: list[dict], found: list[Transition], results: dict) -> str:
+    by_id = {c["id"]: c for c in changes}
+    change_of = {(case, c["release"]): c["id"] for c in changes for case in c["cases"]}
+    changing = {t.case for t in found}
+    recorded = {r for entry in store.entries.values() for rec in entry["traces"] for r in rec.get("generated_by", [])}
     out = ["# Behaviour changes across torch releases", "",
-           "Generated by `python tools/matrix.py` from `golden/traces/manifest.json` and "
-           "`docs/matrix/results.json`; do not edit by hand.", "",
-           f"Cases ran on the releases in the second table; {len(all_cases) - len({r['case'] for r in rows})} of "
-           f"{len(all_cases)} cases give the reference trace (torch {store.reference}) on every release that "
-           "ran them. The cases below differ somewhere: each row is one release-scoped trace, generated under "
-           "those releases. \"First difference\" compares it with the reference trace.", "",
-           "## Where releases change behaviour", "",
-           "Each release at which some case's trace changes, and what kind of change (a case can change at more "
-           "than one release):", "",
-           "| release | cases | lr values | error | warnings | message text | momentum / last_lr |",
-           "| --- | --- | --- | --- | --- | --- | --- |"]
-    kinds = ("lr values", "error", "warnings", "message text", "momentum / last_lr")
-    by_release: dict[str, dict[str, set]] = {}
-    for row in rows:
-        for release, kind in row["transitions"]:
-            by_release.setdefault(release, {k: set() for k in kinds})[kind].add(row["case"])
-    for release in sorted(by_release, key=RELEASES.index):
-        counts = by_release[release]
-        total = len(set().union(*counts.values()))
-        out.append(f"| {release} | {total} | " + " | ".join(str(len(counts[k]) or "") for k in kinds) + " |")
-    out += ["", "## Every release-scoped trace", "",
-            "| case | releases with this trace | same as reference | changed in | kind | first difference | cause |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
-    for row in rows:
-        cause = f"[{row['note']}]({row['link']})" if row["link"] else row["note"]
-        out.append(f"| `{row['case']}` | {row['releases']} | {row['reference']} | {row['changed_in']} | "
-                   f"{row['kind']} | {_cell(row['difference'])} | {_cell(cause)} |")
-    out += ["", "## Each release's tox env", "",
-            "`tox -e <env>` on this machine: install time, then the env's run (check, conformance run, pytest).", "",
-            "| release | env | result | install | run | conformance run | pytest |",
-            "| --- | --- | --- | --- | --- | --- | --- |"]
+           "Generated by `python tools/matrix.py` from `docs/matrix/changes.toml` (what each torch change is and "
+           "its upstream cause, curated), `golden/traces/manifest.json` (the traces each release recorded) and "
+           "`docs/matrix/results.json`; do not edit by hand. `tests/meta/test_matrix_tool.py` checks every change "
+           "against the recorded traces: each listed case's trace changes at that release, its first difference "
+           "is of that kind, and every change of every case's trace is listed exactly once.", "",
+           f"Releases recorded: {ranges(recorded, RELEASES)}. {len(all_cases) - len(changing)} of {len(all_cases)} "
+           f"cases give the reference trace (torch {store.reference}) on every release; the other {len(changing)} "
+           f"change {len(found)} times, through the {len(changes)} torch changes below.", "",
+           "## Changes", "",
+           "*release*: the first tested release that shows the change (it landed after the release tested "
+           "before it). *kind*: the first difference between the traces before and after it - lr values, "
+           "momentum/last_lr (`get_last_lr()` or the momentum the scheduler drives), error raised (a different "
+           "error, or one at another step or phase, or none), warning, message text (same error or warning, "
+           "reworded).", "",
+           "| release | change | what changed | kind | cause | cases |",
+           "| --- | --- | --- | --- | --- | --- |"]
+    for change in sorted(changes, key=lambda c: (RELEASES.index(c["release"]) if c["release"] in RELEASES else 0,
+                                                 c["id"])):
+        out.append(f"| {change['release']} | `{change['id']}` | {_cell(change['summary'])} | {change['kind']} | "
+                   f"{_cell(_cause_cell(change))} | {len(change['cases'])}: {_cases_cell(change['cases'])} |")
+    unlisted = [t for t in found if (t.case, t.release) not in change_of]
+    if unlisted:
+        out += ["", "## Not yet attributed", "",
+                "Recorded changes no entry of `docs/matrix/changes.toml` lists:", "",
+                "| case | release | kind | first difference |", "| --- | --- | --- | --- |"]
+        out += [f"| `{t.case}` | {t.release} | {t.kind} | {_cell(_shorten(t.detail))} |" for t in unlisted]
+    out += ["", "## Each case, release by release", "",
+            "Every case whose trace is not the same on every release: its traces in release order, the change "
+            "that leads to each, and the first difference from the trace of the releases before (\"expected\" is "
+            "theirs, \"got\" this one's).", ""]
+    transition_at = {(t.case, t.release): t for t in found}
+    for case in all_cases:
+        if case.id not in changing:
+            continue
+        out += [f"### {case.id}", "", case.why, "",
+                "| releases | trace | change | first difference from the releases before |",
+                "| --- | --- | --- | --- |"]
+        for segment in segments(store.entries[case.id]):
+            reference = " (reference)" if not segment.record["torch"] else ""
+            transition = transition_at.get((case.id, segment.releases[0]))
+            change_id = change_of.get((case.id, segment.releases[0]), "")
+            change = f"`{change_id}`" if change_id in by_id else ("not attributed" if transition else "")
+            out.append(f"| {ranges(segment.releases, RELEASES)} | `{segment.record['file']}`{reference} | {change} | "
+                       f"{_cell(_shorten(transition.detail)) if transition else ''} |")
+        out.append("")
+    out += ["## Each release's tox env", "",
+            "As the last `python tools/matrix.py` run measured it (README, \"Speed\", says how): creating the env "
+            "(`tox --notest`: uv installs torch and the project), `regen --scoped`, then the env's run (check, "
+            "conformance run, pytest).", "",
+            "| release | env | result | install | regen | run | conformance run | pytest |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for release in RELEASES:
         r = results.get(release)
         if r is None:
-            out.append(f"| {release} | `{env_name(release)}` | not run | | | | |")
+            out.append(f"| {release} | `{env_name(release)}` | not run | | | | | |")
             continue
-        out.append(f"| {release} | `{r['env']}` | {r['status']} | {r.get('install_seconds', '')} s | "
-                   f"{r.get('test_seconds', '')} s | {_cell(r.get('run') or r.get('detail', ''))} | "
-                   f"{_cell(r.get('pytest', '').strip('= '))} |")
+        seconds = {k: f"{r[k]} s" if k in r else "" for k in ("install_seconds", "regen_seconds", "test_seconds")}
+        out.append(f"| {release} | `{r['env']}` | {r['status']} | {seconds['install_seconds']} | "
+                   f"{seconds['regen_seconds']} | {seconds['test_seconds']} | "
+                   f"{_cell(r.get('run') or r.get('detail', ''))} | {_cell(r.get('pytest', '').strip('= '))} |")
+    return "\n".join(out) + "\n"
+
+
+def write_tables(results: dict) -> list[str]:
+    """Write docs/behaviour-changes.md; return the problems between changes.toml and the traces."""
+    store = golden.load()
+    all_cases = cases_mod.load_cases()
+    changes = load_changes()
+    found = transitions(store, all_cases)
+    problems = change_problems(changes, found)
+    well_formed = [c for c in changes if all(k in c for k in REQUIRED_KEYS)]
     TABLE.parent.mkdir(parents=True, exist_ok=True)
-    TABLE.write_text("\n".join(out) + "\n", encoding="utf-8")
+    TABLE.write_text(render(store, all_cases, well_formed, found, results), encoding="utf-8")
+    return problems
 
 
 def _shorten(text: str, limit: int = 220) -> str:
@@ -278,6 +404,8 @@ def main(argv=None) -> int:
     parser.add_argument("--accept", action="store_true", help="let regen change traces recorded before")
     parser.add_argument("--keep", action="store_true", help="keep each .tox/torchXY env")
     parser.add_argument("--no-regen", action="store_true", help="only run each env's tests")
+    parser.add_argument("--cold", action="store_true",
+                        help="an empty uv cache per release, deleted with its env: disk bounded by one release")
     parser.add_argument("--tables-only", action="store_true", help="only rewrite docs/ from recorded results")
     parser.add_argument("--tox", default=f"{sys.executable} -m tox", help="the tox command")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per tox call")
@@ -286,19 +414,33 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"--releases: unknown {', '.join(unknown)}; known: {', '.join(RELEASES)}")
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    failed = []
     if not args.tables_only:
+        start = time.perf_counter()
         for release in args.releases:
             print(f"matrix: torch {release} ({env_name(release)}) ...", flush=True)
             result = matrix_release(release, args)
+            # re-read before writing: another matrix run (other releases) may have recorded since we started
+            results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+            if args.no_regen:  # the traces were recorded by an earlier run: keep what it said
+                result = {**{k: v for k, v in results.get(release, {}).items() if k.startswith("regen")}, **result}
             results[release] = result
+            if result["status"] != "pass":
+                failed.append(release)
             print(f"matrix: torch {release}: {result['status']} (install {result.get('install_seconds')} s, "
-                  f"run {result.get('test_seconds', '-')} s) {result.get('regen', '')}", flush=True)
+                  f"regen {result.get('regen_seconds', '-')} s, run {result.get('test_seconds', '-')} s) "
+                  f"{result.get('regen', '')}", flush=True)
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    write_tables(results)
+        print(f"matrix: {len(args.releases)} release(s) in {(time.perf_counter() - start) / 60:.1f} min, "
+              f"{len(failed)} failed{': ' + ', '.join(failed) if failed else ''}", flush=True)
+    problems = write_tables(results)
     print(f"matrix: wrote {TABLE.relative_to(ROOT)}")
-    failed = [r for r in args.releases if results.get(r, {}).get("status") != "pass"]
-    return 1 if failed and not args.tables_only else 0
+    for problem in problems:
+        print(f"matrix: {problem}", file=sys.stderr)
+    if failed:
+        return 1
+    return 2 if problems else 0
 
 
 if __name__ == "__main__":

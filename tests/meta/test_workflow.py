@@ -17,6 +17,7 @@ WORKFLOW = ROOT / ".github" / "workflows" / "torch-matrix.yml"
 def _matrix_tool():
     spec = importlib.util.spec_from_file_location("matrix_tool", ROOT / "tools" / "matrix.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
     spec.loader.exec_module(module)
     return module
 
@@ -43,3 +44,16 @@ def test_workflow_tox_and_matrix_tool_list_the_same_17_releases():
     text = WORKFLOW.read_text()
     listed = re.search(r"env: \[([^\]]*)\]", text, re.S).group(1)
     assert [e.strip() for e in listed.split(",")] == tox_envs
+
+
+def test_ci_and_the_workflow_run_tox_with_the_uv_plugin_tox_ini_requires():
+    """Every env is made by uv: tox.ini requires tox-uv, and .ci/run and the workflow install that same
+    requirement up front; .ci/run hands uv pip's package sources (uv does not read pip's configuration)."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(ROOT / "tox.ini")
+    required = parser["tox"]["requires"].split()
+    tox_uv = next(r for r in required if r.startswith("tox-uv"))
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert f'"{tox_uv}"' in ci and f'"{tox_uv}"' in WORKFLOW.read_text()
+    assert 'eval "$(python tools/uv_env.py)"' in ci
+    assert "PIP_CONSTRAINT" not in parser["testenv"].get("set_env", "")  # uv would ignore it
