@@ -1,7 +1,14 @@
 """`lr-conformance` / `python -m conformance`: run, report, list, show, check, regen.
 
-Exit codes: 0 conformant / nothing to do; 1 a case failed, errored, timed out, crashed or xpassed (or regen
-refused); 2 usage or configuration error (bad --adapter, malformed case file or golden).
+Exit codes, the same for every command:
+  0    conformant / nothing to do (check: the data is consistent; regen: written, or nothing to write)
+  1    graded and not conformant: a case failed, errored, timed out, crashed or xpassed; or regen refused to
+       change or remove existing goldens without --accept
+  2    a usage, data or configuration problem found before grading: a bad option or --adapter, filters that
+       match no case, a malformed case file, a golden that is missing, corrupt (hash, encoding, rows) or older
+       than its case, a malformed manifest, goldens that cannot be written. Every problem found is reported
+       at once, one line each, and nothing is graded or written.
+  130  interrupted
 """
 
 from __future__ import annotations
@@ -82,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("--accept", action="store_true", help="allow changing or removing existing goldens")
     regen.add_argument("--scoped", action="store_true",
                        help="record the installed (non-reference) torch release's traces as release-scoped variants")
+    regen.add_argument("--wait", type=float, default=golden.LOCK_TIMEOUT, metavar="SECONDS",
+                       help="how long to wait for another regen writing the same goldens "
+                            f"(default {golden.LOCK_TIMEOUT:g}), then fail")
     regen.add_argument("--adapter", default="torch", help=argparse.SUPPRESS)
     return parser
 
@@ -90,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (cases_mod.CaseError, golden.GoldenError, AdapterLoadError, traces.TraceFormatError, UsageError,
-            ReportError) as exc:
+    except cases_mod.DataError as exc:  # case files and goldens: every problem found, one line each
+        for problem in exc.problems:
+            print(f"lr-conformance: {problem}", file=sys.stderr)
+        return 2
+    except (AdapterLoadError, traces.TraceFormatError, UsageError, ReportError) as exc:
         print(f"lr-conformance: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -115,7 +128,7 @@ def cmd_run(args) -> int:
     if args.timeout is not None and not args.timeout > 0:
         raise UsageError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     selected = _selected(args)
-    store = golden.load()
+    store = _checked_goldens(selected)
     adapter = load_adapter(args.adapter, timeout=args.timeout)
     spec = args.adapter or os.environ.get("LR_CONFORMANCE_ADAPTER") or "torch"
     options = runner.RunOptions(
@@ -138,6 +151,22 @@ def cmd_run(args) -> int:
         args.json_path.write_text(report.dumps_result(document), encoding="utf-8")
     _render(document, args.format, args.verbose, {args.report} - {None})
     return 0 if document["ok"] else 1
+
+
+def _checked_goldens(selected: list[cases_mod.Case]) -> golden.Goldens:
+    """The goldens, after a preflight over the selected cases: anything that would make grading them
+    meaningless (a missing, corrupt or stale golden) is reported all at once as exit 2, before any grading."""
+    store = golden.load()
+    _print_notes(store)
+    found = golden.preflight(store, selected)
+    if found:
+        raise golden.GoldenError(*found)
+    return store
+
+
+def _print_notes(store: golden.Goldens) -> None:
+    for note in store.notes:
+        print(f"lr-conformance: note: {note}", file=sys.stderr)
 
 
 def cmd_report(args) -> int:
@@ -199,24 +228,33 @@ def cmd_show(args) -> int:
 
 def cmd_check(args) -> int:
     all_cases = cases_mod.load_cases()
-    found = golden.problems(golden.load(), all_cases)
+    store = golden.load()
+    _print_notes(store)
+    found = golden.problems(store, all_cases)
     for line in found:
         print(line)
     print(f"check: {len(all_cases)} cases, {len(found)} problem(s)")
-    return 1 if found else 0
+    return 2 if found else 0
 
 
 def cmd_regen(args) -> int:
     from conformance.regenerate import regenerate, regenerate_scoped
 
-    all_cases = cases_mod.load_cases()
+    if not args.wait >= 0:
+        raise UsageError(f"--wait {args.wait:g}: must be a number of seconds >= 0")
     filtered = bool(args.patterns or args.scheduler or args.tag)
-    chosen = cases_mod.select(all_cases, args.patterns, args.scheduler, args.tag)
+    chosen = _selected(args)
     adapter = load_adapter(args.adapter)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
     try:
-        if args.scoped:
-            return regenerate_scoped(adapter, chosen, golden.load(), accept=args.accept)
-        return regenerate(adapter, chosen, golden.load(), accept=args.accept, prune=not filtered)
+        # The lock is held from reading the goldens to writing them: a concurrent regen waits (up to --wait).
+        with golden.writer(golden.TRACES_DIR, timeout=args.wait, out=say) as store:
+            if args.scoped:
+                return regenerate_scoped(adapter, chosen, store, accept=args.accept)
+            return regenerate(adapter, chosen, store, accept=args.accept, prune=not filtered)
     finally:
         adapter.close()
 

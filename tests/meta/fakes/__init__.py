@@ -4,4 +4,5 @@ divergence), see tests/meta/test_fake_adapters.py.
 broken_torch.py   in-process fakes: the torch reference adapter with one bug each
 process.py        process-level fakes (hang, kill, noisy stdout) served by `python -m conformance.serve`;
                   torch-free, so that restarting them costs milliseconds, not a torch import
+halving_reference.py  not broken: a torch-free stand-in for the reference, for `regen` in scratch copies
 """
