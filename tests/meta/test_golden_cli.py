@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import pwd
 import shutil
 import stat
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from fakes.halving_reference import HalvingReference
+from helpers import lock_held_elsewhere
 
 from conformance import cases, cli, golden
 from conformance.regenerate import regenerate
@@ -166,19 +166,11 @@ def test_regen_with_filters_matching_nothing_is_exit_2(capsys):
 
 
 def test_a_second_regen_waits_then_fails_with_one_line_naming_the_lock(scratch):
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from conformance import golden\n"
-         "with golden.locked(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)",
-         str(scratch / "traces")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_held_elsewhere(scratch / "traces") as pid:
         done = lr(scratch, "regen", "--accept", "--adapter", FAKE, "--wait", "0.5")
-    finally:
-        holder.kill()
-        holder.wait()
     waiting, failed = done.stderr.splitlines()
     assert done.returncode == 2
-    assert waiting.startswith("regen: waiting up to 0.5 s for") and f"pid {holder.pid}" in waiting
+    assert waiting.startswith("regen: waiting up to 0.5 s for") and f"pid {pid}" in waiting
     assert failed.startswith("lr-conformance: ") and ".traces.lock: still held after 0.5 s by" in failed
     assert lr(scratch, "regen", "--adapter", FAKE).returncode == 0  # the holder is gone: the lock is free
 
@@ -186,16 +178,22 @@ def test_a_second_regen_waits_then_fails_with_one_line_naming_the_lock(scratch):
 # --- read-only goldens, as an unprivileged user -------------------------------------------------
 
 
+def nobody():
+    """The unprivileged user to drop to when the tests run as root."""
+    import pwd  # POSIX only
+
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("running as root and there is no 'nobody' user to drop to")
+
+
 def as_unprivileged(function) -> tuple[int, str]:
     """Run function() -> exit code in a forked child as an unprivileged user ('nobody' when we are root,
     else ourselves); return the exit code and everything the child printed."""
     if not hasattr(os, "fork"):
         pytest.skip("needs os.fork")
-    if os.geteuid() == 0:
-        try:
-            nobody = pwd.getpwnam("nobody")
-        except KeyError:
-            pytest.skip("running as root and there is no 'nobody' user to drop to")
+    user = nobody() if os.geteuid() == 0 else None
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
@@ -207,8 +205,8 @@ def as_unprivileged(function) -> tuple[int, str]:
             sys.stdout = sys.stderr = os.fdopen(write_end, "w", buffering=1)
             if os.geteuid() == 0:
                 os.setgroups([])
-                os.setgid(nobody.pw_gid)
-                os.setuid(nobody.pw_uid)
+                os.setgid(user.pw_gid)
+                os.setuid(user.pw_uid)
             code = function()
         except BaseException:  # noqa: BLE001 - reported to the parent through the pipe
             traceback.print_exc()
@@ -222,6 +220,13 @@ def as_unprivileged(function) -> tuple[int, str]:
     return os.waitstatus_to_exitcode(status), text
 
 
+def give_to_the_unprivileged_user(tree_root: Path) -> None:
+    if os.geteuid() == 0:
+        user = nobody()
+        for path in [tree_root, *tree_root.rglob("*")]:
+            os.chown(path, user.pw_uid, user.pw_gid)
+
+
 @pytest.fixture
 def shared_scratch():
     """A scratch golden/ outside pytest's private tmp dir, owned by the unprivileged user."""
@@ -229,10 +234,7 @@ def shared_scratch():
     try:
         os.chmod(directory, 0o755)
         golden_dir = make_goldens(directory)
-        if os.geteuid() == 0:
-            nobody = pwd.getpwnam("nobody")
-            for path in [golden_dir, *golden_dir.rglob("*")]:
-                os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        give_to_the_unprivileged_user(golden_dir)
         yield golden_dir
     finally:
         for path in [directory, *directory.rglob("*")]:
@@ -286,10 +288,7 @@ def test_a_read_only_leftover_of_a_crashed_writer_is_named_then_cleaned_by_the_n
     traces = shared_scratch / "traces"
     staging = golden.staging_dir(traces)
     shutil.copytree(traces, staging)  # what an older regen left: a half-made copy of a read-only tree
-    if os.geteuid() == 0:
-        nobody = pwd.getpwnam("nobody")
-        for path in [staging, *staging.rglob("*")]:
-            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    give_to_the_unprivileged_user(staging)
     read_only(staging)
     code, output = as_unprivileged(cli_in(shared_scratch, "check"))
     assert code == 0 and ".traces.new: staging directory of a regen that is running or was interrupted" in output

@@ -6,7 +6,7 @@ import math
 import os
 
 import pytest
-from helpers import HalvingAdapter, make_case, snapshot
+from helpers import HalvingAdapter, lock_held_elsewhere, make_case, snapshot
 
 from conformance import golden, runner, traces
 from conformance.model import Status
@@ -183,28 +183,14 @@ def test_a_writer_refuses_goldens_changed_since_it_read_them(store_dir):
 
 
 def test_a_second_writer_waits_then_fails_naming_the_lock_and_its_holder(store_dir):
-    import subprocess
-    import sys
-    import time
-
-    holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from pathlib import Path; from conformance import golden\n"
-         "with golden.locked(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)",
-         str(store_dir)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        waited = []
-        start = time.monotonic()
+    waited = []
+    with lock_held_elsewhere(store_dir) as pid:
         with pytest.raises(golden.GoldenError) as info:
             with golden.writer(store_dir, timeout=0.3, out=waited.append):
                 pass
-        assert time.monotonic() - start < 30
-    finally:
-        holder.kill()
-        holder.wait()
     text = str(info.value)
-    assert ".traces.lock" in text and f"pid {holder.pid}" in text and "still held" in text and "\n" not in text
-    assert len(waited) == 1 and f"pid {holder.pid}" in waited[0]
+    assert ".traces.lock" in text and f"pid {pid}" in text and "still held after 0.3 s" in text and "\n" not in text
+    assert len(waited) == 1 and f"pid {pid}" in waited[0]
     with golden.writer(store_dir, timeout=5):  # the holder is gone: the lock is free again
         pass
 
