@@ -259,19 +259,24 @@ def concurrent_round(scratch: Scratch, index: int, tally: Tally) -> None:
 
 
 def calibrate(scratch: Scratch) -> tuple[float, float]:
-    """(duration of a whole regen --accept from A, duration of its write phase), measured once."""
+    """(duration of a whole regen --accept from A, duration of its write phase: from the staging directory
+    appearing until the staging and backup directories are both gone), measured once."""
     scratch.put("A")
     start = time.perf_counter()
     proc = subprocess.Popen(scratch.regen_command(), env=scratch.env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    staging = golden.staging_dir(scratch.traces)
-    write_start = None
+    staging, backup = golden.staging_dir(scratch.traces), golden.backup_dir(scratch.traces)
+    write_start = write_end = None
     while proc.poll() is None:
         if write_start is None and staging.exists():
             write_start = time.perf_counter()
-        time.sleep(0.0005)
+        elif write_start is not None and write_end is None and not staging.exists() and not backup.exists():
+            write_end = time.perf_counter()
+        time.sleep(0.0002)
     end = time.perf_counter()
-    return end - start, (end - write_start) if write_start else 0.01
+    if write_start is None:
+        return end - start, 0.01
+    return end - start, (write_end or end) - write_start
 
 
 def kill_round(scratch: Scratch, index: int, tally: Tally, rng: random.Random, total: float, write: float) -> None:
@@ -291,7 +296,7 @@ def kill_round(scratch: Scratch, index: int, tally: Tally, rng: random.Random, t
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     where = f"kill round {index}"
-    found = sorted(leftovers(scratch.traces)) + ([] if scratch.traces.exists() else ["traces/ missing"])
+    found = leftovers(scratch.traces) + ([] if scratch.traces.exists() else ["no traces/"])
     tally.seen["killed " + ("after it finished" if finished else "while running")
                + (f", leaving {', '.join(found)}" if found else ", no leftover")] += 1
 
