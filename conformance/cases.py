@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -29,6 +30,13 @@ from conformance.model import (
 
 GOLDEN_DIR = resources.GOLDEN_DIR  # the checkout's golden/, or the wheel's copy (conformance/resources.py)
 CASES_DIR = resources.CASES_DIR
+
+# Size bounds: a case is a few hundred rows of trace, and one that asks for millions runs for minutes and grows
+# past hundreds of MB in every command. schemas/case.schema.json states the same numbers.
+MAX_STEPS = 10000  # loop iterations
+MAX_GROUPS = 16  # param groups
+MAX_SCHEDULER_DEPTH = 4  # nesting levels: a plain scheduler is depth 1, a composite of plain ones depth 2
+MAX_CHILDREN = 16  # schedulers directly inside one composite
 
 SCHEDULERS = (
     "LambdaLR",
@@ -73,45 +81,85 @@ CASE_KEYS = {
 CHILD_KEYS = {"scheduler", "kwargs", "children"}
 
 
-class CaseError(ValueError):
-    """A case file is malformed. str() is one line: `file:line: case-id: what is wrong`."""
+class DataError(ValueError):
+    """Problems in the suite's data (case files, goldens) found before grading: exit code 2.
+
+    `problems` holds every problem found, one line each, so that all of them are reported at once; str() is
+    the first one (with a count of the others), so it stays one line too.
+    """
+
+    def __init__(self, *problems: str) -> None:
+        self.problems = problems
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        super().__init__(f"{problems[0]}{more}" if problems else "data problem")
+
+
+class CaseError(DataError):
+    """A case file is malformed. Each problem is one line: `file:line: case-id: what is wrong`."""
 
 
 def load_cases(directory: Path = CASES_DIR) -> list[Case]:
-    """Every case under `directory`, in file then declaration order. Raises CaseError on the first problem."""
+    """Every case under `directory`, in file then declaration order. Raises CaseError with every problem."""
     files = sorted(directory.glob("*.toml"))
     if not files:
         raise CaseError(f"{directory}: no case files (*.toml)")
     cases: list[Case] = []
+    problems: list[str] = []
     seen: dict[str, str] = {}
     for path in files:
-        for case in load_file(path):
+        loaded, found = _load_file(path)
+        problems += found
+        for case in loaded:
             if case.id in seen:
-                raise CaseError(f"{_where(path, case.id)}: duplicate id, first defined in {seen[case.id]}")
+                problems.append(f"{_where(path, case.id)}: duplicate id, first defined in {seen[case.id]}")
+                continue
             seen[case.id] = case.source
             cases.append(case)
+    if problems:
+        raise CaseError(*problems)
     return cases
 
 
 def load_file(path: Path) -> list[Case]:
-    text = path.read_text(encoding="utf-8")
+    """The cases of one file. Raises CaseError with every problem in it."""
+    cases, problems = _load_file(path)
+    if problems:
+        raise CaseError(*problems)
+    return cases
+
+
+def _load_file(path: Path) -> tuple[list[Case], list[str]]:
+    """The cases of one file that parse, and one line per problem."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        return [], [f"{_rel(path)}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x})"]
+    except OSError as exc:
+        return [], [f"{_rel(path)}: cannot read ({exc.strerror})"]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise CaseError(f"{_rel(path)}: invalid TOML: {exc}") from None
+        return [], [f"{_rel(path)}: invalid TOML: {exc}"]
     unknown_top = set(data) - {"defaults", "case"}
     if unknown_top:
-        raise CaseError(f"{_rel(path)}: unknown top-level keys {sorted(unknown_top)} (expected [defaults], [[case]])")
+        return [], [f"{_rel(path)}: unknown top-level keys {sorted(unknown_top)} (expected [defaults], [[case]])"]
     defaults = data.get("defaults", {})
-    cases = []
-    for index, raw in enumerate(data.get("case", [])):
+    raw_cases = data.get("case", [])
+    if not isinstance(defaults, dict) or not isinstance(raw_cases, list):
+        return [], [f"{_rel(path)}: expected a [defaults] table and [[case]] tables"]
+    cases, problems = [], []
+    for index, raw in enumerate(raw_cases):
+        if not isinstance(raw, dict):
+            problems.append(f"{_rel(path)}: case #{index + 1}: expected a [[case]] table")
+            continue
         merged = {**defaults, **raw}
         case_id = merged.get("id", f"<case #{index + 1}>")
         try:
             cases.append(parse_case(merged, source=_rel(path), family=path.stem))
         except (CaseError, vocabulary.VocabularyError, TypeError, ValueError, KeyError) as exc:
-            raise CaseError(f"{_where(path, case_id, text)}: {exc}") from None
-    return cases
+            problems.append(f"{_where(path, case_id, text)}: {exc}")
+    return cases, problems
 
 
 def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | None = None) -> Case:
@@ -135,9 +183,13 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     groups = data["groups"]
     if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) and "lr" in g for g in groups):
         raise CaseError("'groups' must be a non-empty list of tables, each with an 'lr'")
+    if len(groups) > MAX_GROUPS:
+        raise CaseError(f"'groups' has {len(groups)} param groups, over the limit of {MAX_GROUPS} (MAX_GROUPS)")
     steps = data["steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise CaseError("'steps' must be a positive integer")
+    if steps > MAX_STEPS:
+        raise CaseError(f"'steps' = {steps} is over the limit of {MAX_STEPS} (MAX_STEPS)")
 
     optimizer = data.get("optimizer", {"name": "SGD"})
     if isinstance(optimizer, str):
@@ -193,7 +245,10 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     )
 
 
-def _parse_scheduler(data: Mapping[str, Any], where: str) -> SchedulerSpec:
+def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1) -> SchedulerSpec:
+    if depth > MAX_SCHEDULER_DEPTH:
+        raise CaseError(f"{where}: schedulers nested {depth} levels deep, over the limit of {MAX_SCHEDULER_DEPTH} "
+                        "(MAX_SCHEDULER_DEPTH)")
     name = data.get("scheduler")
     if name not in SCHEDULERS:
         raise CaseError(f"{where}: unknown scheduler {name!r}")
@@ -209,11 +264,13 @@ def _parse_scheduler(data: Mapping[str, Any], where: str) -> SchedulerSpec:
     children_data = children_data or []
     if not isinstance(children_data, list):
         raise CaseError(f"{where}: 'children' must be a list of tables")
+    if len(children_data) > MAX_CHILDREN:
+        raise CaseError(f"{where}: {len(children_data)} children, over the limit of {MAX_CHILDREN} (MAX_CHILDREN)")
     children = []
     for i, child in enumerate(children_data):
         if not isinstance(child, dict) or set(child) - CHILD_KEYS:
             raise CaseError(f"{where}.children[{i}]: expected a table with keys {sorted(CHILD_KEYS)}")
-        children.append(_parse_scheduler(child, f"{where}.children[{i}]"))
+        children.append(_parse_scheduler(child, f"{where}.children[{i}]", depth + 1))
     return SchedulerSpec(name, dict(kwargs), tuple(children))
 
 

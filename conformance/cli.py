@@ -1,7 +1,14 @@
 """`lr-conformance` / `python -m conformance`: run, report, list, show, check, export, regen, adapters, site.
 
-Exit codes: 0 conformant / nothing to do; 1 a case failed, errored, timed out, crashed or xpassed (or regen
-refused); 2 usage or configuration error (bad --adapter, malformed case file or golden).
+Exit codes, the same for every command:
+  0    conformant / nothing to do (check: the data is consistent; regen: written, or nothing to write)
+  1    graded and not conformant: a case failed, errored, timed out, crashed or xpassed; or regen refused to
+       change or remove existing goldens without --accept
+  2    a usage, data or configuration problem found before grading: a bad option or --adapter, filters that
+       match no case, a malformed case file, a golden that is missing, corrupt (hash, encoding, rows) or older
+       than its case, a malformed manifest, goldens that cannot be written. Every problem found is reported
+       at once, one line each, and nothing is graded or written.
+  130  interrupted
 """
 
 from __future__ import annotations
@@ -111,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("--goldens", type=Path, metavar="DIR",
                        help="the golden/ directory to regenerate (its cases/ are read, its traces/ written), or a "
                             "checkout holding one (default: the checkout the current directory is in)")
+    regen.add_argument("--wait", type=float, default=golden.LOCK_TIMEOUT, metavar="SECONDS",
+                       help="how long to wait for another regen writing the same goldens "
+                            f"(default {golden.LOCK_TIMEOUT:g}), then fail")
     regen.add_argument("--adapter", default="torch", help=argparse.SUPPRESS)
 
     sub.add_parser("adapters", help="list the adapters registered by name (--adapter NAME): whether each one "
@@ -123,8 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (cases_mod.CaseError, golden.GoldenError, AdapterLoadError, traces.TraceFormatError, UsageError,
-            ReportError, resources.LocationError) as exc:
+    except cases_mod.DataError as exc:  # case files and goldens: every problem found, one line each
+        for problem in exc.problems:
+            print(f"lr-conformance: {problem}", file=sys.stderr)
+        return 2
+    except (AdapterLoadError, traces.TraceFormatError, UsageError, ReportError, resources.LocationError) as exc:
         print(f"lr-conformance: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -132,8 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _selected(args) -> list[cases_mod.Case]:
-    all_cases = cases_mod.load_cases()
+def _selected(args, directory: Path | None = None) -> list[cases_mod.Case]:
+    all_cases = cases_mod.load_cases(directory) if directory is not None else cases_mod.load_cases()
     chosen = cases_mod.select(all_cases, args.patterns, args.scheduler, args.tag)
     if not chosen:
         raise cases_mod.CaseError(no_match_message(all_cases, args.patterns, args.scheduler, args.tag))
@@ -217,7 +230,7 @@ def cmd_run(args) -> int:
     start = time.perf_counter()  # the summary's time is the run's wall time: loading included
     _refuse(_run_problems(args))
     selected = _selected(args)
-    store = golden.load()
+    store = _checked_goldens(selected)
     expectations = load_expectations(args.expectations) if args.expectations else None
     spec = resolve_spec(args.adapter)
     adapter, info = _load(args, spec)
@@ -233,7 +246,7 @@ def cmd_run(args) -> int:
         _close(adapter)
     document = report.result_document(
         outcomes, {c.id: c for c in selected}, info, spec, store.reference, time.perf_counter() - start,
-        goldens_digest=resources.goldens_digest(store.root), tolerance=override, rerun_options=_rerun_options(args),
+        goldens_digest=resources.goldens_digest(store.manifest_bytes), tolerance=override, rerun_options=_rerun_options(args),
     )
     failed = []
     if args.json_path:
@@ -279,6 +292,22 @@ def _close(adapter) -> None:
         raise
     except BaseException as exc:  # noqa: BLE001 - sys.exit too: the results are complete, report and go on
         print(f"lr-conformance: the adapter's close() raised {type(exc).__name__}: {exc} (ignored)", file=sys.stderr)
+
+
+def _checked_goldens(selected: list[cases_mod.Case]) -> golden.Goldens:
+    """The goldens, after a preflight over the selected cases: anything that would make grading them
+    meaningless (a missing, corrupt or stale golden) is reported all at once as exit 2, before any grading."""
+    store = golden.load()
+    _print_notes(store)
+    found = golden.preflight(store, selected)
+    if found:
+        raise golden.GoldenError(*found)
+    return store
+
+
+def _print_notes(store: golden.Goldens) -> None:
+    for note in store.notes:
+        print(f"lr-conformance: note: {note}", file=sys.stderr)
 
 
 def cmd_report(args) -> int:
@@ -387,11 +416,13 @@ def cmd_check(args) -> int:
         print("\n".join(f"lr-conformance: {line}" for line in invalid), file=sys.stderr)
         return 2
     all_cases = cases_mod.load_cases()
-    found = golden.problems(golden.load(), all_cases)
+    store = golden.load()
+    _print_notes(store)
+    found = golden.problems(store, all_cases)
     for line in found:
         print(line)
     print(f"check: {len(all_cases)} cases, {len(found)} problem(s)")
-    return 1 if found else 0
+    return 2 if found else 0
 
 
 def cmd_export(args) -> int:
@@ -418,15 +449,22 @@ def cmd_export(args) -> int:
 def cmd_regen(args) -> int:
     from conformance.regenerate import regenerate, regenerate_scoped
 
+    if not args.wait >= 0:
+        raise UsageError(f"--wait {args.wait:g}: must be a number of seconds >= 0")
     target = resources.regen_target(args.goldens)
-    all_cases = cases_mod.load_cases(target / "cases")
     filtered = bool(args.patterns or args.scheduler or args.tag)
-    chosen = cases_mod.select(all_cases, args.patterns, args.scheduler, args.tag)
+    chosen = _selected(args, target / "cases")
     adapter = load_adapter(args.adapter)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
     try:
-        if args.scoped:
-            return regenerate_scoped(adapter, chosen, golden.load(target / "traces"), accept=args.accept)
-        return regenerate(adapter, chosen, golden.load(target / "traces"), accept=args.accept, prune=not filtered)
+        # The lock is held from reading the goldens to writing them: a concurrent regen waits (up to --wait).
+        with golden.writer(target / "traces", timeout=args.wait, out=say) as store:
+            if args.scoped:
+                return regenerate_scoped(adapter, chosen, store, accept=args.accept)
+            return regenerate(adapter, chosen, store, accept=args.accept, prune=not filtered)
     finally:
         adapter.close()
 

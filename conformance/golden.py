@@ -1,4 +1,4 @@
-"""Golden traces on disk: the manifest, integrity checks, release-scoped selection and atomic rewrites.
+"""Golden traces on disk: the manifest, integrity checks, release-scoped selection, and safe rewrites.
 
 golden/traces/
   manifest.json                        spec hash, CSV hash and producing torch release(s) of every trace
@@ -8,47 +8,96 @@ golden/traces/
 A case's expected trace for torch release R is the first variant whose specifier admits R, else the
 reference trace. Implementations that mirror no particular release are graded against the reference.
 
-The whole traces/ directory is replaced in one rename (see `write_atomically`), so an interrupted
-regeneration leaves the previous goldens intact.
+Writers and readers (several processes may use one golden/ directory at once):
+  * A writer (regen) holds golden/.traces.lock (a `filelock` lock) from before it reads the goldens it
+    changes until its change is in place; a second writer waits up to `LOCK_TIMEOUT` seconds, then fails
+    with one line naming the lock and its holder. Under the lock it copies traces/ to golden/.traces.new,
+    changes the copy, renames traces/ to golden/.traces.old and the copy to traces/, and removes the old
+    tree. Recovery from a writer killed half-way (a leftover .traces.new or .traces.old, or traces/ missing
+    between the two renames) is done only by the next writer, under the lock.
+  * A reader (`load`) never writes, renames or deletes anything. It reads the manifest and every trace file
+    at once, as one snapshot, through a handle on the directory it opened (a rename does not change what
+    that handle reads), and keeps the snapshot only if that directory is still the current one when it is
+    done; otherwise a writer swapped it meanwhile and the reader reads again. When traces/ is missing (a
+    writer between its two renames, or killed there) the current goldens are the complete .traces.old.
+    Traces are parsed lazily from the snapshot's bytes, so a run never pairs one manifest with another
+    generation's files.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import functools
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+import socket
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance import TRACE_FORMAT, resources, traces
-from conformance.cases import spec_hash
+from conformance.cases import DataError, spec_hash
 from conformance.model import Case, Trace
 
 TRACES_DIR = resources.TRACES_DIR  # the checkout's golden/traces, or the wheel's copy (conformance/resources.py)
 MANIFEST = resources.MANIFEST
 REFERENCE_RELEASE = "2.13.0"
+LOCK_TIMEOUT = 60.0  # seconds a writer waits for another writer; a full regen takes seconds
+SNAPSHOT_ATTEMPTS = 50  # reads of a snapshot before giving up on a directory that keeps being swapped
 
 
-class GoldenError(ValueError):
-    """A golden is missing, corrupt or stale. str() is one line naming the file."""
+class GoldenError(DataError):
+    """A golden is missing, corrupt or stale, or the golden directory cannot be written. Each problem is one
+    line naming the file."""
 
 
-def csv_hash(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+def csv_hash(text: str | bytes) -> str:
+    """The manifest's hash of a trace file: of its bytes exactly as on disk (a CRLF copy does not match)."""
+    data = text.encode() if isinstance(text, str) else text
+    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def trace_file(case_id: str, label: str = "") -> str:
     return f"{case_id}@{label}.csv" if label else f"{case_id}.csv"
 
 
+def staging_dir(root: Path) -> Path:
+    return root.with_name("." + root.name + ".new")
+
+
+def backup_dir(root: Path) -> Path:
+    return root.with_name("." + root.name + ".old")
+
+
+def lock_path(root: Path) -> Path:
+    return root.with_name("." + root.name + ".lock")
+
+
+def show(path: Path) -> str:
+    """A path for messages: relative to the checkout when inside it (conformance.resources.display)."""
+    return resources.display(path)
+
+
 @dataclass(frozen=True)
 class Goldens:
-    """A loaded manifest plus the directory it describes. Traces are read lazily and cached."""
+    """One consistent snapshot of a golden directory: the manifest and the bytes of every trace file.
+
+    `files` maps each *.csv path relative to the root to its bytes; `manifest_bytes` is None when there was
+    no manifest. `notes` are one-line remarks for humans (a leftover of an interrupted writer, goldens read
+    from the backup). Traces are parsed from the bytes on first use and cached.
+    """
 
     root: Path
     manifest: Mapping
+    files: Mapping[str, bytes] = field(default_factory=dict)
+    manifest_bytes: bytes | None = None
+    notes: tuple[str, ...] = ()
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -59,10 +108,14 @@ class Goldens:
     def entries(self) -> Mapping[str, Mapping]:
         return self.manifest.get("cases", {})
 
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / MANIFEST
+
     def entry(self, case_id: str) -> Mapping:
         entry = self.entries.get(case_id)
         if entry is None:
-            raise GoldenError(f"{self.root / MANIFEST}: no golden for case {case_id!r} (run `lr-conformance regen`)")
+            raise GoldenError(f"{show(self.manifest_path)}: no golden for case {case_id!r} (run `lr-conformance regen`)")
         return entry
 
     def select(self, case_id: str, release: str | None) -> Mapping:
@@ -77,73 +130,338 @@ class Goldens:
         for record in records:
             if not record["torch"]:
                 return record
-        raise GoldenError(f"{self.root / MANIFEST}: case {case_id!r} has no reference trace")
+        raise GoldenError(f"{show(self.manifest_path)}: case {case_id!r} has no reference trace")
 
     def expected(self, case: Case, release: str | None) -> tuple[Trace, str]:
         record = self.select(case.id, release)
+        return self.trace(record), show(self.root / record["file"])
+
+    def text(self, record: Mapping) -> str:
+        """The verified text of a manifest record's file. Raises GoldenError (one line)."""
         path = self.root / record["file"]
-        if path not in self._cache:
-            self._cache[path] = self.read_verified(path, record["sha256"])
-        return self._cache[path], resources.display(path)
+        data = self.files.get(record["file"])
+        if data is None:
+            raise GoldenError(f"{show(path)}: listed in the manifest but missing (run `lr-conformance regen`)")
+        if csv_hash(data) != record["sha256"]:
+            crlf = " (it has CRLF line endings: restore LF, e.g. `git checkout`)" if b"\r\n" in data else ""
+            raise GoldenError(f"{show(path)}: content does not match its manifest hash{crlf}; edited by hand? "
+                              "regenerate with `lr-conformance regen`")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GoldenError(f"{show(path)}: not UTF-8 text") from None
 
     def read_verified(self, path: Path, expected_hash: str) -> Trace:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise GoldenError(f"{path}: listed in the manifest but missing") from None
-        except UnicodeDecodeError:
-            raise GoldenError(f"{path}: not UTF-8 text") from None
-        if csv_hash(text) != expected_hash:
-            raise GoldenError(
-                f"{path}: content does not match its manifest hash (edited by hand? regenerate with `lr-conformance regen`)"
-            )
-        return traces.loads(text, str(path))
+        """The verified trace of `path`, a file under `root`, from this snapshot (tools/matrix.py reads this way)."""
+        return self.trace({"file": path.relative_to(self.root).as_posix(), "sha256": expected_hash})
+
+    def trace(self, record: Mapping) -> Trace:
+        """The parsed, verified trace of a manifest record. Raises GoldenError (one line)."""
+        name = record["file"]
+        if name not in self._cache:
+            try:
+                self._cache[name] = traces.loads(self.text(record), show(self.root / name))
+            except traces.TraceFormatError as exc:
+                raise GoldenError(str(exc)) from None
+        return self._cache[name]
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+class _Swapped(Exception):
+    """The directory being read stopped being the current goldens: read again."""
 
 
 def load(root: Path = TRACES_DIR) -> Goldens:
-    recover(root)
-    path = root / MANIFEST
-    if not path.exists():
-        return Goldens(root, {"format": TRACE_FORMAT, "reference": REFERENCE_RELEASE, "cases": {}})
+    """A consistent snapshot of the goldens under `root`. Reads only; raises GoldenError (one line per problem)
+    for a manifest that is not what this harness writes. A missing manifest gives an empty store."""
+    for attempt in range(SNAPSHOT_ATTEMPTS):
+        try:
+            source, manifest_bytes, files = _read_snapshot(root)
+        except _Swapped:
+            time.sleep(min(0.001 * 2**attempt, 0.1))
+            continue
+        notes = _leftover_notes(root, source)
+        if manifest_bytes is None:
+            empty = {"format": TRACE_FORMAT, "reference": REFERENCE_RELEASE, "cases": {}}
+            return Goldens(root, empty, files, None, notes)
+        return Goldens(root, parse_manifest(manifest_bytes, root / MANIFEST), files, manifest_bytes, notes)
+    raise GoldenError(f"{show(root)}: the goldens were replaced {SNAPSHOT_ATTEMPTS} times while being read "
+                      "(a regen running in a loop?); try again")
+
+
+def _current(root: Path) -> Path | None:
+    """The directory holding the current goldens: traces/, or its complete backup while traces/ is missing."""
+    for path in (root, backup_dir(root)):
+        if path.is_dir():
+            return path
+    return None
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _read_snapshot(root: Path) -> tuple[Path | None, bytes | None, dict[str, bytes]]:
+    source = _current(root)
+    if source is None:
+        return None, None, {}
+    if not _HAVE_DIR_FD:
+        return _read_snapshot_by_path(root, source)
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise GoldenError(f"{path}: not valid JSON ({exc})") from None
+        handle = os.open(source, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        raise _Swapped from None
+    try:
+        manifest_bytes = _read_at(MANIFEST, handle)
+        files = {}
+        for directory, _dirs, names, dir_handle in os.fwalk(".", dir_fd=handle):
+            prefix = "" if directory == "." else directory.removeprefix("./") + "/"
+            for name in names:
+                if name.endswith(".csv"):
+                    data = _read_at(name, dir_handle)
+                    if data is not None:
+                        files[prefix + name] = data
+        # Writers never change a directory while it is the current one; they swap it out, then delete it.
+        # So a snapshot whose directory is still current was read whole from one generation.
+        current = _current(root)
+        if current is None or _identity(os.stat(current)) != _identity(os.fstat(handle)):
+            raise _Swapped
+        return source, manifest_bytes, files
+    except FileNotFoundError:
+        raise _Swapped from None
+    finally:
+        os.close(handle)
+
+
+def _read_at(name: str, dir_handle: int) -> bytes | None:
+    try:
+        fd = os.open(name, os.O_RDONLY, dir_fd=dir_handle)
+    except FileNotFoundError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+_HAVE_DIR_FD = hasattr(os, "O_DIRECTORY") and os.open in os.supports_dir_fd and hasattr(os, "fwalk")
+
+
+def _read_snapshot_by_path(root: Path, source: Path):  # pragma: no cover - platforms without dir_fd (Windows)
+    """Best effort where directories cannot be held open: read by path, then check the manifest and the
+    directory did not change meanwhile."""
+    before = source.stat()
+    manifest_path = source / MANIFEST
+    manifest_bytes = manifest_path.read_bytes() if manifest_path.exists() else None
+    files = {p.relative_to(source).as_posix(): p.read_bytes() for p in source.rglob("*.csv")}
+    after = _current(root)
+    if after is None or _identity(after.stat()) != _identity(before):
+        raise _Swapped
+    if manifest_bytes != (manifest_path.read_bytes() if manifest_path.exists() else None):
+        raise _Swapped
+    return source, manifest_bytes, files
+
+
+def _leftover_notes(root: Path, source: Path | None) -> tuple[str, ...]:
+    notes = []
+    if source is not None and source != root:
+        notes.append(f"{show(root)} is missing: read the complete previous goldens in {show(source)}, left by a "
+                     "regen that is running or was interrupted between its two renames (the next regen restores it)")
+    for leftover, what in ((staging_dir(root), "staging"), (backup_dir(root), "backup")):
+        if leftover != source and leftover.exists():
+            notes.append(f"{show(leftover)}: {what} directory of a regen that is running or was interrupted; "
+                         "readers ignore it, the next regen removes it")
+    return tuple(notes)
+
+
+def parse_manifest(data: bytes, path: Path) -> dict:
+    """The manifest, checked to be what `regen` writes. Raises GoldenError with one line per problem."""
+    where = show(path)
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise GoldenError(f"{where}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise GoldenError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise GoldenError(f"{where}: the top level must be a JSON object, got {_kind(manifest)}")
     if manifest.get("format") != TRACE_FORMAT:
-        raise GoldenError(f"{path}: trace format {manifest.get('format')!r}, this harness reads {TRACE_FORMAT}")
-    return Goldens(root, manifest)
+        raise GoldenError(f"{where}: trace format {manifest.get('format')!r}, this harness reads {TRACE_FORMAT}")
+    if not isinstance(manifest.get("reference", ""), str):
+        raise GoldenError(f"{where}: 'reference' must be a torch release string")
+    entries = manifest.get("cases")
+    if not isinstance(entries, dict):
+        raise GoldenError(f"{where}: 'cases' must be an object of case id -> entry, got {_kind(entries)}")
+    problems = [f"{where}: case {case_id!r}: {problem}"
+                for case_id, entry in entries.items() for problem in _entry_problems(entry)]
+    if problems:
+        raise GoldenError(*problems)
+    return manifest
+
+
+def _entry_problems(entry) -> list[str]:
+    if not isinstance(entry, dict):
+        return [f"entry must be an object, got {_kind(entry)}"]
+    found = []
+    if not isinstance(entry.get("spec"), str):
+        found.append("entry has no 'spec' hash")
+    records = entry.get("traces")
+    if not isinstance(records, list) or not records:
+        return found + ["entry has no 'traces' list"]
+    for index, record in enumerate(records):
+        found += [f"traces[{index}]: {p}" for p in _record_problems(record)]
+    if not found and sum(1 for r in records if r["torch"] == "") != 1:
+        found.append("needs exactly one reference trace (a record with \"torch\": \"\")")
+    return found
+
+
+def _record_problems(record) -> list[str]:
+    if not isinstance(record, dict):
+        return [f"must be an object, got {_kind(record)}"]
+    found = []
+    name = record.get("file")
+    if not isinstance(name, str) or not _safe_relative(name):
+        found.append(f"'file' must be a relative path to a .csv file inside the traces directory, got {name!r}")
+    sha = record.get("sha256")
+    if not isinstance(sha, str) or not sha.startswith("sha256:"):
+        found.append(f"no 'sha256' hash (got {sha!r})")
+    specifier = record.get("torch")
+    if not isinstance(specifier, str):
+        found.append(f"'torch' must be a PEP 440 specifier string or \"\", got {specifier!r}")
+    elif specifier and not _valid_specifier(specifier):
+        found.append(f"'torch' {specifier!r} is not a PEP 440 specifier like '>=2.4,<2.8'")
+    generated_by = record.get("generated_by", [])
+    if not isinstance(generated_by, list) or not all(isinstance(r, str) for r in generated_by):
+        found.append("'generated_by' must be a list of torch releases")
+    return found
+
+
+@functools.lru_cache(maxsize=None)  # a manifest repeats a few specifiers many times
+def _valid_specifier(text: str) -> bool:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    try:
+        SpecifierSet(text)
+    except InvalidSpecifier:
+        return False
+    return True
+
+
+def _safe_relative(name: str) -> bool:
+    parts = name.split("/")
+    return name.endswith(".csv") and "" not in parts and "." not in parts and ".." not in parts and "\\" not in name
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+# --- integrity ------------------------------------------------------------------------------
+
+
+def preflight(store: Goldens, cases: Iterable[Case]) -> list[str]:
+    """Every problem that would make grading `cases` against `store` meaningless, one line each (empty = none):
+    no manifest, no golden, a case changed since its golden, a trace file missing, not matching its hash, not
+    parsing, or whose rows do not fit its case. `run` reports them all and grades nothing (exit 2)."""
+    if store.manifest_bytes is None:
+        return [f"{show(store.manifest_path)}: missing, so no case has a golden (restore it, e.g. "
+                "`git checkout golden/traces`, or run `lr-conformance regen`)"]
+    found = []
+    for case in cases:
+        found += _case_problems(store, case, expectations=False)
+    return found
 
 
 def problems(store: Goldens, cases: Iterable[Case]) -> list[str]:
-    """Every inconsistency between cases, manifest and files, one line each (empty = consistent)."""
-    found = []
+    """Every inconsistency between cases, manifest and files, one line each (empty = consistent): what
+    `preflight` finds for every case, plus expectations the reference golden contradicts and orphans."""
     cases = list(cases)
-    ids = {c.id for c in cases}
-    referenced = set()
+    found = preflight(store, [])
+    if found:
+        return found
     for case in cases:
-        entry = store.entries.get(case.id)
-        if entry is None:
-            found.append(f"{case.source}: {case.id}: has no golden (run `lr-conformance regen`)")
-            continue
-        if entry.get("spec") != spec_hash(case):
-            found.append(f"{case.source}: {case.id}: spec changed since its golden was generated (run `lr-conformance regen`)")
-        for record in entry["traces"]:
-            referenced.add(record["file"])
-            try:
-                trace = store.read_verified(store.root / record["file"], record["sha256"])
-            except (GoldenError, traces.TraceFormatError) as exc:
-                found.append(str(exc))
-                continue
-            if not record["torch"]:
-                found.extend(_expectation_problems(case, trace))
-    for orphan in sorted(set(store.entries) - ids):
-        found.append(f"{store.root / MANIFEST}: orphan golden {orphan!r} has no case")
-    if store.root.exists():
-        for path in sorted(store.root.rglob("*.csv")):
-            rel = path.relative_to(store.root).as_posix()
-            if rel not in referenced:
-                found.append(f"{path}: orphan trace file, not in the manifest")
+        found += _case_problems(store, case, expectations=True)
+    for orphan in sorted(set(store.entries) - {c.id for c in cases}):
+        found.append(f"{show(store.manifest_path)}: orphan golden {orphan!r} has no case")
+    referenced = {record["file"] for entry in store.entries.values() for record in entry["traces"]}
+    for name in sorted(set(store.files) - referenced):
+        found.append(f"{show(store.root / name)}: orphan trace file, not in the manifest")
     return found
+
+
+def _case_problems(store: Goldens, case: Case, expectations: bool) -> list[str]:
+    entry = store.entries.get(case.id)
+    if entry is None:
+        return [f"{case.source}: {case.id}: has no golden (run `lr-conformance regen`)"]
+    found = []
+    stale = entry["spec"] != spec_hash(case)
+    if stale:
+        found.append(f"{case.source}: {case.id}: case changed since its golden: run `lr-conformance regen`")
+    for record in entry["traces"]:
+        try:
+            trace = store.trace(record)
+        except GoldenError as exc:
+            found += exc.problems
+            continue
+        if not stale:  # a stale golden was recorded for other case data: its rows need not fit this one
+            found += row_problems(case, trace, show(store.root / record["file"]))
+        if expectations and not record["torch"]:
+            found += _expectation_problems(case, trace)
+    return found
+
+
+def row_problems(case: Case, trace: Trace, where: str) -> list[str]:
+    """Whether a trace's rows can be what the runner records for `case` (at most one line): one lr row per
+    step and group, in order, all steps unless an error event ends the trace, events in step order with the
+    error last, momentum exactly where the case drives it, the step arguments the case gives, and no NaN lr
+    unless the case's data has a non-finite number."""
+    groups = len(case.groups)
+    grid = [(step, group) for step in range(case.steps) for group in range(groups)]
+    rows = [(o.step, o.group) for o in trace.observations]
+    for index, (got, want) in enumerate(zip(rows, grid)):
+        if got != want:
+            return [f"{where}: lr row {index + 1} is step {got[0]} group {got[1]}, the case has step {want[0]} "
+                    f"group {want[1]} there (rows run step by step, groups 0-{groups - 1} in order)"]
+    if len(rows) > len(grid):
+        return [f"{where}: {len(rows)} lr rows, more than the case's {case.steps} step(s) x {groups} group(s)"]
+    error = trace.error
+    if len(rows) % groups:
+        return [f"{where}: step {rows[-1][0]} has lr rows for {len(rows) % groups} of the case's {groups} groups"]
+    if len(rows) < len(grid) and error is None:
+        return [f"{where}: {len(rows) // groups} of the case's {case.steps} steps, and no error event ends it early"]
+    if error is not None and len(rows) // groups not in (error.step, error.step + 1):
+        return [f"{where}: the lr rows stop after {len(rows) // groups} step(s) but its error is at step {error.step}"]
+    event_steps = [e.step for e in trace.events]
+    if event_steps != sorted(event_steps) or any(not 0 <= s < case.steps for s in event_steps):
+        return [f"{where}: event steps {event_steps} are not in order within the case's {case.steps} steps"]
+    if error is not None and trace.events[-1] is not error:
+        return [f"{where}: events follow the error event at step {error.step}; an error ends the trace"]
+    step_args = case.step_args
+    for o in trace.observations:
+        if (o.momentum is not None) != case.drives_momentum:
+            has = "has" if o.momentum is not None else "lacks"
+            return [f"{where}: step {o.step} group {o.group} {has} a momentum value; the case "
+                    + ("drives" if case.drives_momentum else "does not drive") + " momentum"]
+        want = None if step_args is None else float(step_args[o.step])
+        if not _same(want, o.step_arg):
+            return [f"{where}: step {o.step} step_arg is {o.step_arg!r}, the case gives {want!r}"]
+        if o.lr != o.lr and not _has_nonfinite(case.raw):
+            return [f"{where}: step {o.step} group {o.group} lr is NaN, but the case's data has no nan or inf"]
+    return []
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return a == b or (a is not None and b is not None and a != a and b != b)
+
+
+def _has_nonfinite(value) -> bool:
+    if isinstance(value, float):
+        return value != value or value in (float("inf"), float("-inf"))
+    if isinstance(value, Mapping):
+        return any(_has_nonfinite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nonfinite(v) for v in value)
+    return False
 
 
 def _expectation_problems(case: Case, trace: Trace) -> list[str]:
@@ -164,33 +482,182 @@ def _expectation_problems(case: Case, trace: Trace) -> list[str]:
 
 # --- writing ------------------------------------------------------------------------------
 
+_locks: dict[tuple[Path, int], object] = {}  # one lock object per path and process: re-entrant, fork-safe
 
-def recover(root: Path = TRACES_DIR) -> None:
-    """Finish or undo an interrupted swap: if traces/ is gone but the backup exists, put it back."""
-    backup = root.with_name("." + root.name + ".old")
-    staging = root.with_name("." + root.name + ".new")
+
+@contextlib.contextmanager
+def locked(root: Path, timeout: float = LOCK_TIMEOUT, out: Callable[[str], None] | None = None) -> Iterator[list[str]]:
+    """Hold the writers' lock of `root` (re-entrant in one process). Waits up to `timeout` seconds for another
+    writer, saying so through `out`, then raises GoldenError naming the lock and its holder. Under the lock,
+    first recovers from an interrupted writer; yields the one-line notes of what recovery did."""
+    import filelock
+
+    path = lock_path(root)
+    key = (path, os.getpid())
+    if key not in _locks:
+        _locks[key] = filelock.FileLock(str(path))
+    lock = _locks[key]
+    holder_file = path.with_name(path.name + ".holder")
+    outermost = not lock.is_locked
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            if out is not None:
+                out(f"regen: waiting up to {timeout:g} s for {show(path)}, held by {_holder(holder_file)}")
+            lock.acquire(timeout=timeout)
+    except filelock.Timeout:
+        raise GoldenError(f"{show(path)}: still held after {timeout:g} s by {_holder(holder_file)}: another regen "
+                          "is writing these goldens; wait for it, then rerun") from None
+    except OSError as exc:
+        raise GoldenError(f"{show(path)}: cannot take the writers' lock ({exc.strerror}); writing goldens needs "
+                          f"write access to {show(path.parent)}") from None
+    try:
+        notes = []
+        if outermost:
+            _write_holder(holder_file)
+            notes = _recover(root)
+        yield notes
+    finally:
+        if outermost:
+            with contextlib.suppress(OSError):
+                holder_file.unlink()
+        lock.release()
+
+
+def _write_holder(holder_file: Path) -> None:
+    """Say who holds the lock, for a writer that times out waiting (the lock file itself says nothing)."""
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
+    since = datetime.datetime.now().isoformat(timespec="seconds")
+    text = f"pid {os.getpid()} on {socket.gethostname()} ({command}, since {since})"
+    with contextlib.suppress(OSError):
+        temporary = holder_file.with_name(holder_file.name + f".{os.getpid()}")
+        temporary.write_text(text + "\n", encoding="utf-8")
+        os.replace(temporary, holder_file)
+
+
+def _holder(holder_file: Path) -> str:
+    try:
+        return holder_file.read_text(encoding="utf-8").strip() or "an unknown process"
+    except OSError:
+        return "an unknown process"
+
+
+@contextlib.contextmanager
+def writer(root: Path = TRACES_DIR, timeout: float = LOCK_TIMEOUT,
+           out: Callable[[str], None] | None = None) -> Iterator[Goldens]:
+    """The goldens to change, read under the writers' lock, which is held until the block ends, so that no
+    other writer changes them between this read and `write_atomically`. Recovery notes go to `out`."""
+    with locked(root, timeout, out) as notes:
+        for note in notes:
+            if out is not None:
+                out(f"regen: {note}")
+        yield load(root)
+
+
+def _recover(root: Path) -> list[str]:
+    """Undo what an interrupted writer left, under the lock: if traces/ is gone, put the complete backup back;
+    then remove the staging and backup directories. Returns one line per action."""
+    staging, backup = staging_dir(root), backup_dir(root)
+    done = []
     if not root.exists() and backup.exists():
-        os.replace(backup, root)
-    for leftover in (backup, staging):
-        if leftover.exists() and root.exists():
-            shutil.rmtree(leftover)
+        try:
+            os.replace(backup, root)
+        except OSError as exc:
+            raise GoldenError(f"{show(backup)}: cannot restore it as {show(root)} ({exc.strerror})") from None
+        done.append(f"restored {show(root)} from {show(backup)}, left by an interrupted regen")
+    for leftover in (staging, backup):
+        if leftover.exists():
+            _remove_tree(leftover)
+            done.append(f"removed {show(leftover)}, left by an interrupted regen")
+    return done
 
 
-def write_atomically(root: Path, files: Mapping[str, str | None], manifest: Mapping) -> None:
-    """Write `files` (relative path -> text, or None to delete) and the manifest as one change.
+def _remove_tree(path: Path) -> None:
+    """Delete a directory tree this module created, even if it was made read-only (a copy of a read-only
+    tree by an older version). Raises GoldenError naming the path."""
 
-    The current directory is copied to a staging directory, changed there, and swapped in with two renames;
-    `recover` repairs the one window between them. Nothing is touched if anything fails before the swap.
+    def make_writable_and_retry(function, name, _exc_info):
+        parent = os.path.dirname(name)
+        os.chmod(parent, os.stat(parent).st_mode | stat.S_IWUSR | stat.S_IXUSR)
+        function(name)
+
+    try:
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=make_writable_and_retry)
+        else:
+            shutil.rmtree(path, onerror=make_writable_and_retry)
+    except OSError as exc:
+        raise GoldenError(f"{show(path)}: cannot remove this leftover of an interrupted regen ({exc.strerror}); "
+                          "remove it by hand") from None
+
+
+def write_atomically(store: Goldens, files: Mapping[str, str | None], manifest: Mapping) -> None:
+    """Write `files` (relative path -> text, or None to delete) and the manifest as one change to the goldens
+    `store` was read from, under the writers' lock.
+
+    The current directory is copied to a staging directory, changed there, and swapped in with two renames.
+    Raises GoldenError (one line, nothing changed) if the goldens changed on disk since `store` was read, if
+    the tree is not writable, or if writing fails; a failure leaves the old goldens in place and no staging
+    directory behind.
     """
-    recover(root)
-    staging = root.with_name("." + root.name + ".new")
-    backup = root.with_name("." + root.name + ".old")
-    if staging.exists():
-        shutil.rmtree(staging)
+    root = store.root
+    with locked(root):
+        current = _manifest_on_disk(root)
+        if current != store.manifest_bytes:
+            raise GoldenError(f"{show(root / MANIFEST)}: changed since these goldens were read (another regen?); "
+                              "nothing written, rerun")
+        _check_writable(root)
+        staging, backup = staging_dir(root), backup_dir(root)
+        try:
+            _stage(root, staging, files, manifest)
+            if root.exists():
+                os.replace(root, backup)
+            os.replace(staging, root)
+        except OSError as exc:
+            _undo(root, staging, backup)
+            where = show(Path(exc.filename)) if exc.filename else show(root)
+            raise GoldenError(f"{where}: {exc.strerror or exc}; nothing written, the goldens are as before") from None
+        except BaseException:
+            _undo(root, staging, backup)
+            raise
+        if backup.exists():
+            with contextlib.suppress(GoldenError):  # the change is in place; the next writer removes what is left
+                _remove_tree(backup)
+
+
+def _manifest_on_disk(root: Path) -> bytes | None:
+    try:
+        return (root / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _check_writable(root: Path) -> None:
+    """A writer needs to create beside traces/ and to delete every file of the old tree after the swap: check
+    before staging anything, so that a read-only tree is refused with one line and nothing left behind."""
+    parent = root.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise GoldenError(f"{show(parent)}: not writable; regen writes nothing into a read-only golden directory")
     if root.exists():
-        shutil.copytree(root, staging)
-    else:
-        staging.mkdir(parents=True)
+        for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise GoldenError(f"{show(directory)}: not writable; regen writes nothing into a read-only "
+                                  "golden directory (make it writable, e.g. chmod -R u+w, to regenerate)")
+
+
+def _stage(root: Path, staging: Path, files: Mapping[str, str | None], manifest: Mapping) -> None:
+    # Plain copies with fresh permissions: a copy of a file left read-only by hand must still be writable here.
+    staging.mkdir()
+    if root.exists():
+        for directory, dirnames, filenames in os.walk(root):
+            target_dir = staging / Path(directory).relative_to(root)
+            for name in dirnames:
+                (target_dir / name).mkdir()
+            for name in filenames:
+                shutil.copyfile(Path(directory, name), target_dir / name)
     for rel, text in files.items():
         target = staging / rel
         if text is None:
@@ -202,10 +669,15 @@ def write_atomically(root: Path, files: Mapping[str, str | None], manifest: Mapp
         if not any(directory.iterdir()):
             directory.rmdir()
     (staging / MANIFEST).write_text(dump_manifest(manifest), encoding="utf-8", newline="\n")
-    if root.exists():
-        os.replace(root, backup)
-    os.replace(staging, root)
-    shutil.rmtree(backup, ignore_errors=True)
+
+
+def _undo(root: Path, staging: Path, backup: Path) -> None:
+    """After a failed write: the old tree back in place, no staging directory."""
+    with contextlib.suppress(GoldenError, OSError):
+        if not root.exists() and backup.exists():
+            os.replace(backup, root)
+        if staging.exists():
+            _remove_tree(staging)
 
 
 def dump_manifest(manifest: Mapping) -> str:

@@ -4,7 +4,9 @@ Rules (the golden data is the product, so they are strict):
   * only an adapter mirroring the manifest's reference release writes reference traces;
   * new cases get goldens; a golden whose trace would change, or one whose case was deleted, is only
     rewritten or removed with accept=True - otherwise the changes are printed and nothing is written;
-  * all traces are computed first, then written in one atomic swap (golden.write_atomically);
+  * all traces are computed first, then written in one swap under the writers' lock
+    (golden.write_atomically); the caller should read `store` under that lock too (golden.writer), so that
+    no other writer changes the goldens in between - write_atomically refuses if one did;
   * a second run writes no byte (CSV and manifest are deterministic).
 """
 
@@ -39,6 +41,17 @@ def describe_change(case: Case, old: Trace, new: Trace) -> str:
     return f"{detail}; max |lr diff| {max(finite, default=0.0):.3g}" if divergence else "identical values"
 
 
+def _describe_old(case: Case, path, old_bytes: bytes | None, text: str) -> str:
+    if old_bytes is None:
+        return "old golden missing"
+    if old_bytes.replace(b"\r\n", b"\n") == text.encode():
+        return "same rows, but the old golden has CRLF line endings (rewritten by an editor or git's autocrlf?)"
+    try:
+        return describe_change(case, traces.loads(old_bytes.decode("utf-8"), str(path)), traces.loads(text))
+    except (UnicodeDecodeError, traces.TraceFormatError) as exc:
+        return f"old golden unreadable: {str(exc).splitlines()[0]}"
+
+
 def regenerate(
     adapter,
     cases: Iterable[Case],
@@ -68,23 +81,17 @@ def regenerate(
                   "generated_by": [release]}
         entry = entries.get(case.id)
         old = next((r for r in entry["traces"] if not r["torch"]), None) if entry else None
-        old_text = None
+        # bytes, not text: a golden rewritten with CRLF line endings must not read back as unchanged
+        old_bytes = store.files.get(old["file"]) if old is not None else None
         if old is None:
             changes.append(Change(case.id, "new"))
+        elif old_bytes != text.encode():
+            changes.append(Change(case.id, "changed", _describe_old(case, store.root / old["file"], old_bytes, text)))
         else:
-            old_path = store.root / old["file"]
-            old_text = old_path.read_text(encoding="utf-8") if old_path.exists() else ""
-            if old_text != text:
-                try:
-                    detail = describe_change(case, traces.loads(old_text, str(old_path)), traces.loads(text))
-                except traces.TraceFormatError as exc:
-                    detail = f"old golden unreadable: {exc}"
-                changes.append(Change(case.id, "changed", detail))
-            else:
-                record["generated_by"] = sorted(set(old.get("generated_by", [])) | {release}, key=_release_key)
-                if entry.get("spec") != spec_hash(case):
-                    changes.append(Change(case.id, "spec"))
-        if old_text != text:
+            record["generated_by"] = sorted(set(old.get("generated_by", [])) | {release}, key=_release_key)
+            if entry.get("spec") != spec_hash(case):
+                changes.append(Change(case.id, "spec"))
+        if old_bytes != text.encode():
             files[record["file"]] = text
         variants = [r for r in (entry or {}).get("traces", []) if r["torch"]]
         entries[case.id] = {"spec": spec_hash(case), "traces": [record, *variants]}
@@ -104,19 +111,14 @@ def regenerate(
         out(f"regen: {len(refused)} existing golden(s) would change or be removed; nothing written. "
             "Review the changes above, then rerun with --accept.")
         return 1
-    if not files and golden.dump_manifest(manifest) == _current_manifest(store):
+    if not files and golden.dump_manifest(manifest).encode() == store.manifest_bytes:
         out(f"regen: {len(cases)} cases, goldens up to date; nothing written")
         return 0
-    golden.write_atomically(store.root, files, manifest)
+    golden.write_atomically(store, files, manifest)
     counts = {k: sum(c.kind == k for c in changes) for k in ("new", "changed", "removed", "spec")}
     out(f"regen: wrote {len(files)} file(s) for {len(cases)} cases: "
         + ", ".join(f"{v} {k}" for k, v in counts.items() if v))
     return 0
-
-
-def _current_manifest(store: golden.Goldens) -> str:
-    path = store.root / golden.MANIFEST
-    return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 # --- release-scoped traces ------------------------------------------------------------------
@@ -204,10 +206,10 @@ def regenerate_scoped(
             out(f"regen --scoped: {case.source}: {case.id}: no up-to-date reference golden; "
                 f"run `lr-conformance regen` under torch {store.reference} first")
             return 2
-        reference_text = (store.root / reference["file"]).read_text(encoding="utf-8")
+        reference_text = store.text(reference)  # GoldenError if missing or corrupt: restore or regen it first
         texts = {}
         for record in entry["traces"]:
-            text = (store.root / record["file"]).read_text(encoding="utf-8")
+            text = store.text(record)
             texts.update({r: text for r in record.get("generated_by", [])})
         new_text = traces.dumps(adapter.trace(case))
         old_text = texts.get(release)
@@ -223,8 +225,7 @@ def regenerate_scoped(
             if record["torch"] and record["file"] not in variant_files:
                 files[record["file"]] = None
         for name, text in variant_files.items():
-            path = store.root / name
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
+            if store.files.get(name) != text.encode():
                 files[name] = text
         entries[case.id] = {**entry, "traces": records}
     for change in changes:
@@ -232,10 +233,10 @@ def regenerate_scoped(
     if any(c.kind == "changed" for c in changes) and not accept:
         out("regen --scoped: recorded traces would change; nothing written. Review, then rerun with --accept.")
         return 1
-    if not files and golden.dump_manifest(manifest) == _current_manifest(store):
+    if not files and golden.dump_manifest(manifest).encode() == store.manifest_bytes:
         out(f"regen --scoped: torch {release}: goldens up to date; nothing written")
         return 0
-    golden.write_atomically(store.root, files, manifest)
+    golden.write_atomically(store, files, manifest)
     variants = sum(1 for c in changes if c.kind == "new")
     out(f"regen --scoped: torch {release}: recorded; {variants} case(s) newly differ from the reference")
     return 0

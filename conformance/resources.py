@@ -38,7 +38,10 @@ CHECKOUT = _package_dir().parent
 IN_CHECKOUT = not (PACKAGED / "golden").is_dir()
 DATA_ROOT = CHECKOUT if IN_CHECKOUT else PACKAGED
 
-GOLDEN_DIR = DATA_ROOT / "golden"
+# $LR_CONFORMANCE_GOLDENS points every command (regen included) at another golden/ directory: a scratch copy
+# for tools/stress_goldens.py and the tests, or a user's own.
+GOLDENS_ENV = "LR_CONFORMANCE_GOLDENS"
+GOLDEN_DIR = Path(os.environ[GOLDENS_ENV]).resolve() if os.environ.get(GOLDENS_ENV) else DATA_ROOT / "golden"
 CASES_DIR = GOLDEN_DIR / "cases"
 TRACES_DIR = GOLDEN_DIR / "traces"
 SCHEMAS_DIR = DATA_ROOT / "schemas"
@@ -62,16 +65,19 @@ def display(path: Path) -> str:
     return str(path)
 
 
-def goldens_digest(traces_dir: Path = TRACES_DIR) -> str | None:
-    """What a result was graded against: "sha256:" + the SHA-256 of the manifest file's bytes (None when there
-    is no manifest). The manifest lists every trace file with its SHA-256 and torch range and every case's
+def goldens_digest(source: Path | bytes | None = TRACES_DIR) -> str | None:
+    """What a result was graded against: "sha256:" + the SHA-256 of the manifest's bytes (None when there is no
+    manifest). `source` is a traces directory, or the manifest bytes of the snapshot that was graded
+    (golden.Goldens.manifest_bytes: the same bytes the traces were checked against, even if a regen swapped the
+    directory since). The manifest lists every trace file with its SHA-256 and torch range and every case's
     spec hash, and each trace is checked against it when read, so two results with the same digest were graded
     against the same goldens."""
-    try:
-        data = (traces_dir / MANIFEST).read_bytes()
-    except FileNotFoundError:
-        return None
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    if isinstance(source, Path):
+        try:
+            source = (source / MANIFEST).read_bytes()
+        except FileNotFoundError:
+            return None
+    return None if source is None else "sha256:" + hashlib.sha256(source).hexdigest()
 
 
 # --- expectations ---------------------------------------------------------------------------------------
@@ -126,7 +132,10 @@ def find_checkout(start: Path) -> Path | None:
 def regen_target(goldens: Path | None, cwd: Path | None = None) -> Path:
     """The golden/ directory `regen` reads cases from and writes traces into: `--goldens DIR` (a golden/
     directory, or a checkout holding one), else the checkout the current directory is in. Never a wheel's
-    copy: regeneration changes the source of truth, which only a checkout has."""
+    copy: regeneration changes the source of truth, which only a checkout has. $LR_CONFORMANCE_GOLDENS counts
+    as --goldens."""
+    if goldens is None and os.environ.get(GOLDENS_ENV):
+        goldens = Path(os.environ[GOLDENS_ENV])
     if goldens is not None:
         for candidate in (goldens, goldens / "golden"):
             if (candidate / "cases").is_dir():

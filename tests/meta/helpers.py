@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 from pathlib import Path
 
 from conformance import golden
@@ -43,3 +46,19 @@ def empty_store(tmp_path: Path) -> golden.Goldens:
 
 def snapshot(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@contextlib.contextmanager
+def lock_held_elsewhere(root: Path):
+    """The writers' lock of the goldens at `root`, held by another process until the block ends; yields its pid."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from conformance import golden\n"
+         "with golden.locked(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(60)", str(root)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()

@@ -48,7 +48,15 @@ def test_good_file_loads(tmp_path):
         ('kwargs = { lr_lambda = { fn = "nope" } }', "unknown function 'nope'"),
         ('kwargs = { lr_lambda = { fn = "exponential" } }', "missing ['gamma']"),
         ('torch = "at least two"', "PEP 440"),
+        ('torch = ">=banana"', "'torch' '>=banana' is not a PEP 440 specifier"),
         ('steps = 0', "'steps' must be a positive integer"),
+        ('steps = 10000001', "'steps' = 10000001 is over the limit of 10000 (MAX_STEPS)"),
+        ('groups = [' + '{ lr = 0.1 }, ' * 17 + ']', "'groups' has 17 param groups, over the limit of 16"),
+        ('scheduler = "SequentialLR"\nkwargs = { milestones = [] }\nchildren = ['
+         + '{ scheduler = "ConstantLR" }, ' * 17 + ']', "case: 17 children, over the limit of 16 (MAX_CHILDREN)"),
+        ('scheduler = "ChainedScheduler"\nchildren = [{ scheduler = "ChainedScheduler", children = [{ scheduler = '
+         '"ChainedScheduler", children = [{ scheduler = "ChainedScheduler", children = [{ scheduler = "StepLR" }] }] }] }]',
+         "case.children[0].children[0].children[0].children[0]: schedulers nested 5 levels deep, over the limit of 4"),
     ],
 )
 def test_schema_errors_name_file_line_and_case(tmp_path, extra, message):
@@ -86,3 +94,42 @@ def test_select_filters():
     loaded = cases.load_cases()
     assert all(c.id.startswith("steplr/") for c in cases.select(loaded, ["steplr/*"]))
     assert all("StepLR" in c.schedulers for c in cases.select(loaded, schedulers=["steplr"]))
+
+
+def test_the_bounds_are_the_documented_numbers():
+    assert (cases.MAX_STEPS, cases.MAX_GROUPS, cases.MAX_SCHEDULER_DEPTH, cases.MAX_CHILDREN) == (10000, 16, 4, 16)
+
+
+def test_bounds_admit_their_limits():
+    four_deep = {"scheduler": "ChainedScheduler", "children": [{"scheduler": "ChainedScheduler", "children": [
+        {"scheduler": "ChainedScheduler", "children": [{"scheduler": "StepLR", "kwargs": {"step_size": 2}}]}]}]}
+    case = cases.parse_case({"id": "chainedscheduler/deep", "why": "limits", "groups": [{"lr": 0.1}] * 16,
+                             "steps": 10000, **four_deep})
+    assert case.steps == 10000 and len(case.groups) == 16
+
+
+def test_bounds_hold_for_cases_sent_as_json():  # what an out-of-process adapter receives
+    with pytest.raises(CaseError, match="MAX_STEPS"):
+        cases.case_from_json({"id": "steplr/big", "why": "big", "scheduler": "StepLR", "kwargs": {"step_size": 1},
+                              "groups": [{"lr": 0.1}], "steps": 10000000})
+
+
+def test_a_non_utf8_case_file_is_one_line(tmp_path):
+    (tmp_path / "steplr.toml").write_bytes(GOOD.encode().replace(b"first", b"f\xefrst\xff"))
+    with pytest.raises(CaseError) as info:
+        cases.load_cases(tmp_path)
+    text = str(info.value)
+    assert "steplr.toml:9: not UTF-8 text (byte 0xef)" in text and "\n" not in text
+
+
+def test_every_problem_in_every_file_is_reported_at_once(tmp_path):
+    write(tmp_path, GOOD + '\n[[case]]\nid = "steplr/b"\nwhy = "second"\nsteps = 0\n'
+          '\n[[case]]\nid = "steplr/c"\nwhy = "third"\nbogus = 1\n')
+    write(tmp_path, "[[case]\n", name="linearlr.toml")
+    with pytest.raises(CaseError) as info:
+        cases.load_cases(tmp_path)
+    problems = info.value.problems
+    assert len(problems) == 3 and all("\n" not in p for p in problems), problems
+    assert "linearlr.toml: invalid TOML" in problems[0]
+    assert "steplr.toml:13: steplr/b: 'steps' must be" in problems[1] and "steplr/c: unknown keys" in problems[2]
+    assert str(info.value).endswith("(and 2 more problem(s))")
