@@ -14,6 +14,7 @@ from pathlib import Path
 
 from conformance import __version__, cases as cases_mod, golden, report, traces
 from conformance.adapters import AdapterLoadError, load_adapter
+from conformance.fuzz import command as fuzz_command
 from conformance.htmlreport import ReportError
 from conformance.model import Tolerance
 
@@ -83,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("--scoped", action="store_true",
                        help="record the installed (non-reference) torch release's traces as release-scoped variants")
     regen.add_argument("--adapter", default="torch", help=argparse.SUPPRESS)
+
+    fuzz_command.add_parser(sub)
     return parser
 
 
@@ -222,4 +225,4 @@ def cmd_regen(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,
-            "regen": cmd_regen}
+            "regen": cmd_regen, "fuzz": fuzz_command.cmd_fuzz}
