@@ -44,6 +44,13 @@ DEFAULT_MAX_STEPS = 40
 # Schedulers whose constructor takes `last_epoch` (ChainedScheduler and ReduceLROnPlateau do not).
 TAKES_LAST_EPOCH = frozenset(SCHEDULERS) - {"ChainedScheduler", "ReduceLROnPlateau"}
 
+# How often each scheduler is drawn at the top, relative to the others: its number of constructor arguments
+# besides the optimizer and last_epoch, at most 4 - a scheduler with more arguments has more behaviour to
+# cover (ReduceLROnPlateau: 8 arguments and a metric walk; ExponentialLR: gamma).
+WEIGHT = {"LambdaLR": 1, "MultiplicativeLR": 1, "StepLR": 2, "MultiStepLR": 2, "ConstantLR": 2, "LinearLR": 3,
+          "ExponentialLR": 1, "PolynomialLR": 2, "CosineAnnealingLR": 2, "ChainedScheduler": 2, "SequentialLR": 2,
+          "ReduceLROnPlateau": 4, "CyclicLR": 4, "CosineAnnealingWarmRestarts": 3, "OneCycleLR": 4}
+
 # Pools, simplest first: hypothesis shrinks a sampled value towards the start of its pool.
 LRS = (0.1, 0.05, 1.0, 0.01, 0.5, 0.0, 1e-8)
 GAMMAS = (0.5, 0.1, 0.9, 1.0, 0.0, 2.0)
@@ -71,8 +78,10 @@ class Scope:
 
     @property
     def tops(self) -> tuple[str, ...]:
+        """The top-level schedulers, each repeated by its WEIGHT (a pool to sample from)."""
         chosen = self.top or self.schedulers
-        return tuple(name for name in SCHEDULERS if name in chosen and self.allows(name))
+        return tuple(name for name in SCHEDULERS if name in chosen and self.allows(name)
+                     for _ in range(WEIGHT.get(name, 1)))
 
     def allows(self, scheduler: str) -> bool:
         if scheduler not in self.schedulers:
@@ -118,12 +127,12 @@ def _between(low: int, high: int) -> st.SearchStrategy:
 
 
 def _steps_of(moves) -> st.SearchStrategy:
-    """One step of a walk: (go on after it?, its move), one span that shrinking can delete whole. Go on 13
-    times in 14 (walks of about 14 steps, hypothesis' own lists average 6); "stop" comes first, so shrinking
-    shortens walks."""
+    """One step of a walk as one draw: (go on after it?, its move). Go on 13 times in 14 (walks of about 14
+    steps; hypothesis' own lists average 6), and (stop, first move) comes first, so shrinking shortens walks
+    and deleting the draw deletes the step."""
     key = ("step of", repr(tuple(moves)))
     if key not in _STRATEGIES:
-        _STRATEGIES[key] = st.tuples(st.sampled_from((False,) + (True,) * 13), st.sampled_from(tuple(moves)))
+        _STRATEGIES[key] = st.sampled_from(tuple((more, move) for more in (False,) + (True,) * 13 for move in moves))
     return _STRATEGIES[key]
 
 
@@ -261,7 +270,8 @@ def _plateau_kwargs(d: _Draw) -> dict:
     kwargs: dict = {}
     _put(kwargs, "mode", d.maybe(("max",), bad=("minimum",)))
     _put(kwargs, "factor", d.maybe((0.5, 0.1, 0.2), bad=(1.0, 1.5)))
-    _put(kwargs, "patience", d.maybe(range(0, 5)))
+    # 0 before "left out": the default patience of 10 makes every finding at least 12 steps long
+    _put(kwargs, "patience", d.pick((0, None, 1, 2, 3, 4)))
     _put(kwargs, "threshold", d.maybe(THRESHOLDS))
     _put(kwargs, "threshold_mode", d.maybe(("abs",), bad=("relative",)))
     _put(kwargs, "cooldown", d.maybe(range(0, 4)))
@@ -474,11 +484,11 @@ def _groups(d: _Draw, optimizer: str, needs_initial_lr: bool) -> list[dict]:
     groups = []
     for _ in range(d.groups):
         group: dict = {"lr": d.pick(LRS)}
-        momentum, beta1, initial_lr = d.rarely(MOMENTA, 2), d.rarely((0.9, 0.95, 0.5), 2), d.rarely(LRS, 8)
+        momentum, initial_lr = d.rarely(MOMENTA, 2), d.rarely(LRS, 8)  # momentum: SGD's, or Adam's beta1
         if optimizer == "SGD" and momentum is not None:
             group["momentum"] = momentum
-        if optimizer == "Adam" and beta1 is not None:
-            group["betas"] = [beta1, 0.999]
+        if optimizer == "Adam" and momentum is not None:
+            group["betas"] = [momentum, 0.999]
         if needs_initial_lr and not omit_initial_lr and initial_lr is None:
             initial_lr = group["lr"]
         if initial_lr is not None:
