@@ -53,7 +53,7 @@ def finding_case(case: Case, what: str, expect_error: str | None = None) -> Case
     data["tags"] = sorted(set(data.get("tags", [])) | {"fuzz"})
     if expect_error:
         data["expect_error"] = expect_error
-    return parse_case(data, source="<fuzz>", family=family(case))
+    return parse_case(data, source="", family=family(case))
 
 
 def case_block(case: Case, comments: Iterable[str] = ()) -> str:
@@ -87,7 +87,7 @@ def parse_block(text: str, defaults: Mapping | None = None) -> Case:
     if len(tables) != 1:
         raise ValueError(f"expected one [[case]] table, got {len(tables)}")
     merged = {**(defaults or {}), **tables[0]}
-    return parse_case(merged, source="<fuzz>", family=str(merged["id"]).split("/", 1)[0])
+    return parse_case(merged, source="", family=str(merged["id"]).split("/", 1)[0])
 
 
 def _check_round_trip(case: Case, block: str) -> None:

@@ -9,6 +9,7 @@ seed; each test prints how long the search and the shrinking took and the case i
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 from fakes import deviants
@@ -47,3 +48,33 @@ def test_fuzz_finds_and_shrinks(label, reference, tmp_path, monkeypatch):
     assert scheduler in case.schedulers
     assert case.steps <= SHORT and len(case.groups) <= 2
     assert differential.check(case, reference, TorchAdapter()).kind is Kind.SAME  # the deviant's doing
+
+
+@pytest.mark.parametrize("route", ["in-process", "cmd"])
+def test_speed_torch_against_itself(route, reference, benchmark, tmp_path, monkeypatch):
+    """Examples per second of torch 2.13.0 fuzzed against itself, in process and with the reference behind
+    the subprocess transport (`cmd:python -m conformance.serve --adapter torch`), as pytest-benchmark
+    measures it: each round is a seeded search of EXAMPLES examples. Printed: the rate and the share of the
+    time spent running the cases (the rest is hypothesis drawing them)."""
+    from conformance.adapters import load_adapter
+
+    monkeypatch.setenv("LR_CONFORMANCE_CACHE", str(tmp_path))
+    examples = 300
+    spec = "torch" if route == "in-process" else f"cmd:{sys.executable} -m conformance.serve --adapter torch"
+    other = load_adapter(spec)
+    scope = strategies.scope_for(reference.info, other.info)
+    results = []
+
+    def fuzz():
+        results.append(search.search(other, TorchAdapter(), scope, search.Budget(max_examples=examples), seed=0))
+
+    try:
+        benchmark.pedantic(fuzz, rounds=3, iterations=1)
+    finally:
+        other.close()
+    tally = results[-1].tally
+    assert results[-1].finding is None and tally.examples == examples
+    benchmark.extra_info.update(examples=examples, examples_per_second=round(tally.rate, 1),
+                                running_cases_share=round(tally.check_seconds / tally.search_seconds, 2))
+    print(f"\n{route}: {tally.rate:.1f} examples/s ({tally.duplicates} drawn again and skipped); running the cases "
+          f"{tally.check_seconds / tally.search_seconds:.0%} of the time, hypothesis drawing them the rest")
