@@ -7,7 +7,7 @@ What is drawn, per case:
     1-3 children of any kind in any position, composites nested up to 3 levels deep;
   * every constructor argument of each scheduler, from small pools that put boundaries first (0, 1,
     total_iters / T_max / milestones inside the trace, factors at their limits, per-group lists) and, in
-    about half of the cases, also invalid values (negative, out-of-range or wrongly sized); optional
+    a third of the cases, also invalid values (negative, out-of-range or wrongly sized); optional
     arguments are often left out, so that shrinking removes what a finding does not need;
   * 1-3 param groups with their own lr, momentum / betas and `initial_lr`; SGD (with or without momentum),
     Adam (with or without betas), Adagrad (neither); optionally 0-dim tensor lrs;
@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
 
-from conformance.cases import COMPOSITES, SCHEDULERS, parse_case
-from conformance.model import FEATURES, Case
+from conformance.cases import COMPOSITES, SCHEDULERS
+from conformance.model import FEATURES
 
 # The id a drawn case carries while it is being fuzzed; a finding gets its real id (conformance/fuzz/emit.py).
 DRAFT_ID = "fuzz/draft"
@@ -181,6 +181,7 @@ class _Draw:
         if not self.flag():
             return single
         return [single] + [self.pick(values) for _ in range(self.groups - 1 + extra)]
+
 
 def _put(kwargs: dict, key: str, value) -> None:
     if value is not None:
@@ -527,7 +528,3 @@ def case_data(draw, scope: Scope) -> dict:
         data["tensor_lr"] = True
     return data
 
-
-def cases(scope: Scope) -> st.SearchStrategy[Case]:
-    """Drawn cases as `Case` objects (case_data parsed by cases.parse_case)."""
-    return case_data(scope).map(lambda data: parse_case(data, source="<fuzz>"))

@@ -347,7 +347,7 @@ def test_usage_problems_are_reported_together_one_line_each_exit_2(capsys, tmp_p
     assert len(err) == 5 and all(line.startswith("lr-conformance: ") for line in err), err
     for fragment, line in zip(("--scheduler Cosine: not one of", "--max-seconds 0: must be positive",
                                "--record", "--reference 'nosuch:Thing': cannot import",
-                               "--adapter 'nosuchadapter': not an entry point"), err):
+                               "--adapter 'nosuchadapter': not an entry point"), err, strict=True):
         assert line.startswith(f"lr-conformance: {fragment}"), line
 
 
