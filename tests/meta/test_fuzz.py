@@ -65,7 +65,7 @@ def draw_many(scope: strategies.Scope, n: int, at: int = 0) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def drawn():
-    return draw_many(FULL, 1500)
+    return draw_many(FULL, 800)
 
 
 def walk(node):
