@@ -367,3 +367,22 @@ def test_fuzz_without_hypothesis_says_what_to_install(capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "hypothesis", None)  # as if it were not installed
     assert main(["fuzz", "--adapter", "torch", "--max-examples", "1"]) == 2
     assert "pip install 'lr-conformance[fuzz]'" in capsys.readouterr().err
+
+
+class _InterruptedAfter(TorchAdapter):
+    """A candidate whose user presses Ctrl-C during its fourth case."""
+
+    calls = 0
+
+    def trace(self, case):
+        _InterruptedAfter.calls += 1
+        if _InterruptedAfter.calls == 4:
+            raise KeyboardInterrupt
+        return super().trace(case)
+
+
+def test_an_interrupted_fuzz_reports_what_it_did_and_exits_130(capsys):
+    _InterruptedAfter.calls = 0
+    assert main(["fuzz", "--adapter", f"{__name__}:_InterruptedAfter", "--max-examples", "50", "-q"]) == 130
+    out = capsys.readouterr().out
+    assert "no divergence in 2 examples" in out and "INTERRUPTED" in out  # the warm-up case was the first call
