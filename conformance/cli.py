@@ -23,6 +23,7 @@ from pathlib import Path
 
 from conformance import __version__, cases as cases_mod, golden, report, resources, traces
 from conformance.adapters import AdapterLoadError, load_adapter, registered, resolve_spec
+from conformance.fuzz import command as fuzz_command
 from conformance.htmlreport import ReportError
 from conformance.model import Tolerance
 from conformance.site import command as site_command
@@ -126,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("adapters", help="list the adapters registered by name (--adapter NAME): whether each one "
                                     "loads here, and the version it grades")
     site_command.add_parser(sub)
+    fuzz_command.add_parser(sub)
     return parser
 
 
@@ -492,4 +494,5 @@ def cmd_adapters(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,
-            "export": cmd_export, "regen": cmd_regen, "adapters": cmd_adapters, "site": site_command.run}
+            "export": cmd_export, "regen": cmd_regen, "adapters": cmd_adapters, "site": site_command.run,
+            "fuzz": fuzz_command.cmd_fuzz}

@@ -1,0 +1,222 @@
+"""`lr-conformance fuzz`: the options, the exit codes and what is printed.
+
+    lr-conformance fuzz --adapter CANDIDATE [--reference SPEC] [--scheduler NAME ...]
+                        [--max-seconds S | --max-examples N] [--seed N] [--record FILE]
+
+Exit codes, as `run`: 0 no divergence within the budget; 1 a divergence (printed: the first difference, a
+ready-to-paste [[case]] block, the torch snippet); 2 a usage or configuration problem, found before fuzzing
+(every one reported, one line each); 130 interrupted (a divergence already found is still printed).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from conformance.adapters import AdapterLoadError, load_adapter
+from conformance.cases import SCHEDULERS
+from conformance.model import json_safe
+
+DEFAULT_SECONDS = 60.0
+MAX_STEPS_LIMIT = 10_000  # the case language's bound on steps
+
+
+def add_parser(sub) -> None:
+    fuzz = sub.add_parser(
+        "fuzz", help="differential fuzzing: hypothesis-generated cases, candidate vs reference, shrunk findings",
+        description="Generate cases over the whole case language with hypothesis, run each on the candidate and "
+                    "on the reference (default: the installed torch), and shrink the first divergence to a "
+                    "minimal case, printed as a [[case]] block ready for golden/cases/<family>.toml.")
+    fuzz.add_argument("--adapter", required=True, metavar="CANDIDATE",
+                      help="the implementation to fuzz: entry-point name, module:Class, path/to/adapter.py or "
+                           "cmd:<command>")
+    fuzz.add_argument("--reference", default="torch", metavar="SPEC",
+                      help="what the candidate is compared with, any adapter string (default: torch, the installed "
+                           "release); e.g. 'cmd:/other/venv/bin/python -m conformance.serve --adapter torch'")
+    fuzz.add_argument("--scheduler", action="append", default=[], metavar="NAME",
+                      help="only cases with this top-level scheduler (repeatable; composites still draw any child)")
+    budget = fuzz.add_mutually_exclusive_group()
+    budget.add_argument("--max-seconds", type=float, metavar="S",
+                        help=f"stop after S seconds without a divergence (default {DEFAULT_SECONDS:g})")
+    budget.add_argument("--max-examples", type=int, metavar="N", help="stop after N examples without a divergence")
+    fuzz.add_argument("--seed", type=int, metavar="N",
+                      help="draw the same cases as any run with this seed (no example database is used); "
+                           "default: a random seed, printed")
+    fuzz.add_argument("--record", type=Path, metavar="FILE",
+                      help="append the finding's [[case]] block to FILE, a staging file to review")
+    fuzz.add_argument("--max-steps", type=int, default=40, metavar="N",
+                      help="longest trace drawn (default 40: short cases shrink fast)")
+    fuzz.add_argument("--timeout", type=float, metavar="SECONDS",
+                      help="per-case timeout for cmd: adapters (default 30)")
+    fuzz.add_argument("-q", "--quiet", action="store_true", help="no progress line")
+
+
+def cmd_fuzz(args) -> int:
+    problems = _usage_problems(args)
+    try:
+        import hypothesis  # noqa: F401 - an optional dependency: say so before anything else happens
+    except ImportError:
+        problems.append("fuzz needs hypothesis: pip install 'lr-conformance[fuzz]'")
+    adapters = {}
+    for role, spec in (("--reference", args.reference), ("--adapter", args.adapter)):
+        try:
+            adapters[role] = load_adapter(spec, timeout=args.timeout)
+        except AdapterLoadError as exc:
+            problems.append(str(exc) if role == "--adapter" else str(exc).replace("--adapter", "--reference", 1))
+    try:
+        if not problems:
+            from conformance.fuzz import search, strategies
+
+            reference, candidate = adapters["--reference"], adapters["--adapter"]
+            scope = strategies.scope_for(reference.info, candidate.info, _canonical(args.scheduler), args.max_steps)
+            problems += _scope_problems(scope, args.scheduler, reference.info, candidate.info)
+        if problems:
+            for problem in problems:
+                print(f"lr-conformance: {problem}", file=sys.stderr)
+            return 2
+        budget = search.Budget(max_examples=args.max_examples,
+                               max_seconds=None if args.max_examples else (args.max_seconds or DEFAULT_SECONDS))
+        database = None if args.seed is not None else search.database_dir(args.reference, args.adapter)
+        progress = _progress if (sys.stderr.isatty() and not args.quiet) else None
+        result = search.search(reference, candidate, scope, budget, seed=args.seed, database=database,
+                               progress=progress)
+        if progress:
+            print("\r\033[K", end="", file=sys.stderr)
+        return _report(args, result, reference.info, candidate.info)
+    finally:
+        for adapter in adapters.values():
+            adapter.close()
+
+
+def _usage_problems(args) -> list[str]:
+    problems = []
+    known = {name.lower() for name in SCHEDULERS}
+    problems += [f"--scheduler {name}: not one of the 15 torch schedulers ({', '.join(SCHEDULERS)})"
+                 for name in args.scheduler if name.lower() not in known]
+    if args.max_seconds is not None and not args.max_seconds > 0:
+        problems.append(f"--max-seconds {args.max_seconds:g}: must be positive (seconds)")
+    if args.max_examples is not None and args.max_examples < 1:
+        problems.append(f"--max-examples {args.max_examples}: must be at least 1")
+    if not 1 <= args.max_steps <= MAX_STEPS_LIMIT:
+        problems.append(f"--max-steps {args.max_steps}: must be between 1 and {MAX_STEPS_LIMIT}")
+    if args.timeout is not None and not args.timeout > 0:
+        problems.append(f"--timeout {args.timeout:g}: must be a positive number of seconds")
+    if args.record is not None:
+        if args.record.is_dir():
+            problems.append(f"--record {args.record}: is a directory; name a .toml file")
+        elif not args.record.parent.is_dir():
+            problems.append(f"--record {args.record}: directory {args.record.parent} does not exist")
+    return problems
+
+
+def _canonical(names) -> list[str]:
+    by_lower = {name.lower(): name for name in SCHEDULERS}
+    return [by_lower[name.lower()] for name in names if name.lower() in by_lower]
+
+
+def _scope_problems(scope, names, reference, candidate) -> list[str]:
+    problems = []
+    for name in _canonical(names):
+        for role, info in (("--reference", reference), ("--adapter", candidate)):
+            if name not in info.schedulers:
+                problems.append(f"--scheduler {name}: {role} {info.name} does not declare it")
+        if name == "ReduceLROnPlateau" and "plateau" not in scope.features and name in scope.schedulers:
+            problems.append("--scheduler ReduceLROnPlateau: the `plateau` feature is not declared by both sides")
+    if not problems and not scope.tops:
+        problems.append(f"{candidate.name} and {reference.name} declare no scheduler in common: nothing to fuzz")
+    return problems
+
+
+def _progress(tally) -> None:
+    print(f"\r\033[K[{tally.search_seconds:5.0f} s] {tally.examples} examples, {tally.rate:.0f}/s, no divergence yet",
+          end="", file=sys.stderr, flush=True)
+
+
+def _label(info) -> str:
+    return f"{info.name} {info.version}".strip()
+
+
+def _report(args, result, reference, candidate) -> int:
+    from conformance.fuzz import emit
+    from conformance.fuzz.differential import Kind
+
+    tally = result.tally
+    pair = f"{_label(candidate)} vs {_label(reference)}"
+    skipped = tally.kinds[Kind.UNSUPPORTED] + tally.kinds[Kind.INEXPRESSIBLE]
+    counts = (f"{tally.examples} examples ({tally.kinds[Kind.SAME] + tally.kinds[Kind.DIVERGENT]} compared, "
+              f"{tally.kinds[Kind.UNSUPPORTED]} unsupported by the candidate, "
+              f"{tally.kinds[Kind.INEXPRESSIBLE]} the reference cannot express) in {tally.search_seconds:.1f} s, "
+              f"{tally.rate:.1f} examples/s, seed {result.seed}")
+    if result.finding is None:
+        print(f"fuzz: {pair}: no divergence in {counts}" + (" - INTERRUPTED" if result.interrupted else ""))
+        if skipped:
+            common = "; ".join(f"{reason} ({n})" for reason, n in tally.skipped.most_common(3))
+            print(f"  most often skipped: {common}")
+        return 130 if result.interrupted else 0
+
+    verdict = result.finding
+    expected_error = verdict.expected.error if verdict.expected is not None else None
+    what = f"{pair}: {verdict.reason}"
+    case = emit.finding_case(verdict.case, what, expected_error.type if expected_error else None)
+    rerun = _rerun_command(args, result.seed, tally.examples)
+    block = emit.case_block(case, comments=[f"found by lr-conformance fuzz: {what}", f"reproduce: {rerun}"])
+    status = verdict.status.value.upper() if verdict.status is not None else "DIFFERS"
+    print(f"DIVERGENCE  {case.id}  ({status}; shrunk to {case.steps} step(s) in {tally.shrink_seconds:.1f} s, "
+          f"{tally.shrink_runs} replays)" + (" - FLAKY: the minimal case did not diverge when replayed" if result.flaky
+                                              else ""))
+    print(f"  what:   {verdict.reason}")
+    for line in _window(verdict):
+        print(f"  {line}")
+    print(f"  case:   paste into golden/cases/{emit.family(case)}.toml, say in `why` what it pins, then run "
+          "`lr-conformance regen` (the reference torch records its golden):")
+    print()
+    print(block)
+    print("  torch (standalone code printing the reference values):")
+    from conformance.snippet import torch_snippet
+
+    print("\n".join(f"    {line}" for line in torch_snippet(case).splitlines()))
+    print()
+    if args.record is not None:
+        emit.record(args.record, block)
+        print(f"fuzz: appended {case.id} to {args.record}")
+    print(f"fuzz: {pair}: DIVERGENCE after {counts}" + (" - INTERRUPTED while shrinking" if result.interrupted else ""))
+    return 130 if result.interrupted else 1
+
+
+def _window(verdict) -> list[str]:
+    """expected vs actual around the first divergence (value divergences only), as `run` prints them."""
+    from conformance.report import divergence_window
+
+    if verdict.divergence is None or verdict.expected is None or verdict.actual is None:
+        return []
+    rows = divergence_window({"divergence": json_safe(asdict(verdict.divergence)),
+                              "traces": {"expected": json_safe(verdict.expected.to_json()),
+                                         "actual": json_safe(verdict.actual.to_json())}})
+    if not rows:
+        return []
+    lines = [f"around: {'step':>5}  {'expected':24}  actual"]
+    for step, _group, expected, actual in rows:
+        mark = ">" if step == verdict.divergence.step else ""
+        lines.append(f"{mark:>7} {step:>5}  {_cell(expected):24}  {_cell(actual)}")
+    return lines
+
+
+def _cell(value) -> str:
+    return "-" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
+def _rerun_command(args, seed: int, examples: int) -> str:
+    """The command that finds this divergence again: same adapters, scope and seed, and as many examples
+    as it took (a time budget would stop at a machine-dependent point)."""
+    parts = ["lr-conformance", "fuzz", "--adapter", args.adapter]
+    if args.reference != "torch":
+        parts += ["--reference", args.reference]
+    for name in args.scheduler:
+        parts += ["--scheduler", name]
+    parts += ["--max-examples", str(max(examples, 1))]
+    if args.max_steps != 40:
+        parts += ["--max-steps", str(args.max_steps)]
+    parts += ["--seed", str(seed)]
+    return " ".join(shlex.quote(p) for p in parts)

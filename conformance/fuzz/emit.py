@@ -1,0 +1,153 @@
+"""A finding as a case people can act on: a `[[case]]` TOML block, ready to paste into
+golden/cases/<family>.toml (or appended to a staging file with `fuzz --record FILE`), that the case loader
+accepts as is. After review - fill in `why`, maybe trim it - `lr-conformance regen` records its golden from
+the reference torch, like any hand-written case.
+
+The block is written in the case files' style (inline tables, one child per line) by a small emitter for
+the few TOML value types a case holds; `case_block` checks that the text parses back into the identical
+Case before anyone sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from conformance.cases import parse_case
+from conformance.model import Case
+
+# The order keys are written in (the order golden/cases/*.toml use).
+KEY_ORDER = ("id", "why", "scheduler", "kwargs", "children", "optimizer", "groups", "steps", "protocol",
+             "resume_at", "epochs", "metrics", "tensor_lr", "torch", "tags", "expect_error", "expect_warning")
+# Keys always written even at their default value: a family file's [defaults] may set them, and a pasted
+# block must not inherit anything from there (every family file sets scheduler, groups and steps; two set
+# optimizer).
+ALWAYS = frozenset({"scheduler", "optimizer", "groups", "steps"})
+WHY_LIMIT = 200
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def family(case: Case) -> str:
+    """The case file a case belongs in: golden/cases/<family>.toml (the top-level scheduler, lowercased)."""
+    return case.scheduler.name.lower()
+
+
+def finding_id(data: Mapping) -> str:
+    """`<family>/fuzz-<10 hex digits of the case data>`: the same case always gets the same id."""
+    content = {k: v for k, v in data.items() if k not in ("id", "why", "tags", "expect_error")}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, default=repr).encode()).hexdigest()[:10]
+    return f"{str(data['scheduler']).lower()}/fuzz-{digest}"
+
+
+def finding_case(case: Case, what: str, expect_error: str | None = None) -> Case:
+    """The drawn case with its real id, a `why` to fill in that says what fuzz saw, the `fuzz` tag, and
+    `expect_error` when the reference raised (so that `lr-conformance check` accepts its golden)."""
+    data = {k: v for k, v in case.raw.items() if k not in ("id", "why", "expect_error")}
+    data["id"] = finding_id(data)
+    data["why"] = _one_line(f"TODO say what this pins; fuzz saw: {what}")
+    data["tags"] = sorted(set(data.get("tags", [])) | {"fuzz"})
+    if expect_error:
+        data["expect_error"] = expect_error
+    return parse_case(data, source="", family=family(case))
+
+
+def case_block(case: Case, comments: Iterable[str] = ()) -> str:
+    """The `[[case]]` block for `case` (comment lines first), checked to parse back into the same case."""
+    lines = [f"# {_one_line(c)}" for c in comments]
+    lines.append("[[case]]")
+    data = case.raw
+    for key in KEY_ORDER:
+        if key not in data or (key not in ALWAYS and _is_default(key, data[key])):
+            continue
+        if key == "children":
+            lines.append("children = " + _children(data[key], ""))
+        else:
+            lines.append(f"{key} = {value(data[key])}")
+    block = "\n".join(lines) + "\n"
+    _check_round_trip(case, block)
+    return block
+
+
+def record(path: Path, block: str) -> None:
+    """Append a block to a staging file (created if missing), a blank line between blocks."""
+    existing = path.read_text(encoding="utf-8") if path.exists() else ""
+    separator = "" if not existing else ("\n" if existing.endswith("\n") else "\n\n")
+    with path.open("a", encoding="utf-8", newline="\n") as out:
+        out.write(separator + block)
+
+
+def parse_block(text: str, defaults: Mapping | None = None) -> Case:
+    """The case a block (one `[[case]]`) stands for once pasted into a file with these [defaults]."""
+    tables = tomllib.loads(text).get("case", [])
+    if len(tables) != 1:
+        raise ValueError(f"expected one [[case]] table, got {len(tables)}")
+    merged = {**(defaults or {}), **tables[0]}
+    return parse_case(merged, source="", family=str(merged["id"]).split("/", 1)[0])
+
+
+def _check_round_trip(case: Case, block: str) -> None:
+    try:
+        parsed = parse_block(block)
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        raise RuntimeError(f"lr-conformance fuzz wrote a block that does not parse ({exc}):\n{block}") from None
+    # repr, not ==: nan metrics are never equal to themselves, yet are the same case
+    if repr(parsed) != repr(case):
+        raise RuntimeError(f"lr-conformance fuzz wrote a block that reads back as another case:\n{block}")
+
+
+def _is_default(key: str, val) -> bool:
+    return {"kwargs": val == {}, "protocol": val == "standard", "tensor_lr": val is False,
+            "tags": val == [], "torch": val == ""}.get(key, False)
+
+
+def _children(children: list, indent: str) -> str:
+    """A children list, one child per line (nested ones indented further), as in the case files."""
+    if not children:
+        return "[]"
+    inner = indent + "  "
+    rows = []
+    for child in children:
+        parts = [f"scheduler = {value(child['scheduler'])}"]
+        if child.get("kwargs"):
+            parts.append(f"kwargs = {value(child['kwargs'])}")
+        if "children" in child:
+            parts.append("children = " + _children(child["children"], inner))
+        rows.append(f"{inner}{{ {', '.join(parts)} }},")
+    return "[\n" + "\n".join(rows) + f"\n{indent}]"
+
+
+def value(val) -> str:
+    """A TOML value for the types a case holds: str, bool, int, float (nan/inf too), list, table (inline)."""
+    if isinstance(val, bool):
+        return "true" if val else "false"
+    if isinstance(val, int):
+        return str(val)
+    if isinstance(val, float):
+        if math.isnan(val):
+            return "nan"
+        if math.isinf(val):
+            return "inf" if val > 0 else "-inf"
+        return repr(val)  # the shortest repr reading back to the same double; valid TOML (1e-08, 0.1, 2.0)
+    if isinstance(val, str):
+        return json.dumps(val)  # JSON's string escapes are a subset of TOML's basic-string escapes
+    if isinstance(val, (list, tuple)):
+        return "[" + ", ".join(value(v) for v in val) + "]"
+    if isinstance(val, Mapping):
+        if not val:
+            return "{}"
+        return "{ " + ", ".join(f"{_key(k)} = {value(v)}" for k, v in val.items()) + " }"
+    raise TypeError(f"no TOML form for {type(val).__name__} {val!r}")
+
+
+def _key(key: str) -> str:
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= WHY_LIMIT else text[: WHY_LIMIT - 3] + "..."

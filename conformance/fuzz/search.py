@@ -1,0 +1,233 @@
+"""The search: hypothesis draws cases (strategies.py), each is checked on both implementations
+(differential.py) until one diverges; hypothesis then shrinks it to a minimal case that still diverges.
+
+Budget: `max_examples` (distinct cases run; hypothesis often draws a case again, which is not run twice),
+or `max_seconds`. hypothesis has no time budget of its own, so the search runs in chunks of CHUNK examples
+(each a hypothesis run whose seed derives from the search's seed) until the budget is spent or a divergence
+is found; once it is spent the rest of a chunk is drawn but not run. Shrinking is not charged to the budget.
+
+Reproducibility: the chunks do not depend on timing, so the same seed, adapters and hypothesis release draw
+the same cases in the same order, and a time budget only decides where that sequence stops. With a seed no
+example database is read or written. Without one a random seed is drawn (and reported) and the example
+database - hypothesis' memory of earlier findings, replayed first - lives in a user cache directory, one
+per pair of adapters. hypothesis' other files (its constants cache) go to that cache directory too: a fuzz
+run never writes .hypothesis/ into the working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conformance.cases import parse_case
+from conformance.fuzz import differential, strategies
+from conformance.fuzz.differential import Kind, Verdict
+
+CHUNK = 200
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_examples: int | None = None
+    max_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.max_examples is None) == (self.max_seconds is None):
+            raise ValueError("a budget is either a number of examples or a number of seconds")
+
+
+@dataclass
+class Tally:
+    """What the search saw: the examples run before the first divergence, by verdict kind, the reasons
+    examples were skipped, and where the time went (wall time; `check_seconds` is the part spent running
+    cases on the two implementations, the rest is hypothesis drawing them)."""
+
+    examples: int = 0  # distinct cases run
+    duplicates: int = 0  # cases hypothesis drew again (not run twice)
+    kinds: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)  # reason -> count (unsupported / inexpressible)
+    search_seconds: float = 0.0
+    check_seconds: float = 0.0
+    shrink_runs: int = 0
+    shrink_seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Examples per second of the search (wall time, hypothesis included)."""
+        return self.examples / self.search_seconds if self.search_seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    finding: Verdict | None  # the minimal divergent case; None when nothing was found within the budget
+    tally: Tally
+    seed: int
+    flaky: bool = False  # the minimal case did not diverge again when hypothesis replayed it
+    interrupted: bool = False
+
+
+def cache_dir() -> Path:
+    """hypothesis' home for fuzz runs, outside any checkout: $LR_CONFORMANCE_CACHE/hypothesis, else
+    $XDG_CACHE_HOME/lr-conformance/hypothesis, else ~/.cache/lr-conformance/hypothesis."""
+    root = os.environ.get("LR_CONFORMANCE_CACHE") or Path(
+        os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lr-conformance"
+    return Path(root) / "hypothesis"
+
+
+def database_dir(reference_spec: str, candidate_spec: str) -> Path:
+    """The example database of one pair of adapters."""
+    pair = hashlib.sha256(f"{reference_spec}\0{candidate_spec}".encode()).hexdigest()[:16]
+    return cache_dir() / "examples-by-pair" / pair
+
+
+@contextmanager
+def hypothesis_home(path: Path):
+    """Point hypothesis' storage at `path` for the search; restore the previous home after."""
+    from hypothesis import configuration
+
+    previous = vars(configuration).get("__hypothesis_home_directory")  # None: the default (env var, or cwd)
+    configuration.set_hypothesis_home_dir(path)
+    try:
+        yield
+    finally:
+        configuration.set_hypothesis_home_dir(previous)
+
+
+class _Probe:
+    """The body of the hypothesis test: check one drawn case, count it, raise on a divergence."""
+
+    def __init__(self, reference, candidate, tally: Tally, budget: Budget) -> None:
+        self.reference, self.candidate, self.tally, self.budget = reference, candidate, tally, budget
+        self.info = differential.grading_info(reference.info, candidate.info)
+        self.started = time.perf_counter()
+        self.deadline = None if budget.max_seconds is None else self.started + budget.max_seconds
+        self.seen: Verdict | None = None  # the latest divergent verdict (while shrinking: the smallest yet)
+        # Different draws often make the same case (many choices map to one value): each case runs once.
+        self.ran: set[int] = set()
+        self.divergent: dict[int, Verdict] = {}
+
+    def spent(self) -> bool:
+        if self.budget.max_examples is not None:
+            return self.tally.examples >= self.budget.max_examples
+        return time.perf_counter() > self.deadline
+
+    def __call__(self, data: dict) -> None:
+        shrinking = self.seen is not None
+        if not shrinking and self.spent():
+            return  # the budget is spent: the rest of this chunk is drawn but not run
+        key = hash(repr(data))
+        if key in self.ran:
+            self.tally.duplicates += not shrinking
+            verdict = self.divergent.get(key)
+        else:
+            self.ran.add(key)
+            verdict = self._check(data, shrinking)
+        if verdict is not None:
+            # one raise site: hypothesis tells failures apart by where they were raised
+            self.seen = self.divergent[key] = verdict
+            raise _Divergent(verdict)
+
+    def _check(self, data: dict, shrinking: bool) -> Verdict | None:
+        """The verdict if the case diverges, else None; counted in the tally."""
+        start = time.perf_counter()
+        verdict = differential.check(parse_case(data, source="<fuzz>"), self.reference, self.candidate, self.info)
+        if shrinking:
+            self.tally.shrink_runs += 1
+        else:
+            self.tally.examples += 1
+            self.tally.check_seconds += time.perf_counter() - start
+            self.tally.kinds[verdict.kind] += 1
+            if verdict.kind in (Kind.UNSUPPORTED, Kind.INEXPRESSIBLE):
+                self.tally.skipped[verdict.reason] += 1
+            if verdict.kind is Kind.DIVERGENT:
+                self.tally.search_seconds = time.perf_counter() - self.started
+        return verdict if verdict.kind is Kind.DIVERGENT else None
+
+
+def search(
+    reference,
+    candidate,
+    scope: strategies.Scope,
+    budget: Budget,
+    seed: int | None = None,
+    database: Path | None = None,
+    progress: Callable[[Tally], None] | None = None,
+) -> Result:
+    """Look for a case on which `candidate` differs from `reference`, and shrink the first one found.
+    `database`: hypothesis' example database directory (None: none). `progress` is called between chunks."""
+    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+    from hypothesis import seed as fixed_seed
+    from hypothesis.database import DirectoryBasedExampleDatabase
+    from hypothesis.errors import Flaky
+
+    seed = random.SystemRandom().randrange(2**32) if seed is None else seed
+    tally = Tally()
+    strategy = strategies.case_data(scope)
+    configured = settings(
+        deadline=None,
+        database=DirectoryBasedExampleDatabase(str(database)) if database is not None else None,
+        phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+    )
+    with hypothesis_home(cache_dir()):
+        _warm_up(reference, candidate, strategy)
+        probe = _Probe(reference, candidate, tally, budget)  # the clock starts here
+
+        def differs(data: dict) -> None:  # hypothesis needs a function; its name keys the example database
+            probe(data)
+
+        def finished(**kw) -> Result:
+            elapsed = time.perf_counter() - probe.started
+            if probe.seen is None:
+                tally.search_seconds = elapsed
+            else:
+                tally.shrink_seconds = elapsed - tally.search_seconds
+            return Result(kw.pop("finding", probe.seen), tally, seed, **kw)
+
+        chunk = 0
+        try:
+            while not probe.spent():
+                # every chunk has CHUNK examples whatever the budget, so that a budget only cuts the sequence
+                run = settings(configured, max_examples=CHUNK)(given(strategy)(differs))
+                before = tally.examples
+                try:
+                    fixed_seed(seed + chunk)(run)()
+                except _Divergent as exc:
+                    return finished(finding=exc.verdict)
+                except Flaky:
+                    return finished(flaky=True)
+                chunk += 1
+                if tally.examples == before and not probe.spent():
+                    break  # a whole chunk drew nothing new: the scope is exhausted
+                if progress is not None:
+                    tally.search_seconds = time.perf_counter() - probe.started
+                    progress(tally)
+        except KeyboardInterrupt:
+            return finished(interrupted=True)
+        return finished()
+
+
+def _warm_up(reference, candidate, strategy) -> None:
+    """Run the simplest case once on both sides before the clock starts: the first case pays one-off costs
+    (torch imports its compiler stack on the first optimizer step: seconds), which would skew the rate."""
+    from hypothesis import HealthCheck, Phase, find, settings
+
+    simplest = find(strategy, lambda data: True,
+                    settings=settings(database=None, phases=(Phase.generate, Phase.shrink),
+                                      suppress_health_check=list(HealthCheck)))
+    differential.check(parse_case(simplest, source="<fuzz>"), reference, candidate)
+
+
+class _Divergent(Exception):
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.reason)
+        self.verdict = verdict

@@ -1,0 +1,388 @@
+"""`lr-conformance fuzz`: the strategies span the case language and stay inside the scope and the size
+bounds; a finding's TOML block reads back as the same case (also pasted under a family file's [defaults])
+and `regen` turns it into a golden; the differential check's verdicts; the command's exit codes; a short
+derandomized search of torch against itself finds nothing, and against a deviant finds and shrinks it.
+
+The proof of power over every deviant (tests/meta/fakes/deviants.py) is test_fuzz_power.py (`tox -e fuzz`)."""
+
+from __future__ import annotations
+
+import math
+import sys
+import tomllib
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from fakes import deviants
+from helpers import make_case, torch_store
+from hypothesis import HealthCheck, Phase, given, seed, settings
+
+from conformance import cases as cases_mod, golden, runner
+from conformance.adapters.base import Unsupported
+from conformance.adapters.torch_reference import TorchAdapter
+from conformance.cli import main
+from conformance.fuzz import differential, emit, search, strategies
+from conformance.fuzz.differential import Kind
+from conformance.model import FEATURES, Status
+from conformance.regenerate import regenerate
+
+ROOT = Path(__file__).resolve().parents[2]
+FULL = strategies.Scope(frozenset(cases_mod.SCHEDULERS), frozenset(FEATURES))
+QUIET = settings(database=None, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def hypothesis_outside_the_checkout(tmp_path_factory):
+    """hypothesis writes a constants cache (and its default database) under its home: keep it in tmp."""
+    with search.hypothesis_home(tmp_path_factory.mktemp("hypothesis-home")):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fuzz_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LR_CONFORMANCE_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def torch_adapter():
+    return TorchAdapter()
+
+
+def draw_many(scope: strategies.Scope, n: int, at: int = 0) -> list[dict]:
+    drawn = []
+
+    @seed(at)
+    @settings(QUIET, max_examples=n, phases=[Phase.generate])
+    @given(strategies.case_data(scope))
+    def collect(data):
+        drawn.append(data)
+
+    collect()
+    return drawn
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    return draw_many(FULL, 800)
+
+
+def walk(node):
+    yield node
+    for child in node.get("children", ()):
+        yield from walk(child)
+
+
+def depth(node) -> int:
+    return 1 + max((depth(c) for c in node.get("children", ())), default=0)
+
+
+# --- strategies -----------------------------------------------------------------------------
+
+
+def test_every_drawn_case_parses_and_stays_inside_the_size_bounds(drawn):
+    for data in drawn:
+        case = cases_mod.parse_case(data)  # raises on anything the case language rejects
+        assert 1 <= case.steps <= strategies.DEFAULT_MAX_STEPS and 1 <= len(case.groups) <= strategies.MAX_GROUPS
+        assert depth(data) <= strategies.MAX_DEPTH + 1
+        assert all(len(n.get("children", ())) <= strategies.MAX_CHILDREN for n in walk(data))
+
+
+def test_the_strategies_span_the_case_language(drawn):
+    seen = Counter()
+    for data in drawn:
+        nodes = list(walk(data))
+        seen.update(f"top:{data['scheduler']}" for _ in [0])
+        seen.update(f"any:{n['scheduler']}" for n in nodes)
+        seen[f"protocol:{data['protocol']}"] += 1
+        seen[f"optimizer:{data['optimizer']['name']}"] += 1
+        seen[f"groups:{len(data['groups'])}"] += 1
+        seen["nested composite"] += any(n["scheduler"] in cases_mod.COMPOSITES for n in nodes[1:])
+        seen["composite child in last position"] += any(
+            n.get("children") and n["children"][-1]["scheduler"] in cases_mod.COMPOSITES for n in nodes)
+        seen["empty composite"] += any(n.get("children") == [] for n in nodes)
+        seen["last_epoch"] += any("last_epoch" in n["kwargs"] for n in nodes)
+        seen["last_epoch without initial_lr"] += (any("last_epoch" in n["kwargs"] for n in nodes)
+                                                  and not any("initial_lr" in g for g in data["groups"]))
+        seen["initial_lr without last_epoch"] += (not any("last_epoch" in n["kwargs"] for n in nodes)
+                                                  and any("initial_lr" in g for g in data["groups"]))
+        seen["per-group list"] += any(isinstance(v, list) and k != "milestones"
+                                      for n in nodes for k, v in n["kwargs"].items())
+        seen["tensor_lr"] += data.get("tensor_lr", False)
+        seen["resume inside scheduler-first"] += data["protocol"] == "scheduler-first" and "resume_at" in data
+        epochs = data.get("epochs", [])
+        seen["fractional epoch"] += any(e != int(e) for e in epochs)
+        seen["repeated epoch"] += any(a == b for a, b in zip(epochs, epochs[1:]))
+        seen["backward epoch"] += any(b < a for a, b in zip(epochs, epochs[1:]))
+        metrics = data.get("metrics", [])
+        seen["nan metric"] += any(math.isnan(m) for m in metrics)
+        seen["inf metric"] += any(math.isinf(m) for m in metrics)
+        seen["tied metric"] += any(a == b for a, b in zip(metrics, metrics[1:]))
+        seen["cooldown"] += any(n["kwargs"].get("cooldown") for n in nodes)
+        seen["callable"] += any(k in n["kwargs"] for n in nodes for k in ("lr_lambda", "scale_fn"))
+    missing = [name for name in (
+        *(f"top:{s}" for s in cases_mod.SCHEDULERS), *(f"protocol:{p}" for p in ("standard", "scheduler-first",
+        "resume-state-dict", "step-epoch")), "optimizer:SGD", "optimizer:Adam", "optimizer:Adagrad", "groups:1",
+        "groups:2", "groups:3", "nested composite", "composite child in last position", "empty composite",
+        "last_epoch", "last_epoch without initial_lr", "initial_lr without last_epoch", "per-group list",
+        "tensor_lr", "resume inside scheduler-first", "fractional epoch", "repeated epoch", "backward epoch",
+        "nan metric", "inf metric", "tied metric", "cooldown", "callable") if seen[name] == 0]
+    assert not missing, f"never drawn in {len(drawn)} cases: {missing}"
+
+
+def test_composites_take_every_scheduler_as_a_child_in_any_position():
+    composites = strategies.Scope(frozenset(cases_mod.SCHEDULERS), frozenset(FEATURES),
+                                  top=frozenset(cases_mod.COMPOSITES))
+    drawn = draw_many(composites, 300, at=0) + draw_many(composites, 300, at=1)  # hypothesis' draws come in clumps
+    positions = {(i, child["scheduler"]) for data in drawn for i, child in enumerate(data["children"])}
+    assert {name for _, name in positions} == set(cases_mod.SCHEDULERS)  # a plateau too: torch's ValueError
+    assert {i for i, _ in positions} == set(range(strategies.MAX_CHILDREN))
+
+
+def test_plateau_metrics_land_exactly_on_the_threshold_boundary(drawn):
+    """The walk puts a metric exactly at best * (1 - threshold) (min, rel) and its three siblings."""
+    hits = Counter()
+    for data in drawn:
+        if data["scheduler"] != "ReduceLROnPlateau":
+            continue
+        kw = data["kwargs"]
+        maximize, t = kw.get("mode") == "max", kw.get("threshold", 1e-4)
+        best = None
+        for m in data["metrics"]:
+            if best is not None and math.isfinite(best):
+                sign = 1 if maximize else -1
+                if m == best * (1 + sign * t) or m == best + sign * t:
+                    hits[kw.get("threshold_mode", "rel"), kw.get("mode", "min")] += 1
+            if not math.isnan(m) and (best is None or (m > best if maximize else m < best)):
+                best = m
+    assert set(hits) >= {("rel", "min"), ("abs", "min"), ("rel", "max"), ("abs", "max")}, hits
+
+
+def test_the_scope_limits_what_is_drawn():
+    scope = strategies.Scope(frozenset({"StepLR", "CyclicLR", "OneCycleLR", "ReduceLROnPlateau"}),
+                             frozenset({"warnings"}))
+    for data in draw_many(scope, 300, at=1):
+        assert data["scheduler"] in {"StepLR", "CyclicLR", "OneCycleLR"}  # no `plateau`: no ReduceLROnPlateau
+        assert data["protocol"] == "standard" and "tensor_lr" not in data
+        assert all("last_epoch" not in n["kwargs"] for n in walk(data))
+        if data["scheduler"] in ("CyclicLR", "OneCycleLR"):
+            assert data["kwargs"]["cycle_momentum"] is False  # no `momentum` feature
+        case = cases_mod.parse_case(data)
+        assert case.features() <= scope.features
+    top = strategies.Scope(frozenset(cases_mod.SCHEDULERS), frozenset(FEATURES), top=frozenset({"LinearLR"}))
+    assert {d["scheduler"] for d in draw_many(top, 50, at=2)} == {"LinearLR"}
+
+
+# --- emitted TOML ---------------------------------------------------------------------------
+
+
+def test_a_finding_block_reads_back_as_the_same_case_also_under_every_family_files_defaults(drawn):
+    family_defaults = {p.stem: tomllib.loads(p.read_text()).get("defaults", {})
+                       for p in (ROOT / "golden" / "cases").glob("*.toml")}
+    for data in drawn[:400]:
+        case = emit.finding_case(cases_mod.parse_case(data), "a difference", expect_error=None)
+        block = emit.case_block(case, comments=["found by a test"])  # checks the plain round trip itself
+        assert case.id.startswith(f"{emit.family(case)}/fuzz-") and "fuzz" in case.tags
+        pasted = emit.parse_block(block, family_defaults[emit.family(case)])
+        assert repr(pasted) == repr(case)
+
+
+def test_the_finding_id_is_the_cases_content():
+    one = make_case("steplr/x", kwargs={"step_size": 2})
+    assert emit.finding_case(one, "a").id == emit.finding_case(one, "b").id
+    assert emit.finding_case(one, "a").id != emit.finding_case(make_case("steplr/x", kwargs={"step_size": 3}), "a").id
+
+
+def test_emitted_values_are_toml():
+    values = {"a": [1, 2.5, -0.0, 1e-08, 1e300, math.inf, -math.inf], "b": 'quote " and \\ and \u00e9',
+              "c": {"fn": "constant", "value": 0.5}, "d": True, "e": []}
+    parsed = tomllib.loads("\n".join(f"{k} = {emit.value(v)}" for k, v in values.items()))
+    assert repr(parsed) == repr(values)
+    assert math.isnan(tomllib.loads(f"x = {emit.value(math.nan)}")["x"])
+
+
+def test_a_recorded_finding_becomes_a_golden_through_regen(tmp_path, torch_adapter):
+    """The whole path: fuzz finds a deviant's divergence and records its block; the block, pasted into a
+    (scratch) family file, loads; `regen` records its golden from torch; `check` finds nothing to say; the
+    reference passes the new case and the deviant fails it."""
+    staging = tmp_path / "staging.toml"
+    assert main(["fuzz", "--adapter", f"{deviants.__file__}:StepLRLate", "--scheduler", "StepLR",
+                 "--max-examples", "300", "--seed", "1", "--record", str(staging), "-q"]) == 1
+    cases_dir = tmp_path / "cases"
+    cases_dir.mkdir()
+    family_file = cases_dir / "steplr.toml"
+    family_file.write_text((ROOT / "golden" / "cases" / "steplr.toml").read_text() + "\n"
+                           + staging.read_text())
+    loaded = cases_mod.load_cases(cases_dir)
+    new = [c for c in loaded if "/fuzz-" in c.id]
+    assert len(new) == 1
+    store = torch_store(tmp_path / "traces")
+    assert regenerate(torch_adapter, new, store, out=lambda line: None) == 0
+    store = golden.load(tmp_path / "traces")
+    assert golden.problems(store, new) == []
+    assert runner.run_case(torch_adapter, new[0], store).status is Status.PASS
+    assert runner.run_case(deviants.StepLRLate(), new[0], store).status is Status.FAIL
+
+
+# --- the differential check -----------------------------------------------------------------
+
+
+class _NoEtaMin(TorchAdapter):
+    """A release whose CosineAnnealingLR has no eta_min argument (as torch < 2.4 has no
+    ChainedScheduler(optimizer=...))."""
+
+    def _scheduler(self, spec, optimizer):
+        if spec.name == "CosineAnnealingLR" and "eta_min" in spec.kwargs:
+            raise TypeError("CosineAnnealingLR.__init__() got an unexpected keyword argument 'eta_min'")
+        return super()._scheduler(spec, optimizer)
+
+
+class _UnsupportedCyclic(TorchAdapter):
+    def build(self, case):
+        if "CyclicLR" in case.schedulers:
+            raise Unsupported("no cyclic schedules here")
+        return super().build(case)
+
+
+class _Crashing(TorchAdapter):
+    def trace(self, case):
+        raise RuntimeError("the adapter itself broke")
+
+
+COSINE_ETA_MIN = make_case("cosineannealinglr/x", scheduler="CosineAnnealingLR", kwargs={"T_max": 3, "eta_min": 0.01})
+STEP = make_case("steplr/x", kwargs={"step_size": 1})
+CYCLIC = make_case("cycliclr/x", scheduler="CyclicLR", kwargs={"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 2})
+INVALID = make_case("steplr/invalid", kwargs={"step_size": 2, "gamma": 0.5}, groups=[{"lr": 0.1}],
+                    protocol="step-epoch", epochs=[0, 1, 2, 3, 4, 5])
+
+
+@pytest.mark.parametrize("case, reference, candidate, kind, reason", [
+    (STEP, TorchAdapter, TorchAdapter, Kind.SAME, ""),
+    (STEP, TorchAdapter, deviants.StepLRLate, Kind.DIVERGENT, "step 1 group 0 lr"),
+    (COSINE_ETA_MIN, _NoEtaMin, TorchAdapter, Kind.INEXPRESSIBLE, "unexpected keyword argument 'eta_min'"),
+    (COSINE_ETA_MIN, TorchAdapter, _NoEtaMin, Kind.UNSUPPORTED, "unexpected keyword argument 'eta_min'"),
+    (CYCLIC, TorchAdapter, _UnsupportedCyclic, Kind.UNSUPPORTED, "no cyclic schedules"),
+    (CYCLIC, _UnsupportedCyclic, TorchAdapter, Kind.INEXPRESSIBLE, "no cyclic schedules"),
+    (STEP, TorchAdapter, _Crashing, Kind.DIVERGENT, "raised RuntimeError: the adapter itself broke"),
+])
+def test_verdicts(case, reference, candidate, kind, reason):
+    verdict = differential.check(case, reference(), candidate())
+    assert verdict.kind is kind and reason in verdict.reason, verdict.reason
+
+
+def test_an_error_the_reference_raises_is_behaviour_the_candidate_must_match(torch_adapter):
+    bad = make_case("steplr/zero", kwargs={"step_size": 0}, groups=[{"lr": 0.1}], steps=3)
+    assert torch_adapter.trace(bad).error is not None  # torch: ZeroDivisionError on the first step
+    assert differential.check(bad, torch_adapter, torch_adapter).kind is Kind.SAME
+    late = deviants.StepLRLate()  # divides by step_size one step later than torch: its error comes late
+    verdict = differential.check(bad, torch_adapter, late)
+    assert verdict.kind is Kind.DIVERGENT and verdict.divergence.column == "event"
+    no_errors = deviants.StepLRLate()
+    no_errors.info = replace(no_errors.info, features=no_errors.info.features - {"errors"})
+    verdict = differential.check(bad, torch_adapter, no_errors)
+    assert verdict.kind is Kind.UNSUPPORTED and "errors" in verdict.reason
+
+
+# --- the search and the command -------------------------------------------------------------
+
+
+def test_torch_against_itself_finds_nothing(torch_adapter):
+    scope = strategies.scope_for(torch_adapter.info, torch_adapter.info)
+    result = search.search(torch_adapter, TorchAdapter(), scope, search.Budget(max_examples=250), seed=0)
+    assert result.finding is None, result.finding.reason
+    assert result.tally.examples == 250 and result.tally.kinds[Kind.SAME] > 200
+
+
+def test_a_deviant_is_found_and_shrunk_to_a_short_case(torch_adapter):
+    candidate = deviants.CosineClamped()
+    scope = strategies.scope_for(torch_adapter.info, candidate.info)
+    result = search.search(torch_adapter, candidate, scope, search.Budget(max_examples=1000), seed=0)
+    assert result.finding is not None and not result.flaky
+    case = result.finding.case
+    assert case.scheduler.name == "CosineAnnealingLR" and case.steps <= 4 and len(case.groups) == 1
+    assert case.protocol == "standard" and not case.tensor_lr
+
+
+def test_the_same_seed_finds_the_same_case(torch_adapter):
+    candidate = deviants.StepLRLate()
+    scope = strategies.scope_for(torch_adapter.info, candidate.info, top=["StepLR", "MultiStepLR"])
+    found = [search.search(torch_adapter, candidate, scope, search.Budget(max_examples=300), seed=7)
+             for _ in range(2)]
+    assert found[0].finding is not None
+    assert repr(found[0].finding.case) == repr(found[1].finding.case)
+    assert found[0].tally.examples == found[1].tally.examples
+
+
+def test_fuzz_prints_a_ready_to_paste_case_and_exits_1(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["fuzz", "--adapter", f"{deviants.__file__}:CosineClamped", "--max-examples", "1000", "--seed",
+                 "0", "-q"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "DIVERGENCE  cosineannealinglr/fuzz-" in out and "what:   step" in out
+    block = out[out.index("[[case]]"):out.index("  torch (standalone")]
+    case = emit.parse_block(block)
+    assert case.scheduler.name == "CosineAnnealingLR" and case.why.startswith("TODO")
+    assert "lr_scheduler.CosineAnnealingLR(optimizer" in out  # the torch snippet
+    assert "--seed 0" in out and "examples/s" in out
+    assert not (tmp_path / ".hypothesis").exists()  # hypothesis kept its files in the cache directory
+
+
+def test_fuzz_of_torch_against_itself_exits_0(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fuzz", "--adapter", "torch", "--max-examples", "60", "--scheduler", "ReduceLROnPlateau",
+                 "--scheduler", "sequentiallr", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "no divergence in 60 examples" in out and "seed " in out
+    assert not (tmp_path / ".hypothesis").exists()
+    assert search.database_dir("torch", "torch").is_relative_to(tmp_path / "cache")  # $LR_CONFORMANCE_CACHE
+
+
+def test_usage_problems_are_reported_together_one_line_each_exit_2(capsys, tmp_path):
+    code = main(["fuzz", "--adapter", "nosuchadapter", "--reference", "nosuch:Thing", "--scheduler", "Cosine",
+                 "--max-seconds", "0", "--record", str(tmp_path / "missing" / "x.toml")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 5 and all(line.startswith("lr-conformance: ") for line in err), err
+    for fragment, line in zip(("--scheduler Cosine: not one of", "--max-seconds 0: must be positive",
+                               "--record", "--reference 'nosuch:Thing': cannot import",
+                               "--adapter 'nosuchadapter': not an entry point"), err, strict=True):
+        assert line.startswith(f"lr-conformance: {fragment}"), line
+
+
+def test_a_scheduler_the_candidate_lacks_is_a_usage_error(capsys):
+    tinysched = ROOT / "examples" / "tinysched" / "adapter.py"
+    assert main(["fuzz", "--adapter", str(tinysched), "--scheduler", "OneCycleLR"]) == 2
+    assert "--scheduler OneCycleLR: --adapter" in capsys.readouterr().err
+
+
+def test_the_budgets_exclude_each_other():
+    with pytest.raises(SystemExit) as exc:
+        main(["fuzz", "--adapter", "torch", "--max-seconds", "1", "--max-examples", "5"])
+    assert exc.value.code == 2
+
+
+def test_fuzz_without_hypothesis_says_what_to_install(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "hypothesis", None)  # as if it were not installed
+    assert main(["fuzz", "--adapter", "torch", "--max-examples", "1"]) == 2
+    assert "pip install 'lr-conformance[fuzz]'" in capsys.readouterr().err
+
+
+class _InterruptedAfter(TorchAdapter):
+    """A candidate whose user presses Ctrl-C during its fourth case."""
+
+    calls = 0
+
+    def trace(self, case):
+        _InterruptedAfter.calls += 1
+        if _InterruptedAfter.calls == 4:
+            raise KeyboardInterrupt
+        return super().trace(case)
+
+
+def test_an_interrupted_fuzz_reports_what_it_did_and_exits_130(capsys):
+    _InterruptedAfter.calls = 0
+    assert main(["fuzz", "--adapter", f"{__name__}:_InterruptedAfter", "--max-examples", "50", "-q"]) == 130
+    out = capsys.readouterr().out
+    assert "no divergence in 2 examples" in out and "INTERRUPTED" in out  # the warm-up case was the first call
