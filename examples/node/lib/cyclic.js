@@ -129,6 +129,13 @@ class CyclicLR extends S.LRScheduler {
 }
 
 // ---- OneCycleLR ----------------------------------------------------------------------------
+// group[key] as Python reads a dict: a missing key is a KeyError whose str() is the key's repr (spec A.16:
+// resumed by last_epoch, OneCycleLR writes none of its keys, so a group with only initial_lr lacks max_lr).
+function groupItem(g, key) {
+  if (!(key in g)) throw new P.PyError('KeyError', `'${key}'`);
+  return g[key];
+}
+
 class OneCycleLR extends S.LRScheduler {
   constructor(opt, kwargs) {
     const k = (key, d, req) => S.kw('OneCycleLR', kwargs, key, d, req);
@@ -207,8 +214,10 @@ class OneCycleLR extends S.LRScheduler {
         const end = ph.end_step;
         if (P.le(stepNum, end) || i === phases.length - 1) {
           const pct = P.truediv(P.sub(stepNum, start), P.sub(end, start));
-          lr = this.anneal(g[ph.start_lr], g[ph.end_lr], pct);
-          if (P.truthy(this.cycle_momentum)) mom = this.anneal(g[ph.start_momentum], g[ph.end_momentum], pct);
+          lr = this.anneal(groupItem(g, ph.start_lr), groupItem(g, ph.end_lr), pct);
+          if (P.truthy(this.cycle_momentum)) {
+            mom = this.anneal(groupItem(g, ph.start_momentum), groupItem(g, ph.end_momentum), pct);
+          }
           break;
         }
         start = ph.end_step;
