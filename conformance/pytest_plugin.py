@@ -152,6 +152,11 @@ def _grading(config) -> Grading:
         )
         store = golden.load()
         chosen = _selected_cases(config)
+        # the CLI's preflight: a missing, corrupt or stale golden stops the session before any case runs, every
+        # problem listed, rather than surfacing as the same ERROR in each case that reads it
+        problems = golden.preflight(store, chosen)
+        if problems:
+            raise pytest.UsageError("\n".join(f"lr-conformance: {problem}" for problem in problems))
         adapter = load_adapter(spec, timeout=timeout)
     except AdapterLoadError as exc:  # its message names the CLI's option
         raise pytest.UsageError(f"lr-conformance: {str(exc).replace('--adapter ', '--lr-adapter ', 1)}") from None

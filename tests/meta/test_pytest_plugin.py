@@ -125,3 +125,24 @@ def test_the_clis_own_rerun_lines_repeat_its_grading_options(project, monkeypatc
         rerun = cli_document(project, shlex.split(result["reproduce"])[1:], monkeypatch, capsys, bug=False)
         assert [(r["id"], r["status"]) for r in rerun["results"]] == [(result["id"], "xpass")], result["reproduce"]
         assert "--atol 1e-15" in result["reproduce"]
+
+
+def test_a_corrupt_golden_stops_the_session_before_any_case_with_one_line_naming_it(project, tmp_path):
+    """The CLI's preflight, in the plugin: a golden whose bytes no longer match the manifest is one usage error
+    (exit 4) naming the file, and no case runs — not an ERROR repeated in each case that reads it."""
+    import shutil
+
+    from conformance import resources
+
+    goldens = shutil.copytree(resources.GOLDEN_DIR, tmp_path / "golden")
+    csv = goldens / "traces" / "steplr" / "gamma-half-step3.csv"
+    csv.write_bytes(csv.read_bytes().replace(b"\n", b"\r\n"))
+    env = {**os.environ, resources.GOLDENS_ENV: str(goldens)}
+    env.pop("LR_CONFORMANCE_ADAPTER", None)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *plugin_args(),
+                           f"--lr-case={CASES}"], cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 4, output
+    lines = [line for line in output.splitlines() if line.startswith("ERROR")]
+    assert len(lines) == 1 and "steplr/gamma-half-step3.csv" in lines[0], lines
+    assert "passed" not in output and "Traceback" not in output, output
