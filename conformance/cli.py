@@ -145,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lr-conformance: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader of stdout went away (`lr-conformance list | head`): stop quietly, as a process killed by
+        # SIGPIPE would (shells report 141 for it); point stdout at devnull so the interpreter's final flush
+        # does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 def _selected(args, directory: Path | None = None) -> list[cases_mod.Case]:

@@ -1,5 +1,7 @@
 """The command line, in-process: exit codes and one-line errors."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,3 +177,17 @@ def test_show_an_unsupported_case_says_so_instead_of_an_error_event(capsys):
     captured = capsys.readouterr()
     assert captured.out == "" and "construct:error" not in captured.err
     assert "constantlr/defaults: unsupported: needs scheduler:ConstantLR" in captured.err
+
+
+@pytest.mark.parametrize("command", [["export"], ["show", "-k", "*"]])
+def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(command):
+    """`lr-conformance export | head`: once the reader closes the pipe, the command stops with 141 (what a
+    shell reports for a process killed by SIGPIPE) and no traceback."""
+    process = subprocess.Popen([sys.executable, "-m", "conformance", *command], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, bufsize=0)
+    process.stdout.read(1)
+    process.stdout.close()  # the reader goes away with nearly all of the output unread
+    code = process.wait(timeout=120)
+    stderr = process.stderr.read().decode()
+    assert code == 141, stderr
+    assert "Traceback" not in stderr, stderr
