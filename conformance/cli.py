@@ -226,6 +226,11 @@ def _unwritable(path: Path | None) -> str | None:
     return None
 
 
+def _all_case_ids() -> set[str]:
+    """Every case of the suite, whatever -k selects: an expectations id is checked against these."""
+    return {case.id for case in cases_mod.load_cases()}
+
+
 def _refuse(problems: list[str]) -> None:
     if problems:  # main() prefixes the first line; the others get the same prefix here
         raise UsageError("\nlr-conformance: ".join(problems))
@@ -239,7 +244,7 @@ def cmd_run(args) -> int:
     _refuse(_run_problems(args))
     selected = _selected(args)
     store = _checked_goldens(selected)
-    expectations = load_expectations(args.expectations) if args.expectations else None
+    expectations = load_expectations(args.expectations, _all_case_ids()) if args.expectations else None
     spec = resolve_spec(args.adapter)
     adapter, info = _load(args, spec)
     override = _tolerance(args)
@@ -426,11 +431,24 @@ def cmd_check(args) -> int:
     all_cases = cases_mod.load_cases()
     store = golden.load()
     _print_notes(store)
-    found = golden.problems(store, all_cases)
+    found = golden.problems(store, all_cases) + _shipped_expectations_problems({c.id for c in all_cases})
     for line in found:
         print(line)
     print(f"check: {len(all_cases)} cases, {len(found)} problem(s)")
     return 2 if found else 0
+
+
+def _shipped_expectations_problems(case_ids: set[str]) -> list[str]:
+    """The expectations files the suite ships (expectations/): each must parse and name only existing cases."""
+    from conformance.expectations import load_expectations
+
+    found = []
+    for name in resources.expectations_names():
+        try:
+            load_expectations(resources.expectations_file(name), case_ids)
+        except cases_mod.CaseError as exc:
+            found += exc.problems
+    return found
 
 
 def cmd_export(args) -> int:

@@ -8,19 +8,25 @@
     link = "https://github.com/me/mylib/issues/12"   # optional
 
 Strict: a listed case that fails is XFAIL; a listed case that now matches is XPASS, which fails the run,
-so the file cannot go stale silently.
+so the file cannot go stale silently. For the same reason an id that names no case of the suite (a typo, a
+case renamed or removed) is refused before grading, each one on its own line.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 
 from conformance import resources
 from conformance.cases import CaseError
 
 
-def load_expectations(path: Path) -> dict[str, str]:
+def load_expectations(path: Path, case_ids: Collection[str] | None = None) -> dict[str, str]:
+    """The file's {case id: reason}. With `case_ids` (every case of the suite), an id outside them is a
+    CaseError naming the file and line - all such ids at once."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -34,4 +40,17 @@ def load_expectations(path: Path) -> dict[str, str]:
             raise CaseError(f"{path}: [[differs]] #{index} needs an id and a reason")
         reason = item["reason"] + (f" ({item['link']})" if item.get("link") else "")
         found[item["id"]] = reason
+    if case_ids is not None:
+        unknown = [_unknown_id(path, case_id, case_ids) for case_id in found if case_id not in case_ids]
+        if unknown:
+            raise CaseError(*unknown)
     return found
+
+
+def _unknown_id(path: Path, case_id: str, case_ids: Collection[str]) -> str:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assignment = re.compile(r"""^\s*id\s*=\s*["']""" + re.escape(case_id) + r"""["']""")
+    line = next((n for n, text in enumerate(lines, 1) if assignment.match(text)), 0)
+    near = difflib.get_close_matches(case_id, list(case_ids), n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else ""
+    return f"{path}:{line}: [[differs]] id {case_id!r} names no case of the suite{hint}"

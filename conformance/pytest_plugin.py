@@ -147,7 +147,9 @@ def _grading(config) -> Grading:
         tolerance = Tolerance(rtol or 0.0, atol or 0.0, "set on the pytest command line (--lr-rtol/--lr-atol)")
     try:
         options = runner.RunOptions(
-            expectations=load_expectations(resources.expectations_file(expectations)) if expectations else None,
+            expectations=(load_expectations(resources.expectations_file(expectations),
+                                            {case.id for case in cases_mod.load_cases()})
+                          if expectations else None),
             tolerance_override=tolerance,
         )
         store = golden.load()

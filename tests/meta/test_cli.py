@@ -191,3 +191,33 @@ def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(command):
     stderr = process.stderr.read().decode()
     assert code == 141, stderr
     assert "Traceback" not in stderr, stderr
+
+
+def test_an_expectations_id_that_names_no_case_is_refused_before_grading_with_its_line(tmp_path, capsys):
+    """A typo in an expectations file would otherwise expect nothing, silently: it is exit 2, one line per
+    unknown id naming the file and line, with the nearest case id."""
+    listed = tmp_path / "expectations.toml"
+    listed.write_text('[[differs]]\nid = "steplr/gamma-half-step3"\nreason = "known"\n\n'
+                      '[[differs]]\nid = "steplr/gamma-half-step"\nreason = "a typo"\n\n'
+                      '[[differs]]\nid = "nosuch/case"\nreason = "gone"\n', encoding="utf-8")
+    code = main(["run", "--expectations", str(listed), "-k", "steplr/*"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == [
+        f"lr-conformance: {listed}:6: [[differs]] id 'steplr/gamma-half-step' names no case of the suite; "
+        "did you mean 'steplr/gamma-half-step3'?",
+        f"lr-conformance: {listed}:10: [[differs]] id 'nosuch/case' names no case of the suite",
+    ]
+
+
+def test_check_lints_the_shipped_expectations_files(monkeypatch, tmp_path, capsys):
+    from conformance import resources
+
+    shipped = tmp_path / "expectations"
+    shipped.mkdir()
+    (shipped / "mylib.toml").write_text('[[differs]]\nid = "steplr/renamed"\nreason = "x"\n', encoding="utf-8")
+    monkeypatch.setattr(resources, "EXPECTATIONS_DIR", shipped)
+    code = main(["check"])
+    out = capsys.readouterr().out
+    assert code == 2
+    assert f"{shipped / 'mylib.toml'}:2: [[differs]] id 'steplr/renamed' names no case of the suite" in out
