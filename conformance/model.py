@@ -171,17 +171,41 @@ class Trace:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Trace:
-        return cls(
-            observations=tuple(
-                Observation(int(s), int(g), _num(lr), _opt(m), _opt(ll), _opt(a))
-                for s, g, lr, m, ll, a in data.get("observations", ())
-            ),
-            events=tuple(Event(int(s), p, k, t, msg) for s, p, k, t, msg in data.get("events", ())),
-        )
+        """The protocol's trace object (schemas/protocol.schema.json), read as strictly as the schema: a step
+        of 0.5 or "3", a kind other than warning/error, a number given as text raise ValueError, never a
+        quietly rounded or converted value that could then match a golden."""
+        observations = []
+        for row in data.get("observations", ()):
+            if not isinstance(row, (list, tuple)) or len(row) != 6:
+                raise ValueError(f"an observation is [step, group, lr, momentum, last_lr, step_arg], got {row!r}")
+            step, group, lr, momentum, last_lr, step_arg = row
+            observations.append(Observation(_index(step, "step"), _index(group, "group"), _num(lr),
+                                            _opt(momentum), _opt(last_lr), _opt(step_arg)))
+        events = []
+        for row in data.get("events", ()):
+            if not isinstance(row, (list, tuple)) or len(row) != 5:
+                raise ValueError(f"an event is [step, phase, kind, type, message], got {row!r}")
+            step, phase, kind, type_, message = row
+            if kind not in ("warning", "error"):
+                raise ValueError(f"an event's kind is 'warning' or 'error', got {kind!r}")
+            if not all(isinstance(text, str) for text in (phase, type_, message)) or not type_:
+                raise ValueError(f"an event's phase, type and message are strings (type not empty), got {row!r}")
+            events.append(Event(_index(step, "step"), phase, kind, type_, message))
+        return cls(observations=tuple(observations), events=tuple(events))
+
+
+def _index(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} must be an integer >= 0, got {value!r}")
+    return value
 
 
 def _num(value) -> float:
-    # JSON cannot carry nan/inf; the wire format sends them as strings "nan", "inf", "-inf".
+    # JSON cannot carry nan/inf; the wire format sends them as the strings "nan", "inf", "-inf" - and only those.
+    if isinstance(value, str) and value in NONFINITE_STRINGS:
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"a number (or \"nan\", \"inf\", \"-inf\") expected, got {value!r}")
     return float(value)
 
 
@@ -201,7 +225,7 @@ def json_safe(value):
 
 
 def _opt(value) -> float | None:
-    return None if value is None else float(value)
+    return None if value is None else _num(value)
 
 
 # --- adapters -------------------------------------------------------------------------------

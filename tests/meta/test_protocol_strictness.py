@@ -146,3 +146,47 @@ def test_startup_timeout_option_gives_hello_more_time_than_a_case(tmp_path):
 def test_startup_timeout_must_be_positive(capsys):
     assert main(["run", "--startup-timeout", "0", "-k", "steplr/*"]) == 2
     assert "--startup-timeout 0: must be a positive, finite number of seconds" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("row", [
+    [0.5, 0, 0.1, None, None, None],       # a fractional step: once rounded down to step 0
+    ["0", 0, 0.1, None, None, None],       # a step as text
+    [True, 0, 0.1, None, None, None],      # a boolean is not a step
+    [0, -1, 0.1, None, None, None],        # no group -1
+    [0, 0, "0.1", None, None, None],       # a number as text: only "nan", "inf", "-inf" are strings
+    [0, 0, 0.1, "0.9", None, None],
+    [0, 0, 0.1, None, None],               # five columns
+], ids=["fractional-step", "text-step", "bool-step", "negative-group", "text-lr", "text-momentum", "short-row"])
+def test_a_trace_is_read_as_strictly_as_the_schema(row):
+    """Trace.from_json, what the subprocess route builds every trace with, refuses what the protocol schema
+    refuses, rather than converting it to something that might match a golden."""
+    import jsonschema
+
+    from conformance import resources
+    from conformance.model import Trace
+
+    schema = json.loads(resources.schema_path("protocol").read_text())
+    trace_schema = {**schema["$defs"]["trace"], "$defs": schema["$defs"]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"observations": [row], "events": []}, trace_schema)
+    with pytest.raises(ValueError):
+        Trace.from_json({"observations": [row], "events": []})
+
+
+@pytest.mark.parametrize("row", [[0, "scheduler.step", "notice", "UserWarning", "x"], [0.0, "construct", "error", "E", "x"],
+                                 [0, "construct", "error", "", "x"]], ids=["kind", "float-step", "empty-type"])
+def test_an_event_is_read_as_strictly_as_the_schema(row):
+    from conformance.model import Trace
+
+    with pytest.raises(ValueError):
+        Trace.from_json({"observations": [], "events": [row]})
+
+
+def test_a_well_formed_trace_reads_back_to_itself():
+    from conformance.model import Event, Observation, Trace, json_safe
+
+    trace = Trace((Observation(0, 0, 0.1, None, 0.1, None), Observation(1, 1, float("nan"), 0.9, None, 2.0)),
+                  (Event(1, "scheduler.step", "warning", "UserWarning", "text"),))
+    again = Trace.from_json(json.loads(json.dumps(json_safe(trace.to_json()))))
+    assert again.events == trace.events and len(again.observations) == 2
+    assert again.observations[0] == trace.observations[0] and again.observations[1].lr != again.observations[1].lr
