@@ -19,8 +19,9 @@ from conformance.model import FEATURES
 ROOT = Path(__file__).resolve().parents[2]
 ADAPTER = ROOT / "examples" / "node" / "adapter.js"
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not on PATH: the Node.js example (examples/node) "
-                                                    "was not run; install Node.js >= 18 to run it")
+pytestmark = [pytest.mark.release_independent,
+              pytest.mark.skipif(NODE is None, reason="node is not on PATH: the Node.js example (examples/node) "
+                                                      "was not run; install Node.js >= 18 to run it")]
 V8_TOLERANCE = 4 * 2.0**-52
 # With V8's Math.cos / Math.pow instead of correctly rounded ones, these cases differ from the goldens in the last
 # bits (measured: 1 to 4 ULPs, examples/node/measure/max_ulp.py); every other case stays bit-exact.

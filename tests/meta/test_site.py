@@ -35,6 +35,8 @@ from conformance.cases import load_cases  # noqa: E402
 from conformance.cli import main  # noqa: E402
 from conformance.site import MARKER, SiteError, Sources, build_site, data, pages, plots  # noqa: E402
 
+pytestmark = pytest.mark.release_independent
+
 CATEGORIES = ("pass", "differs", "error", "unsupported", "skip")
 
 

@@ -29,6 +29,8 @@ from site_helpers import CHANGES_FIXTURE, COUNTED_AS, built_site, expected_matri
 from conformance.cases import load_cases  # noqa: E402
 from conformance.site import Sources, data  # noqa: E402
 
+pytestmark = pytest.mark.release_independent
+
 CATEGORIES = ("pass", "differs", "error", "unsupported", "skip")
 # Flags that work in containers and keep the browser off the network (it only talks to 127.0.0.1 here).
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

@@ -20,7 +20,8 @@ stress = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = stress  # its dataclasses look their module up there
 spec.loader.exec_module(stress)
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+pytestmark = [pytest.mark.release_independent,
+              pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")]
 
 
 def test_concurrent_regens_and_killed_regens_lose_nothing():
