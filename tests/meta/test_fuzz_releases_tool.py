@@ -1,0 +1,50 @@
+"""tools/fuzz_releases.py, the adjacent-release fuzz campaign: the known changes it hands fuzz are exactly
+docs/matrix/changes.toml's cases at the newer release (an expectations file the harness accepts), and it reads
+the numbers it records from fuzz's own summary line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from test_matrix_tool import _load
+
+from conformance.cases import load_cases
+from conformance.expectations import load_expectations
+
+ROOT = Path(__file__).resolve().parents[2]
+fuzz_releases = _load("fuzz_releases")
+matrix = fuzz_releases.matrix
+
+
+def test_adjacent_pairs_in_the_order_given():
+    assert fuzz_releases.pairs(["1.13.1", "2.0.1", "2.1.2"]) == [("1.13.1", "2.0.1"), ("2.0.1", "2.1.2")]
+    assert len(fuzz_releases.pairs(list(matrix.RELEASES))) == 16
+
+
+def test_known_changes_are_the_changes_cases_at_that_release_as_an_expectations_file(tmp_path):
+    changes = matrix.load_changes()
+    ids = {c.id for c in load_cases()}
+    for release in matrix.RELEASES:
+        listed = {case for change in changes if change["release"] == release for case in change["cases"]}
+        path = tmp_path / f"known-{release}.toml"
+        path.write_text(fuzz_releases.known_changes(release, changes), encoding="utf-8")
+        assert set(load_expectations(path, ids)) == listed, release  # parses, names only real cases
+    assert any(change["release"] == "2.2.2" for change in changes)
+    assert fuzz_releases.known_changes("2.2.2", changes).count("[[differs]]") > 0
+
+
+def test_the_summary_numbers_come_from_fuzz_s_own_line():
+    done = subprocess.run([sys.executable, "-m", "conformance", "fuzz", "--adapter", "torch", "--max-examples", "5",
+                           "--seed", "1", "-q"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    numbers = fuzz_releases.summary(done.stdout + done.stderr)
+    assert numbers["examples"] == 5 and numbers["compared"] == 5 and numbers["seed"] == 1, done.stdout
+    assert numbers["examples_per_second"] > 0 and numbers["known"] == 0
+
+
+def test_usage_errors_exit_2(capsys):
+    assert fuzz_releases.main(["--releases", "2.13.0"]) == 2
+    assert fuzz_releases.main(["--releases", "2.13.0", "9.9.9"]) == 2
+    assert "unknown: 9.9.9" in capsys.readouterr().err
