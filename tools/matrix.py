@@ -491,7 +491,9 @@ def main(argv=None) -> int:
             if problem := release_problem(result, args):
                 failed.append(release)
                 print(f"matrix: torch {release}: {problem}", flush=True)
-            print(f"matrix: torch {release}: {result.get('status', 'not tested')} (install "
+            status = result.get("status", "not tested")
+            status = f"tests skipped (last run: {status})" if args.no_tests and status != "install-failed" else status
+            print(f"matrix: torch {release}: {status} (install "
                   f"{result.get('install_seconds')} s, regen {result.get('regen_seconds', '-')} s, run "
                   f"{'skipped' if args.no_tests else result.get('test_seconds', '-')} s, bench "
                   f"{result.get('bench_seconds', '-') if args.bench else 'skipped'} s) {result.get('regen', '')}",

@@ -5,8 +5,8 @@ harness around it (recording, event capture, loading goldens, comparing). Target
 Printed and recorded, never asserted: the ratio is what a reader compares across machines and releases.
 
 `test_command` (deselected by tools/matrix.py --bench, `-m "not command"`) times the same run as a command, with
-Python's start and torch's import, against the command floor `python -c "import torch; torch.optim.SGD(...)"`:
-the figure a user waiting for `lr-conformance run` sees. Each of its rounds starts Python and imports torch, so it
+Python's start and torch's import, and `pytest tests/conformance`, against the command floor `python -c "import
+torch; torch.optim.SGD(...)"` (targets <= 1.5x and <= 3x): the figures a user waiting for them sees. Each of its rounds starts Python and imports torch, so it
 costs seconds per round."""
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ COMMAND_FLOOR = [sys.executable, "-c", "import torch; torch.optim.SGD([torch.nn.
 COMMANDS = {  # name: (command, target ratio to the command floor)
     "command floor": (COMMAND_FLOOR, None),
     "lr-conformance run": ([sys.executable, "-m", "conformance", "run", "-q"], 1.5),
+    "pytest tests/conformance": ([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/conformance"],
+                                 3.0),
 }
 
 

@@ -47,6 +47,9 @@ REPORT = {  # a pytest-benchmark JSON report, cut to what tools/benchmark.py rea
     "benchmarks": [
         {"stats": _stats(0.5), "extra_info": {"what": "floor", "cases": 100}},
         {"stats": _stats(1.0, 0.25), "extra_info": {"what": "run in process", "cases": 100, "target_ratio": 1.5}},
+        {"stats": _stats(3.0), "extra_info": {"what": "command floor"}},
+        {"stats": _stats(4.5), "extra_info": {"what": "lr-conformance run", "target_ratio": 1.5,
+                                              "floor": "command floor"}},
         {"stats": _stats(2e-4, 1e-5, 1000), "extra_info": {"what": "step", "scheduler": "StepLR",
                                                            "case": "steplr/x", "steps_per_round": 10}},
     ],
@@ -61,6 +64,7 @@ def test_a_report_becomes_microseconds_per_step_cases_per_second_and_the_ratio_t
     run = record["harness"]["run in process"]
     assert (run["cases_per_second"], run["ratio_to_floor"], run["floor"]) == (100.0, 2.0, "floor")
     assert record["harness"]["floor"]["cases_per_second"] == 200.0
+    assert record["harness"]["lr-conformance run"]["ratio_to_floor"] == 1.5  # to its own floor: the command's
     assert record["machine"]["cpu"] == "Test CPU" and record["load_average"] == {"start": [0.5], "end": [1.5]}
 
 
@@ -80,8 +84,8 @@ def test_the_step_cost_table_marks_a_release_that_made_a_step_slower():
     assert rows["| StepLR (`steplr/x`)"] == "| StepLR (`steplr/x`) | **2.00x** | 20.0 us | - |"
     assert rows["| OneCycleLR (`onecyclelr/x`)"] == "| OneCycleLR (`onecyclelr/x`) | 1.10 | 40.0 us | - |"
     assert "| StepLR | 40.0 (0.5) | 20.0 (0.5) | - |" in page
-    assert "| 2.13.0 | 100 | 0.50 | 1.00 (2.00x) | 100.0 | - | - | 0.5 -> 1.5 | 2026-01-02T03:04 |" in page
-    assert "| 2.14.1 | - | - | - | - | - | - | - | not measured |" in page
+    assert "| 2.13.0 | 100 | 0.50 | 1.00 (2.00x) | 100.0 | 3.00 | 4.50 (1.50x) | - | 0.5 -> 1.5 | 2026-01-02T03:04 |" in page
+    assert "| 2.14.1 | - | - | - | - | - | - | - | - | not measured |" in page
 
 
 def test_without_the_reference_release_the_table_shows_microseconds():
