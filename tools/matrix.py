@@ -414,18 +414,20 @@ def render(store: golden.Goldens, all_cases, changes: list[dict], found: list[Tr
         out.append("")
     out += ["## Each release's tox env", "",
             "As the last `python tools/matrix.py` run measured it (README, \"Speed\", says how): creating the env "
-            "(`tox --notest`: uv installs torch and the project), `regen --scoped`, then the env's run (check, "
-            "conformance run, pytest).", "",
-            "| release | env | result | install | regen | run | conformance run | pytest |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "(`tox --notest`: uv installs torch and the project), `regen --scoped`, the env's run (check, "
+            "conformance run, pytest; a run with `--no-tests` keeps the run before it's figures), then the "
+            "benchmarks (`--bench`, docs/step-cost.md).", "",
+            "| release | env | result | install | regen | run | bench | conformance run | pytest |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for release in RELEASES:
         r = results.get(release)
         if r is None:
-            out.append(f"| {release} | `{env_name(release)}` | not run | | | | | |")
+            out.append(f"| {release} | `{env_name(release)}` | not run | | | | | | |")
             continue
-        seconds = {k: f"{r[k]} s" if k in r else "" for k in ("install_seconds", "regen_seconds", "test_seconds")}
+        seconds = {k: f"{r[k]} s" if k in r else "" for k in ("install_seconds", "regen_seconds", "test_seconds",
+                                                               "bench_seconds")}
         out.append(f"| {release} | `{r['env']}` | {r.get('status', 'not tested')} | {seconds['install_seconds']} | "
-                   f"{seconds['regen_seconds']} | {seconds['test_seconds']} | "
+                   f"{seconds['regen_seconds']} | {seconds['test_seconds']} | {seconds['bench_seconds']} | "
                    f"{_cell(r.get('run') or r.get('detail', ''))} | {_cell(r.get('pytest', '').strip('= '))} |")
     return "\n".join(out) + "\n"
 
