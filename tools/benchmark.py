@@ -1,52 +1,213 @@
-"""Speed of a full conformance run relative to the unavoidable floor (importing torch + building one optimizer).
+"""Run the benchmarks (tests/benchmarks, pytest-benchmark) under this Python and keep the figures that matter.
 
-    python tools/benchmark.py [--repeat 5]
+    python tools/benchmark.py                                # run them, print pytest-benchmark's tables and a summary
+    python tools/benchmark.py --save docs/matrix/bench/2.13.0.json    # ... and keep a small JSON of them
+    python tools/benchmark.py -m "not command"               # other arguments go to pytest (here: no commands)
 
-Prints the median wall time of each command and its ratio to the floor. Targets (issue #2):
-`lr-conformance run` <= 1.5x the floor, `pytest tests/conformance` <= 3x. This is a measurement, not a test:
-timing assertions in tests are flaky, so the README records the numbers this prints.
+What is measured (tests/benchmarks says how): a full `lr-conformance run` against the installed torch in process,
+in cases per second, and its ratio to the floor - bare torch stepping the same cases (target <= 1.5x); the same run
+as a command, and `pytest tests/conformance`, against the command floor (starting Python, importing torch, building
+one optimizer; targets <= 1.5x and <= 3x);
+and the cost of `optimizer.step(); scheduler.step()` per scheduler in microseconds per step. The saved JSON keeps,
+per benchmark, median, IQR and rounds, plus the machine, the torch release and the load average: tools/matrix.py
+--bench saves one per torch release (without the commands) and renders docs/step-cost.md from them
+(`render_step_cost` below). Benchmarks record; nothing here fails on a time.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import json
+import os
 import subprocess
 import sys
-import time
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMANDS = {
-    "floor": [sys.executable, "-c", "import torch; torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)"],
-    "lr-conformance run": [sys.executable, "-m", "conformance", "run", "-q"],
-    "pytest tests/conformance": [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/conformance"],
-}
-TARGETS = {"lr-conformance run": 1.5, "pytest tests/conformance": 3.0}
+BENCHMARKS = ROOT / "tests" / "benchmarks"
+FORMAT = 1
 
 
-def median_seconds(command: list[str], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _stats(stats: dict, scale: float, unit: str) -> dict:
+    return {f"median_{unit}": round(stats["median"] * scale, 3), f"iqr_{unit}": round(stats["iqr"] * scale, 3),
+            "rounds": stats["rounds"]}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    median_seconds(COMMANDS["floor"], 1)  # warm the page cache so the first measurement is not penalised
-    floor = median_seconds(COMMANDS["floor"], args.repeat)
-    print(f"{'floor (import torch + SGD)':28} {floor:6.2f} s")
-    for name in ("lr-conformance run", "pytest tests/conformance"):
-        seconds = median_seconds(COMMANDS[name], args.repeat)
-        ratio = seconds / floor
-        verdict = "within" if ratio <= TARGETS[name] else "OVER"
-        print(f"{name:28} {seconds:6.2f} s  ratio {ratio:4.2f}  ({verdict} target {TARGETS[name]}x)")
+def extract(report: dict) -> dict:
+    """The small record of one pytest-benchmark JSON report: per scheduler the microseconds per step (a round's
+    median over the steps of a round), per harness benchmark the seconds, cases per second and ratio to the
+    floor, and where it was measured."""
+    machine = report.get("machine_info", {})
+    cpu = machine.get("cpu", {})
+    step: dict[str, dict] = {}
+    harness: dict[str, dict] = {}
+    for bench in report["benchmarks"]:
+        info = bench.get("extra_info", {})
+        what = info.get("what")
+        if what == "step":
+            steps = info["steps_per_round"]
+            step[info["scheduler"]] = {"case": info["case"], "steps_per_round": steps,
+                                       **_stats(bench["stats"], 1e6 / steps, "us")}
+        elif what:
+            entry = harness[what] = _stats(bench["stats"], 1.0, "s")
+            if "cases" in info:
+                entry["cases"] = info["cases"]
+                entry["cases_per_second"] = round(info["cases"] / bench["stats"]["median"], 1)
+            if "target_ratio" in info:
+                entry["target_ratio"] = info["target_ratio"]
+                entry["floor"] = info.get("floor", "floor")
+    for entry in harness.values():
+        floor = harness.get(entry.get("floor", ""), {}).get("median_s")
+        if floor and "target_ratio" in entry:
+            entry["ratio_to_floor"] = round(entry["median_s"] / floor, 2)
+    return {
+        "format": FORMAT,
+        "torch": machine.get("torch", "").split("+")[0],
+        "datetime": report.get("datetime", ""),
+        "machine": {"cpu": cpu.get("brand_raw", machine.get("processor", "")), "cores": machine.get("cpu_count"),
+                    "system": f"{machine.get('system', '')} {machine.get('release', '')}".strip(),
+                    "python": machine.get("python_version", "")},
+        "load_average": machine.get("load_average", {}),
+        "pytest_benchmark": report.get("version", ""),
+        "step": step,
+        "harness": harness,
+    }
+
+
+# --- docs/step-cost.md --------------------------------------------------------------------------------
+
+SLOWER = 1.5  # a step this many times the reference release's cost or more is marked
+
+
+def load_records(directory: Path) -> dict[str, dict]:
+    """{torch release: record} of the saved records in a directory (<release>.json)."""
+    return {path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(directory.glob("*.json"))}
+
+
+def _ratio_cell(value: float | None, reference: float | None) -> str:
+    if value is None:
+        return "-"
+    if not reference:
+        return f"{value:.1f} us"
+    ratio = value / reference
+    return f"**{ratio:.2f}x**" if ratio >= SLOWER else f"{ratio:.2f}"
+
+
+def _load_cell(record: dict) -> str:
+    load = record.get("load_average", {})
+    start, end = load.get("start"), load.get("end")
+    return f"{start[0]:.1f} -> {end[0]:.1f}" if start and end else "-"
+
+
+def _seconds_cell(record: dict, name: str) -> str:
+    """'1.14 (2.91x)': a harness benchmark's median seconds and its ratio to its floor, '-' if not measured."""
+    entry = record.get("harness", {}).get(name)
+    if not entry:
+        return "-"
+    ratio = f" ({entry['ratio_to_floor']:.2f}x)" if "ratio_to_floor" in entry else ""
+    return f"{entry['median_s']:.2f}{ratio}"
+
+
+def render_step_cost(records: dict[str, dict], releases, reference: str) -> str:
+    """The Markdown page: every scheduler's step cost on every release relative to `reference` (>= SLOWER marked),
+    the same in microseconds, and the harness's figures per release, with where and under what load."""
+    releases = list(releases)
+    measured = [r for r in releases if r in records]
+    schedulers: list[str] = []
+    for release in measured:
+        schedulers += [name for name in records[release]["step"] if name not in schedulers]
+    base = records.get(reference, {}).get("step", {})
+    machines = sorted({"{cpu}, {cores} cores, {system}, Python {python}".format(**records[r]["machine"]) for r in measured})
+
+    def us(release, name):
+        return records.get(release, {}).get("step", {}).get(name, {}).get("median_us")
+
+    out = ["# Step cost of each scheduler, release by release", "",
+           "Generated by `python tools/matrix.py --bench` (or `--tables-only`) from `docs/matrix/bench/<release>.json`, "
+           "one record per torch release saved by `tools/benchmark.py --save` in that release's tox env; do not edit by "
+           "hand.", "",
+           "**What is measured** (`tests/benchmarks/test_step_cost.py`): for each scheduler, one existing case's loop "
+           "(the case is named below) - `optimizer.step(); scheduler.step()` once per step of the case, "
+           "`scheduler.step(metric)` for ReduceLROnPlateau - on a freshly built SGD and scheduler each round, one "
+           "1-element parameter without a gradient (the optimizer updates nothing: what is left is the bookkeeping of "
+           "both calls). Microseconds per step = a round's time over its steps, median over the rounds. "
+           "`optimizer.step() alone` is the same loop without the scheduler: part of every other row.", "",
+           f"**Measured on** {'; '.join(machines) or 'nothing yet'}, one release after another, with other jobs "
+           "running: the load average at the start and the end of each release's benchmarks is in the last table. "
+           "On a 2-core machine a load above 2 means the benchmarks shared the cores; every figure is then slower and "
+           "noisier (compare the IQR in the second table), so treat a single marked cell with suspicion until a "
+           "quieter run repeats it.", "",
+           "**To measure again**: `python tools/matrix.py --bench --no-tests` (every release: install, regen, "
+           "benchmarks; `--releases X.Y.Z ...` for some), or in any env with the project and a torch installed: "
+           "`python tools/benchmark.py` (prints the figures) and `--save docs/matrix/bench/<release>.json` (keeps "
+           "them), `tox -e bench` for the reference torch.", "",
+           f"## Relative to torch {reference}", "",
+           f"Each release's microseconds per step over torch {reference}'s ({reference}'s column: microseconds). "
+           f"**Bold**: {SLOWER}x or more, a release that made this step slower.", "",
+           "| scheduler (case) | " + " | ".join(releases) + " |",
+           "| --- |" + " --- |" * len(releases)]
+    for name in schedulers:
+        case = next((records[r]["step"][name]["case"] for r in measured if name in records[r]["step"]), "")
+        cells = [f"{us(r, name):.1f} us" if r == reference and us(r, name) is not None
+                 else _ratio_cell(us(r, name), (base.get(name) or {}).get("median_us")) for r in releases]
+        out.append(f"| {name} (`{case}`) | " + " | ".join(cells) + " |")
+    out += ["", "## Microseconds per step", "", "Median (IQR) over the rounds; `-`: not measured.", "",
+            "| scheduler | " + " | ".join(releases) + " |", "| --- |" + " --- |" * len(releases)]
+    for name in schedulers:
+        cells = []
+        for release in releases:
+            entry = records.get(release, {}).get("step", {}).get(name)
+            cells.append(f"{entry['median_us']:.1f} ({entry['iqr_us']:.1f})" if entry else "-")
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += ["", "## The harness on each release", "",
+            "Seconds (median over the rounds) of every case the release grades in process: bare torch stepping them "
+            "(the floor: building each case's optimizer and scheduler, stepping it, reading the lrs) and a full "
+            "`lr-conformance run` against that torch, its ratio to the floor in brackets (target <= 1.5x), and the "
+            "run in cases per second. The commands (Python's start and torch's import in every round; targets <= 1.5x "
+            "and <= 3x the command floor) only where `tools/benchmark.py` was run with them: the matrix leaves them "
+            "out.", "",
+            "| release | cases | floor: bare torch (s) | `lr-conformance run` in process (s) | cases/s "
+            "| command floor (s) | `lr-conformance run` command (s) | `pytest tests/conformance` command (s) "
+            "| load average | measured |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for release in releases:
+        record = records.get(release)
+        if record is None:
+            out.append(f"| {release} | - | - | - | - | - | - | - | - | not measured |")
+            continue
+        in_process = record.get("harness", {}).get("run in process", {})
+        out.append(f"| {release} | {in_process.get('cases', '-')} | {_seconds_cell(record, 'floor')} | "
+                   f"{_seconds_cell(record, 'run in process')} | {in_process.get('cases_per_second', '-')} | "
+                   f"{_seconds_cell(record, 'command floor')} | {_seconds_cell(record, 'lr-conformance run')} | "
+                   f"{_seconds_cell(record, 'pytest tests/conformance')} | "
+                   f"{_load_cell(record)} | {record.get('datetime', '')[:16]} |")
+    return "\n".join(out) + "\n"
+
+
+def run(pytest_args: list[str], save: Path | None) -> int:
+    """pytest tests/benchmarks under this interpreter; with `save`, its report's record written there."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report_path = Path(tmp) / "benchmark.json"
+        code = subprocess.call([sys.executable, "-m", "pytest", str(BENCHMARKS), "-p", "no:cacheprovider",
+                                f"--benchmark-json={report_path}", *pytest_args], cwd=ROOT)
+        if code != 0:
+            return code
+        if save is not None:
+            record = extract(json.loads(report_path.read_text(encoding="utf-8")))
+            save.parent.mkdir(parents=True, exist_ok=True)
+            partial = save.with_name(f".{save.name}.{os.getpid()}")
+            partial.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+            partial.replace(save)  # whole or not at all: a reader never sees half a record
+            print(f"benchmark: saved {save}")
     return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--save", type=Path, metavar="FILE", help="write the small JSON record of this run there")
+    args, pytest_args = parser.parse_known_args(argv)
+    return run(pytest_args, args.save)
 
 
 if __name__ == "__main__":

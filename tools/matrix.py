@@ -5,9 +5,13 @@ For each release, one at a time:
   2. `lr-conformance regen --scoped`           inside it: record where this release differs from the
                                               reference (release-scoped variants; the reference release runs
                                               a plain `regen`, which must find nothing to change)
-  3. `tox -e torchXY`                         the env's real run: check, conformance run, tests
-  4. delete .tox/torchXY                      (--keep to keep it)
-then writes docs/matrix/results.json (each env's result and times) and docs/behaviour-changes.md: one row per
+  3. `tox -e torchXY`                         the env's real run: check, conformance run, tests (--no-tests:
+                                              skipped, the last run's results kept in results.json)
+  4. with --bench: `tools/benchmark.py`       inside it: the benchmarks (tests/benchmarks), their figures saved
+                                              as docs/matrix/bench/<release>.json
+  5. delete .tox/torchXY                      (--keep to keep it)
+then writes docs/matrix/results.json (each env's result and times), docs/step-cost.md (each scheduler's step cost on
+each release, relative to the reference, from docs/matrix/bench/) and docs/behaviour-changes.md: one row per
 torch change - release, what changed, kind, upstream cause, cases - from docs/matrix/changes.toml, checked
 against the recorded traces (every change of every case's trace between two releases must be covered by
 exactly one change there), then each case's traces release by release. Golden values only ever come from
@@ -15,8 +19,13 @@ step 2, real torch.
 
     python tools/matrix.py                        # all 17 releases
     python tools/matrix.py --releases 2.8.0 2.9.1 # some
+    python tools/matrix.py --bench                # ... and the benchmarks of every release
+    python tools/matrix.py --bench --no-tests     # traces and benchmarks only: install, regen, bench (minutes less
+                                                  # per release: the tests are the bulk of a release's time)
     python tools/matrix.py --tables-only          # rewrite the docs from the manifest and recorded results
-Options: --accept (let step 2 change traces recorded before), --keep, --no-regen, --cold, --tox "python -m tox".
+Options: --accept (let step 2 change traces recorded before), --keep, --no-regen, --no-tests, --bench, --cold,
+--tox "python -m tox". Releases run in the order given. --bench runs the benchmarks without the command ones
+(`-m "not command"`: each of their rounds starts Python and imports torch), about a minute per release.
 
 Disk and speed. uv installs each env from its cache (hard links where the cache is on the same file system),
 so an env costs little beyond the cache, and the cache keeps every release's wheels (CUDA wheels from PyPI:
@@ -24,8 +33,9 @@ so an env costs little beyond the cache, and the cache keeps every release's whe
 disk then holds one release at a time, and every release downloads its wheels. uv does not read pip's
 configuration: the uv settings equivalent to pip's (tools/uv_env.py) are passed to tox unless UV_* variables
 say otherwise. For CPU-only wheels see tox.ini.
-Exit: 0 all envs pass and every trace change is attributed; 1 an env failed; 2 usage, or changes.toml does
-not match the recorded traces (each problem printed on one line; the tables are written anyway).
+Exit: 0 all envs pass and every trace change is attributed; 1 an env, its regen (a recorded trace would change:
+rerun with --accept only once the change is understood) or its benchmarks failed; 2 usage, or
+changes.toml does not match the recorded traces (each problem printed on one line; the tables are written anyway).
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+import benchmark  # noqa: E402
 import uv_env  # noqa: E402
 
 from conformance import cases as cases_mod  # noqa: E402
@@ -60,6 +71,8 @@ RELEASES = ("1.13.1", "2.0.1", "2.1.2", "2.2.2", "2.3.1", "2.4.1", "2.5.1", "2.6
 RESULTS = ROOT / "docs" / "matrix" / "results.json"
 CHANGES = ROOT / "docs" / "matrix" / "changes.toml"
 TABLE = ROOT / "docs" / "behaviour-changes.md"
+BENCH = ROOT / "docs" / "matrix" / "bench"
+STEP_COST = ROOT / "docs" / "step-cost.md"
 WORK = ROOT / ".matrix"
 LOGS = WORK / "logs"
 
@@ -129,19 +142,59 @@ def matrix_release(release: str, args) -> dict:
             code, output = run(regen, log, args.timeout, environ)
             result["regen_seconds"] = round(time.perf_counter() - start, 1)
             result["regen"] = last_line(output, r"^regen") or f"exit {code}"
+            result["regen_exit"] = code
             # the docs follow the traces just recorded before the env's tests read both
             write_tables(json.loads(RESULTS.read_text()) if RESULTS.exists() else {})
-        start = time.perf_counter()
-        code, output = run([*tox, "-e", env], log, args.timeout, environ)
-        result["test_seconds"] = round(time.perf_counter() - start, 1)
-        result["status"] = "pass" if code == 0 else "fail"
-        result["run"] = last_line(output, r"goldens: ")
-        result["pytest"] = last_line(output, r"(passed|failed|error).* in [0-9.]+s")
+        if not args.no_tests:
+            start = time.perf_counter()
+            code, output = run([*tox, "-e", env], log, args.timeout, environ)
+            result["test_seconds"] = round(time.perf_counter() - start, 1)
+            result["status"] = "pass" if code == 0 else "fail"
+            result["run"] = last_line(output, r"goldens: ")
+            result["pytest"] = last_line(output, r"(passed|failed|error).* in [0-9.]+s")
+        if args.bench:
+            result.update(bench_release(release, env, log, environ, args.timeout))
     if not args.keep:
         shutil.rmtree(ROOT / ".tox" / env, ignore_errors=True)
     if cache is not None:
         shutil.rmtree(cache, ignore_errors=True)
     return result
+
+
+TEST_KEYS = ("status", "test_seconds", "run", "pytest")
+
+
+def keep_earlier(result: dict, earlier: dict, args) -> dict:
+    """This run's result of a release, plus what an earlier run recorded of the steps this one skipped (the traces
+    with --no-regen, the tests with --no-tests, the benchmarks without --bench). A failed install skips them all
+    and says so in its own status."""
+    skipped = [key for key in earlier if (args.no_regen and key.startswith("regen"))
+               or (args.no_tests and key in TEST_KEYS) or (not args.bench and key.startswith("bench"))]
+    return {**{key: earlier[key] for key in skipped}, **result}
+
+
+def release_problem(result: dict, args) -> str:
+    """Why this release failed in this run, or '' (the steps an earlier run did are not judged again)."""
+    if result.get("status") == "install-failed":
+        return f"install failed: {result.get('detail', '')}"
+    if not args.no_regen and result.get("regen_exit", 0) != 0:
+        return f"regen failed (exit {result['regen_exit']}): {result.get('regen', '')}"
+    if not args.no_tests and result.get("status") != "pass":
+        return f"tests failed: {result.get('run', '')} {result.get('pytest', '')}".strip()
+    if args.bench and result.get("bench") != "saved":
+        return f"benchmarks failed: {result.get('bench', '')}"
+    return ""
+
+
+def bench_release(release: str, env: str, log, environ: dict[str, str], timeout: float) -> dict:
+    """Step 4 (--bench): the benchmarks under the release's env, their record saved as docs/matrix/bench/<release>.json
+    (an earlier record of the release is replaced only by a complete one)."""
+    python = ROOT / ".tox" / env / "bin" / "python"
+    start = time.perf_counter()
+    code, output = run([str(python), str(ROOT / "tools" / "benchmark.py"), "--save", str(BENCH / f"{release}.json"),
+                        "-m", "not command"], log, timeout, environ)
+    outcome = "saved" if code == 0 else last_line(output, r"(passed|failed|error)") or f"exit {code}"
+    return {"bench_seconds": round(time.perf_counter() - start, 1), "bench": outcome}
 
 
 # --- what changed, release to release ---------------------------------------------------------------
@@ -361,18 +414,20 @@ def render(store: golden.Goldens, all_cases, changes: list[dict], found: list[Tr
         out.append("")
     out += ["## Each release's tox env", "",
             "As the last `python tools/matrix.py` run measured it (README, \"Speed\", says how): creating the env "
-            "(`tox --notest`: uv installs torch and the project), `regen --scoped`, then the env's run (check, "
-            "conformance run, pytest).", "",
-            "| release | env | result | install | regen | run | conformance run | pytest |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "(`tox --notest`: uv installs torch and the project), `regen --scoped`, the env's run (check, "
+            "conformance run, pytest; a run with `--no-tests` keeps the run before it's figures), then the "
+            "benchmarks (`--bench`, docs/step-cost.md).", "",
+            "| release | env | result | install | regen | run | bench | conformance run | pytest |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for release in RELEASES:
         r = results.get(release)
         if r is None:
-            out.append(f"| {release} | `{env_name(release)}` | not run | | | | | |")
+            out.append(f"| {release} | `{env_name(release)}` | not run | | | | | | |")
             continue
-        seconds = {k: f"{r[k]} s" if k in r else "" for k in ("install_seconds", "regen_seconds", "test_seconds")}
-        out.append(f"| {release} | `{r['env']}` | {r['status']} | {seconds['install_seconds']} | "
-                   f"{seconds['regen_seconds']} | {seconds['test_seconds']} | "
+        seconds = {k: f"{r[k]} s" if k in r else "" for k in ("install_seconds", "regen_seconds", "test_seconds",
+                                                               "bench_seconds")}
+        out.append(f"| {release} | `{r['env']}` | {r.get('status', 'not tested')} | {seconds['install_seconds']} | "
+                   f"{seconds['regen_seconds']} | {seconds['test_seconds']} | {seconds['bench_seconds']} | "
                    f"{_cell(r.get('run') or r.get('detail', ''))} | {_cell(r.get('pytest', '').strip('= '))} |")
     return "\n".join(out) + "\n"
 
@@ -390,6 +445,12 @@ def write_tables(results: dict) -> list[str]:
     return problems
 
 
+def write_step_cost() -> None:
+    """docs/step-cost.md from the benchmark records of docs/matrix/bench/."""
+    text = benchmark.render_step_cost(benchmark.load_records(BENCH), RELEASES, golden.REFERENCE_RELEASE)
+    STEP_COST.write_text(text, encoding="utf-8")
+
+
 def _shorten(text: str, limit: int = 220) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -404,6 +465,10 @@ def main(argv=None) -> int:
     parser.add_argument("--accept", action="store_true", help="let regen change traces recorded before")
     parser.add_argument("--keep", action="store_true", help="keep each .tox/torchXY env")
     parser.add_argument("--no-regen", action="store_true", help="only run each env's tests")
+    parser.add_argument("--no-tests", action="store_true",
+                        help="skip each env's tests (tox -e torchXY); results.json keeps the last run's")
+    parser.add_argument("--bench", action="store_true",
+                        help="also run the benchmarks in each env: docs/matrix/bench/<release>.json, docs/step-cost.md")
     parser.add_argument("--cold", action="store_true",
                         help="an empty uv cache per release, deleted with its env: disk bounded by one release")
     parser.add_argument("--tables-only", action="store_true", help="only rewrite docs/ from recorded results")
@@ -422,20 +487,27 @@ def main(argv=None) -> int:
             result = matrix_release(release, args)
             # re-read before writing: another matrix run (other releases) may have recorded since we started
             results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-            if args.no_regen:  # the traces were recorded by an earlier run: keep what it said
-                result = {**{k: v for k, v in results.get(release, {}).items() if k.startswith("regen")}, **result}
+            # what this run did not redo (the traces, the benchmarks) an earlier run recorded: keep what it said
+            result = keep_earlier(result, results.get(release, {}), args)
             results[release] = result
-            if result["status"] != "pass":
+            if problem := release_problem(result, args):
                 failed.append(release)
-            print(f"matrix: torch {release}: {result['status']} (install {result.get('install_seconds')} s, "
-                  f"regen {result.get('regen_seconds', '-')} s, run {result.get('test_seconds', '-')} s) "
-                  f"{result.get('regen', '')}", flush=True)
+                print(f"matrix: torch {release}: {problem}", flush=True)
+            status = result.get("status", "not tested")
+            status = f"tests skipped (last run: {status})" if args.no_tests and status != "install-failed" else status
+            print(f"matrix: torch {release}: {status} (install "
+                  f"{result.get('install_seconds')} s, regen {result.get('regen_seconds', '-')} s, run "
+                  f"{'skipped' if args.no_tests else result.get('test_seconds', '-')} s, bench "
+                  f"{result.get('bench_seconds', '-') if args.bench else 'skipped'} s) {result.get('regen', '')}",
+                  flush=True)
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
         print(f"matrix: {len(args.releases)} release(s) in {(time.perf_counter() - start) / 60:.1f} min, "
               f"{len(failed)} failed{': ' + ', '.join(failed) if failed else ''}", flush=True)
     problems = write_tables(results)
     print(f"matrix: wrote {TABLE.relative_to(ROOT)}")
+    write_step_cost()
+    print(f"matrix: wrote {STEP_COST.relative_to(ROOT)}")
     for problem in problems:
         print(f"matrix: {problem}", file=sys.stderr)
     if failed:
