@@ -170,7 +170,8 @@ def render_step_cost(records: dict[str, dict], releases, reference: str) -> str:
            *_relative_rows(records, releases, reference, schedulers, "median_us", confirm="min_us"),
            "", f"## Fastest round, relative to torch {reference}", "",
            "The same ratio for each benchmark's fastest round (microseconds per step): the round other jobs disturbed "
-           f"least, so the steadiest figure on a shared machine. **Bold**: {SLOWER}x or more.", "",
+           f"least, so the steadiest figure on a shared machine. **Bold**: {SLOWER}x or more. `-`: not recorded (a record "
+           "saved before the fastest round was kept has only the median).", "",
            "| scheduler (case) | " + " | ".join(releases) + " |", "| --- |" + " --- |" * len(releases),
            *_relative_rows(records, releases, reference, schedulers, "min_us", confirm=None)]
     out += ["", "## Microseconds per step", "", "Median (IQR) over the rounds; `-`: not measured.", "",
