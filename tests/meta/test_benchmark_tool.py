@@ -60,7 +60,7 @@ def test_a_report_becomes_microseconds_per_step_cases_per_second_and_the_ratio_t
     record = benchmark.extract(REPORT)
     assert record["torch"] == "2.13.0"
     assert record["step"]["StepLR"] == {"case": "steplr/x", "steps_per_round": 10, "median_us": 20.0, "iqr_us": 1.0,
-                                        "rounds": 1000}
+                                        "min_us": 20.0, "rounds": 1000}
     run = record["harness"]["run in process"]
     assert (run["cases_per_second"], run["ratio_to_floor"], run["floor"]) == (100.0, 2.0, "floor")
     assert record["harness"]["floor"]["cases_per_second"] == 200.0
@@ -68,29 +68,53 @@ def test_a_report_becomes_microseconds_per_step_cases_per_second_and_the_ratio_t
     assert record["machine"]["cpu"] == "Test CPU" and record["load_average"] == {"start": [0.5], "end": [1.5]}
 
 
-def _record(torch: str, step_us: dict[str, float]) -> dict:
+def _record(torch: str, step_us: dict[str, tuple[float, float]]) -> dict:
+    """A saved record whose schedulers step in (median, fastest round) microseconds."""
     record = benchmark.extract({**REPORT, "machine_info": {**REPORT["machine_info"], "torch": torch}})
-    record["step"] = {name: {"case": f"{name.lower()}/x", "steps_per_round": 10, "median_us": us, "iqr_us": 0.5,
-                             "rounds": 1000} for name, us in step_us.items()}
+    record["step"] = {name: {"case": f"{name.lower()}/x", "steps_per_round": 10, "median_us": median, "iqr_us": 0.5,
+                             "min_us": fastest, "rounds": 1000} for name, (median, fastest) in step_us.items()}
     return record
 
 
-def test_the_step_cost_table_marks_a_release_that_made_a_step_slower():
-    records = {"2.13.0": _record("2.13.0", {"StepLR": 20.0, "OneCycleLR": 40.0}),
-               "2.12.1": _record("2.12.1", {"StepLR": 40.0, "OneCycleLR": 44.0})}
+def _tables(page: str) -> list[dict[str, str]]:
+    """Each table of the page as {first cell: row}."""
+    tables, current = [], None
+    for line in page.splitlines():
+        if line.startswith("| "):
+            if current is None:
+                current = {}
+                tables.append(current)
+            current[line.split(" | ")[0][2:]] = line
+        else:
+            current = None
+    return tables
+
+
+def test_the_step_cost_table_marks_a_release_that_made_a_step_slower_in_the_median_and_the_fastest_round():
+    records = {"2.13.0": _record("2.13.0", {"StepLR": (20.0, 18.0), "OneCycleLR": (40.0, 30.0),
+                                            "LinearLR": (10.0, 10.0)}),
+               "2.12.1": _record("2.12.1", {"StepLR": (40.0, 36.0), "OneCycleLR": (44.0, 30.0),
+                                            "LinearLR": (20.0, 11.0)})}
     page = benchmark.render_step_cost(records, ["2.12.1", "2.13.0", "2.14.1"], "2.13.0")
-    rows = {line.split(" | ")[0]: line for line in page.splitlines() if line.startswith("| ")}
-    # relative table first: the reference's own column in microseconds, others as ratios, >= 1.5x in bold
-    assert rows["| StepLR (`steplr/x`)"] == "| StepLR (`steplr/x`) | **2.00x** | 20.0 us | - |"
-    assert rows["| OneCycleLR (`onecyclelr/x`)"] == "| OneCycleLR (`onecyclelr/x`) | 1.10 | 40.0 us | - |"
-    assert "| StepLR | 40.0 (0.5) | 20.0 (0.5) | - |" in page
-    assert "| 2.13.0 | 100 | 0.50 | 1.00 (2.00x) | 100.0 | 3.00 | 4.50 (1.50x) | - | 0.5 -> 1.5 | 2026-01-02T03:04 |" in page
-    assert "| 2.14.1 | - | - | - | - | - | - | - | - | not measured |" in page
+    median, fastest, microseconds, harness = _tables(page)
+    # medians: the reference's own column in microseconds, others as ratios; bold only where the fastest round
+    # is as much slower (LinearLR's median doubled, its fastest round did not: other jobs, not torch)
+    assert median["StepLR (`steplr/x`)"] == "| StepLR (`steplr/x`) | **2.00x** | 20.0 us | - |"
+    assert median["OneCycleLR (`onecyclelr/x`)"] == "| OneCycleLR (`onecyclelr/x`) | 1.10 | 40.0 us | - |"
+    assert median["LinearLR (`linearlr/x`)"] == "| LinearLR (`linearlr/x`) | 2.00 | 10.0 us | - |"
+    assert fastest["StepLR (`steplr/x`)"] == "| StepLR (`steplr/x`) | **2.00x** | 18.0 us | - |"
+    assert fastest["LinearLR (`linearlr/x`)"] == "| LinearLR (`linearlr/x`) | 1.10 | 10.0 us | - |"
+    assert microseconds["StepLR"] == "| StepLR | 40.0 (0.5) | 20.0 (0.5) | - |"
+    assert harness["2.13.0"] == "| 2.13.0 | 100 | 0.50 | 1.00 (2.00x) | 100.0 | 3.00 | 4.50 (1.50x) | - | 0.5 -> 1.5 | 2026-01-02T03:04 |"
+    assert harness["2.14.1"] == "| 2.14.1 | - | - | - | - | - | - | - | - | not measured |"
 
 
 def test_without_the_reference_release_the_table_shows_microseconds():
-    page = benchmark.render_step_cost({"2.12.1": _record("2.12.1", {"StepLR": 40.0})}, ["2.12.1", "2.13.0"], "2.13.0")
-    assert "| StepLR (`steplr/x`) | 40.0 us | - |" in page
+    page = benchmark.render_step_cost({"2.12.1": _record("2.12.1", {"StepLR": (40.0, 30.0)})}, ["2.12.1", "2.13.0"],
+                                      "2.13.0")
+    median, fastest = _tables(page)[:2]
+    assert median["StepLR (`steplr/x`)"] == "| StepLR (`steplr/x`) | 40.0 us | - |"
+    assert fastest["StepLR (`steplr/x`)"] == "| StepLR (`steplr/x`) | 30.0 us | - |"
 
 
 @pytest.mark.parametrize("flags, kept", [
