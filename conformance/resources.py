@@ -43,6 +43,7 @@ DATA_ROOT = CHECKOUT if IN_CHECKOUT else PACKAGED
 GOLDENS_ENV = "LR_CONFORMANCE_GOLDENS"
 GOLDEN_DIR = Path(os.environ[GOLDENS_ENV]).resolve() if os.environ.get(GOLDENS_ENV) else DATA_ROOT / "golden"
 CASES_DIR = GOLDEN_DIR / "cases"
+SHIPPED_CASES_DIR = DATA_ROOT / "golden" / "cases"  # the cases this suite ships, wherever GOLDEN_DIR points
 TRACES_DIR = GOLDEN_DIR / "traces"
 SCHEMAS_DIR = DATA_ROOT / "schemas"
 EXPECTATIONS_DIR = DATA_ROOT / "expectations"

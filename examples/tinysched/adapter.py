@@ -62,6 +62,10 @@ class TinyschedAdapter(StatefulAdapter):
         unknown = set(kwargs) - set(names)
         if unknown:  # the case is unsupported (counted, not a failure); any other exception would be an ERROR
             raise Unsupported(f"no tinysched equivalent for {sorted(unknown)}")
+        if any("initial_lr" in group for group in case.groups):
+            # torch keeps an initial_lr an earlier scheduler left in the group as its base lr; a tinysched
+            # schedule has one base lr, the lr it is given
+            raise Unsupported("no tinysched equivalent for a leftover initial_lr in a param group")
         args = {names[key]: value for key, value in kwargs.items()}
         return TinySession([cls(group["lr"], **args) for group in case.groups])
 

@@ -41,6 +41,8 @@ def test_tinysched_passes_every_case_it_supports(store, monkeypatch):
     assert not wrong, wrong
     assert statuses[CASE] is Status.PASS and statuses["steplr/resume-state-dict-at-4"] is Status.PASS
     assert statuses["steplr/step-size-zero"] is Status.UNSUPPORTED  # tinysched does not declare `errors`
+    # a leftover initial_lr is torch's base lr, which a tinysched schedule (one base lr: its lr) cannot express
+    assert statuses["cosineannealinglr/initial-lr-without-last-epoch"] is Status.UNSUPPORTED
 
 
 def test_the_deliberate_bug_is_caught_where_it_bites(store, monkeypatch):
