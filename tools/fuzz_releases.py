@@ -18,6 +18,8 @@ examples per second and exit status, so the campaign is written down release by 
 
 Envs are tools/matrix.py's: `.tox/torchXY`, created with `tox -e torchXY --notest` where missing and kept (uv
 installs them from its cache by hard links; `--delete` removes each one once no later pair needs it).
+`python tools/matrix.py --fuzz S` runs the same step inside the release matrix, one pair per release as its env
+is made, the previous release's env kept until then.
 Exit: 0 no pair diverged outside its known changes; 1 one did; 2 usage.
 """
 
@@ -99,6 +101,19 @@ def fuzz_pair(older: str, newer: str, args, log, environ: dict[str, str]) -> dic
     return result
 
 
+def save(result: dict) -> None:
+    """Record one pair's result in docs/matrix/fuzz.json (re-read first: a matrix run may be writing too) and
+    print its line."""
+    record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
+    record[f"{result['older']}->{result['newer']}"] = result
+    RECORD.parent.mkdir(parents=True, exist_ok=True)
+    RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"fuzz_releases: torch {result['older']} -> {result['newer']}: {result['outcome']}, "
+          f"{result.get('examples', '?')} examples ({result.get('known', 0)} of known changes) at "
+          f"{result.get('examples_per_second', '?')}/s" + (f": {result['finding']}" if result.get("finding") else ""),
+          flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--releases", nargs="+", default=list(matrix.RELEASES), metavar="X.Y.Z",
@@ -118,7 +133,6 @@ def main(argv=None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     environ = matrix.tox_environment(None)
     tox = shlex.split(args.tox)
-    record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
     diverged = []
     with open(WORK / "fuzz.log", "a", encoding="utf-8") as log:
         for older, newer in pairs(args.releases):
@@ -127,11 +141,7 @@ def main(argv=None) -> int:
                 diverged.append(f"{older}->{newer}")
                 continue
             result = fuzz_pair(older, newer, args, log, environ)
-            record[f"{older}->{newer}"] = result
-            RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-            print(f"fuzz_releases: torch {older} -> {newer}: {result['outcome']}, {result.get('examples', '?')} "
-                  f"examples ({result.get('known', 0)} known changes) at {result.get('examples_per_second', '?')}/s"
-                  + (f": {result['finding']}" if result.get("finding") else ""), flush=True)
+            save(result)
             if result["exit"] != 0:
                 diverged.append(f"{older}->{newer}")
             if args.delete:

@@ -9,7 +9,9 @@ For each release, one at a time:
                                               skipped, the last run's results kept in results.json)
   4. with --bench: `tools/benchmark.py`       inside it: the benchmarks (tests/benchmarks), their figures saved
                                               as docs/matrix/bench/<release>.json
-  5. delete .tox/torchXY                      (--keep to keep it)
+  5. with --fuzz S: `tools/fuzz_releases.py`  this release fuzzed against the one before it for S seconds, the
+                                              changes changes.toml lists at this release known (docs/matrix/fuzz.json)
+  6. delete .tox/torchXY                      (--keep to keep it; with --fuzz once the next release was fuzzed)
 then writes docs/matrix/results.json (each env's result and times), docs/step-cost.md (each scheduler's step cost on
 each release, relative to the reference, from docs/matrix/bench/) and docs/behaviour-changes.md: one row per
 torch change - release, what changed, kind, upstream cause, cases - from docs/matrix/changes.toml, checked
@@ -22,8 +24,10 @@ step 2, real torch.
     python tools/matrix.py --bench                # ... and the benchmarks of every release
     python tools/matrix.py --bench --no-tests     # traces and benchmarks only: install, regen, bench (minutes less
                                                   # per release: the tests are the bulk of a release's time)
+    python tools/matrix.py --no-regen --no-tests --fuzz 600   # the 16 adjacent pairs fuzzed, 10 minutes each
     python tools/matrix.py --tables-only          # rewrite the docs from the manifest and recorded results
-Options: --accept (let step 2 change traces recorded before), --keep, --no-regen, --no-tests, --bench, --cold,
+Options: --accept (let step 2 change traces recorded before), --keep, --no-regen, --no-tests, --bench, --fuzz S
+(--fuzz-seed N), --cold,
 --tox "python -m tox". Releases run in the order given. --bench runs the benchmarks without the command ones
 (`-m "not command"`: each of their rounds starts Python and imports torch), about a minute per release.
 
@@ -154,7 +158,7 @@ def matrix_release(release: str, args) -> dict:
             result["pytest"] = last_line(output, r"(passed|failed|error).* in [0-9.]+s")
         if args.bench:
             result.update(bench_release(release, env, log, environ, args.timeout))
-    if not args.keep:
+    if not args.keep and not args.fuzz:  # with --fuzz the env is deleted once the next release is fuzzed against it
         shutil.rmtree(ROOT / ".tox" / env, ignore_errors=True)
     if cache is not None:
         shutil.rmtree(cache, ignore_errors=True)
@@ -459,6 +463,24 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def fuzz_step(older: str, newer: str, args) -> bool:
+    """--fuzz: the newer release fuzzed against the older (tools/fuzz_releases.py), its result recorded in
+    docs/matrix/fuzz.json. True when nothing diverged outside the changes changes.toml lists at `newer`."""
+    import types
+
+    import fuzz_releases
+
+    fuzz_releases.WORK.mkdir(parents=True, exist_ok=True)
+    options = types.SimpleNamespace(seconds=args.fuzz, seed=args.fuzz_seed, record=fuzz_releases.WORK / "findings.toml")
+    if not (fuzz_releases.python_of(older).exists() and fuzz_releases.python_of(newer).exists()):
+        print(f"matrix: fuzz {older} -> {newer}: an env is missing (its install failed?)", flush=True)
+        return False
+    with open(LOGS / f"fuzz-{env_name(older)}-{env_name(newer)}.log", "w", encoding="utf-8") as log:
+        result = fuzz_releases.fuzz_pair(older, newer, options, log, tox_environment(None))
+    fuzz_releases.save(result)
+    return result["exit"] == 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--releases", nargs="+", default=list(RELEASES), metavar="X.Y.Z")
@@ -469,6 +491,10 @@ def main(argv=None) -> int:
                         help="skip each env's tests (tox -e torchXY); results.json keeps the last run's")
     parser.add_argument("--bench", action="store_true",
                         help="also run the benchmarks in each env: docs/matrix/bench/<release>.json, docs/step-cost.md")
+    parser.add_argument("--fuzz", type=float, metavar="SECONDS",
+                        help="also fuzz each release against the one before it for SECONDS (tools/fuzz_releases.py): "
+                             "docs/matrix/fuzz.json")
+    parser.add_argument("--fuzz-seed", type=int, default=0, help="the hypothesis seed of --fuzz (default 0)")
     parser.add_argument("--cold", action="store_true",
                         help="an empty uv cache per release, deleted with its env: disk bounded by one release")
     parser.add_argument("--tables-only", action="store_true", help="only rewrite docs/ from recorded results")
@@ -482,6 +508,7 @@ def main(argv=None) -> int:
     failed = []
     if not args.tables_only:
         start = time.perf_counter()
+        previous = None  # with --fuzz: the release before, whose env is kept until it is fuzzed against this one
         for release in args.releases:
             print(f"matrix: torch {release} ({env_name(release)}) ...", flush=True)
             result = matrix_release(release, args)
@@ -502,6 +529,14 @@ def main(argv=None) -> int:
                   flush=True)
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+            if args.fuzz:
+                if previous is not None and not fuzz_step(previous, release, args):
+                    failed.append(f"{previous}->{release} (fuzz)")
+                if previous is not None and not args.keep:
+                    shutil.rmtree(ROOT / ".tox" / env_name(previous), ignore_errors=True)
+                previous = release
+        if args.fuzz and previous is not None and not args.keep:
+            shutil.rmtree(ROOT / ".tox" / env_name(previous), ignore_errors=True)
         print(f"matrix: {len(args.releases)} release(s) in {(time.perf_counter() - start) / 60:.1f} min, "
               f"{len(failed)} failed{': ' + ', '.join(failed) if failed else ''}", flush=True)
     problems = write_tables(results)
