@@ -1,0 +1,83 @@
+"""Known differences: `fuzz --expectations FILE` lets a run go on past divergences an expectations file explains.
+
+A library's expectations file lists the suite's cases it is known to differ on, each with its cause. Without
+this, fuzzing such a library stops at one of those known differences nearly every time (mmengine's extra
+step when constructed with `last_epoch`, paddle's per-group base lr): the search never reaches the
+configurations nobody has looked at.
+
+Matching is by shape, not by value. A case's *traits* are what it is made of: every scheduler in it, the
+features it needs (`last_epoch`, `state_dict`, `step_epoch`, ... and `errors` when the reference raises),
+the named callables it uses, and a leftover `initial_lr` in its param groups. A divergent generated case is
+*explained* by a listed case when it has every trait of that case: it is counted (by the listed id) and the
+search goes on, as if the two had agreed. Kwarg values are not compared, so a listed case explains every
+divergence of its shape or of a larger one - a plain `CosineAnnealingWarmRestarts` case listed for eta_min
+above the lr explains every divergence of a case made of CosineAnnealingWarmRestarts alone. Cases that agree
+are graded as always; only divergences are ever explained, and the run reports how many were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from conformance.cases import CaseError
+from conformance.model import Case, Trace
+
+
+@dataclass(frozen=True)
+class Known:
+    """One listed case of an expectations file, as the fuzzer matches divergences against it."""
+
+    id: str
+    traits: frozenset[str]
+
+
+def traits(case: Case, expected: Trace | None = None) -> frozenset[str]:
+    """What `case` is made of (see the module docstring); `expected`: the reference's trace, for `errors`."""
+    found = {f"scheduler:{name}" for name in case.schedulers}
+    found |= {f"feature:{name}" for name in case.features()}
+    if expected is not None and expected.has("error"):
+        found.add("feature:errors")
+    for spec in case.scheduler.walk():
+        found |= {f"callable:{fn}" for fn in _callables(spec.kwargs)}
+    if any("initial_lr" in group for group in case.groups):
+        found.add("initial_lr")
+    return frozenset(found)
+
+
+def _callables(value) -> Iterable[str]:
+    """The names of the vocabulary callables in a kwargs value ({"fn": name, ...}, alone or in lists)."""
+    if isinstance(value, Mapping):
+        if isinstance(value.get("fn"), str):
+            yield value["fn"]
+        for item in value.values():
+            yield from _callables(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _callables(item)
+
+
+def load(paths: Iterable[Path], cases: Iterable[Case], expected) -> list[Known]:
+    """The listed cases of every expectations file in `paths`; `expected(case)` is the case's reference trace.
+    Raises CaseError naming each listed id the suite does not have, one line each."""
+    from conformance.expectations import load_expectations
+
+    by_id = {case.id: case for case in cases}
+    known, problems = [], []
+    for path in paths:
+        for case_id in load_expectations(path):
+            case = by_id.get(case_id)
+            if case is None:
+                problems.append(f"{path}: lists {case_id!r}, which is not a case of this suite")
+            else:
+                known.append(Known(case_id, traits(case, expected(case))))
+    if problems:
+        raise CaseError(*problems)
+    return known
+
+
+def explaining(known: Iterable[Known], case: Case, expected: Trace | None) -> str | None:
+    """The id of the first listed case whose traits the divergent `case` all has, else None."""
+    have = traits(case, expected)
+    return next((item.id for item in known if item.traits <= have), None)
