@@ -52,6 +52,10 @@ def add_parser(sub) -> None:
                       help="known differences (an expectations file, or the name of a shipped one, as for run; "
                            "repeatable): a divergence with every trait of a listed case - its schedulers, "
                            "features, callables - is counted and the search goes on (docs/fuzzing.md)")
+    fuzz.add_argument("--known", action="append", type=Path, default=[], metavar="FILE",
+                      help="a staging file of [[case]] blocks (what --record writes; repeatable): a divergence "
+                           "with every trait of one of its cases is counted and the search goes on, as for "
+                           "--expectations - findings awaiting review are not found again")
     fuzz.add_argument("--max-steps", type=int, default=40, metavar="N",
                       help="longest trace drawn (default 40: short cases shrink fast)")
     fuzz.add_argument("--timeout", type=float, metavar="SECONDS",
@@ -61,9 +65,9 @@ def add_parser(sub) -> None:
 
 def cmd_fuzz(args) -> int:
     problems = _usage_problems(args)
-    listed = ()
+    listed = []
     try:
-        listed = _listed(args.expectations)
+        listed += _listed(args.expectations)
     except DataError as exc:
         problems += [str(line) for line in exc.args]
     try:
@@ -83,6 +87,10 @@ def cmd_fuzz(args) -> int:
             reference, candidate = adapters["--reference"], adapters["--adapter"]
             scope = strategies.scope_for(reference.info, candidate.info, _canonical(args.scheduler), args.max_steps)
             problems += _scope_problems(scope, args.scheduler, reference.info, candidate.info)
+            try:
+                listed += _staged(args.known, reference)
+            except DataError as exc:
+                problems += [str(line) for line in exc.args]
         if problems:
             for problem in problems:
                 print(f"lr-conformance: {problem}", file=sys.stderr)
@@ -92,7 +100,7 @@ def cmd_fuzz(args) -> int:
         database = None if args.seed is not None else search.database_dir(args.reference, args.adapter)
         progress = _progress if (sys.stderr.isatty() and not args.quiet) else None
         result = search.search(reference, candidate, scope, budget, seed=args.seed, database=database,
-                               progress=progress, listed=listed)
+                               progress=progress, listed=tuple(listed))
         if progress:
             print("\r\033[K", end="", file=sys.stderr)
         return _report(args, result, reference.info, candidate.info)
@@ -122,16 +130,30 @@ def _usage_problems(args) -> list[str]:
     return problems
 
 
-def _listed(paths) -> tuple:
-    """The known differences of the --expectations files, matched against the suite's cases and goldens."""
-    if not paths:
-        return ()
+def _listed(expectations) -> list:
+    """The cases the --expectations files list, as known shapes (with the suite's goldens)."""
+    if not expectations:
+        return []
     from conformance import golden
     from conformance.cases import load_cases
     from conformance.fuzz import known
 
     store = golden.load()
-    return tuple(known.load(paths, load_cases(), lambda case: store.expected(case, store.reference)[0]))
+    return known.load(expectations, load_cases(), lambda case: store.expected(case, store.reference)[0])
+
+
+def _staged(paths, reference) -> list:
+    """The cases of the --known staging files, as known shapes (with the reference's traces: no golden yet)."""
+    from conformance.fuzz import known
+
+    return known.load_staged(paths, lambda case: _trace_or_none(reference, case)) if paths else []
+
+
+def _trace_or_none(adapter, case):
+    try:
+        return adapter.trace(case)
+    except Exception:  # noqa: BLE001 - a case the reference cannot run still has a shape (without `errors`)
+        return None
 
 
 def _canonical(names) -> list[str]:
@@ -169,7 +191,7 @@ def _report(args, result, reference, candidate) -> int:
     pair = f"{_label(candidate)} vs {_label(reference)}"
     skipped = tally.kinds[Kind.UNSUPPORTED] + tally.kinds[Kind.INEXPRESSIBLE]
     compared = tally.kinds[Kind.SAME] + tally.kinds[Kind.DIVERGENT] + tally.kinds[Kind.KNOWN]
-    known = f", {tally.kinds[Kind.KNOWN]} of them known differences" if args.expectations else ""
+    known = f", {tally.kinds[Kind.KNOWN]} of them known differences" if args.expectations or args.known else ""
     counts = (f"{tally.examples} examples ({compared} compared{known}, "
               f"{tally.kinds[Kind.UNSUPPORTED]} unsupported by the candidate, "
               f"{tally.kinds[Kind.INEXPRESSIBLE]} the reference cannot express) in {tally.search_seconds:.1f} s, "
@@ -215,7 +237,7 @@ def _report(args, result, reference, candidate) -> int:
 def _print_explained(tally) -> None:
     if tally.explained:
         listed = "; ".join(f"{case_id} ({n})" for case_id, n in tally.explained.most_common())
-        print(f"  known differences (--expectations), by the listed case of their shape: {listed}")
+        print(f"  known differences (--expectations, --known), by the listed case of their shape: {listed}")
 
 
 def _window(verdict) -> list[str]:
@@ -250,6 +272,8 @@ def _rerun_command(args, seed: int, examples: int) -> str:
         parts += ["--scheduler", name]
     for path in args.expectations:
         parts += ["--expectations", resources.expectations_argument(path)]
+    for path in args.known:
+        parts += ["--known", str(path)]
     parts += ["--max-examples", str(max(examples, 1))]
     if args.max_steps != 40:
         parts += ["--max-steps", str(args.max_steps)]

@@ -7,7 +7,8 @@ configurations nobody has looked at.
 
 Matching is by shape, not by value. A case's *traits* are what it is made of: every scheduler in it, the
 features it needs (`last_epoch`, `state_dict`, `step_epoch`, ... and `errors` when the reference raises),
-the named callables it uses, and a leftover `initial_lr` in its param groups. A divergent generated case is
+whether it passes a callable object with state (not which function), and a leftover `initial_lr` in its param
+groups. A divergent generated case is
 *explained* by a listed case when it has every trait of that case: it is counted (by the listed id) and the
 search goes on, as if the two had agreed. Kwarg values are not compared, so a listed case explains every
 divergence of its shape or of a larger one - a plain `CosineAnnealingWarmRestarts` case listed for eta_min
@@ -17,10 +18,12 @@ are graded as always; only divergences are ever explained, and the run reports h
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from conformance import vocabulary
 from conformance.cases import CaseError
 from conformance.model import Case, Trace
 
@@ -39,23 +42,32 @@ def traits(case: Case, expected: Trace | None = None) -> frozenset[str]:
     found |= {f"feature:{name}" for name in case.features()}
     if expected is not None and expected.has("error"):
         found.add("feature:errors")
-    for spec in case.scheduler.walk():
-        found |= {f"callable:{fn}" for fn in _callables(spec.kwargs)}
+    if any(_stateful(fn) for spec in case.scheduler.walk() for fn in _callables(spec.kwargs)):
+        found.add("callable-object")
     if any("initial_lr" in group for group in case.groups):
         found.add("initial_lr")
     return frozenset(found)
 
 
-def _callables(value) -> Iterable[str]:
-    """The names of the vocabulary callables in a kwargs value ({"fn": name, ...}, alone or in lists)."""
-    if isinstance(value, Mapping):
-        if isinstance(value.get("fn"), str):
-            yield value["fn"]
+def _callables(value) -> Iterable[Mapping]:
+    """The vocabulary callables in a kwargs value ({"fn": name, ...}, alone or in lists)."""
+    if isinstance(value, Mapping) and isinstance(value.get("fn"), str):
+        yield value
+    elif isinstance(value, Mapping):  # a scheduler's kwargs
         for item in value.values():
             yield from _callables(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _callables(item)
+
+
+def _stateful(spec: Mapping) -> bool:
+    """A callable object with state (vocabulary's call_count_decay), not a plain function: state_dict saves
+    it, and an implementation that calls it more or less often than torch shows it."""
+    try:
+        return not isinstance(vocabulary.build(spec), types.FunctionType)
+    except vocabulary.VocabularyError:
+        return False
 
 
 def load(paths: Iterable[Path], cases: Iterable[Case], expected) -> list[Known]:
@@ -72,6 +84,33 @@ def load(paths: Iterable[Path], cases: Iterable[Case], expected) -> list[Known]:
                 problems.append(f"{path}: lists {case_id!r}, which is not a case of this suite")
             else:
                 known.append(Known(case_id, traits(case, expected(case))))
+    if problems:
+        raise CaseError(*problems)
+    return known
+
+
+def load_staged(paths: Iterable[Path], expected) -> list[Known]:
+    """The cases of staging files (`fuzz --record` writes them: [[case]] blocks of any family), as known shapes:
+    findings recorded, awaiting review, are not found again. `expected(case)` is the case's reference trace.
+    Raises CaseError naming each unreadable file or case, one line each."""
+    import tomllib
+
+    from conformance.cases import parse_case
+
+    known, problems = [], []
+    for path in paths:
+        try:
+            tables = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("case", [])
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            problems.append(f"{path}: not a readable TOML file of [[case]] blocks ({exc})")
+            continue
+        for index, table in enumerate(tables, 1):
+            try:
+                case = parse_case(table, source=str(path), family=str(table.get("id", "")).split("/", 1)[0])
+            except (CaseError, TypeError, ValueError, KeyError) as exc:
+                problems.append(f"{path}: case #{index}: {exc}")
+                continue
+            known.append(Known(case.id, traits(case, expected(case))))
     if problems:
         raise CaseError(*problems)
     return known

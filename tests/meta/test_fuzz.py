@@ -400,7 +400,9 @@ def test_traits_say_what_a_case_is_made_of():
                                              "scale_fn": {"fn": "call_count_decay", "gamma": 0.5}}}],
         groups=[{"lr": 0.1}])
     assert known.traits(nested) == {"scheduler:SequentialLR", "scheduler:LambdaLR", "scheduler:CyclicLR",
-                                    "callable:exponential", "callable:call_count_decay"}
+                                    "callable-object"}  # call_count_decay; a plain function is no trait
+    plain = make_case("lambdalr/t", scheduler="LambdaLR", kwargs={"lr_lambda": {"fn": "exponential", "gamma": 0.9}})
+    assert known.traits(plain) == {"scheduler:LambdaLR"}
 
 
 class _TwoBugs(deviants.Deviant):
@@ -453,3 +455,23 @@ def test_fuzz_expectations_listing_a_case_the_suite_lacks_is_a_usage_error(capsy
     assert main(["fuzz", "--adapter", "torch", "--expectations", str(listed), "--max-examples", "5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "stale.toml: lists 'steplr/no-such-case', which is not a case" in err[0], err
+
+
+def test_fuzz_known_goes_past_the_findings_a_staging_file_recorded(capsys, tmp_path):
+    staging = tmp_path / "staging.toml"
+    fuzz = ["fuzz", "--adapter", f"{deviants.__file__}:CosineClamped", "--scheduler", "CosineAnnealingLR",
+            "--max-examples", "200", "--seed", "0", "-q"]
+    assert main([*fuzz, "--record", str(staging)]) == 1
+    capsys.readouterr()
+    assert main([*fuzz, "--known", str(staging)]) == 0
+    out = capsys.readouterr().out
+    recorded = tomllib.loads(staging.read_text())["case"][0]["id"]
+    assert f"{recorded} (" in out and "of them known differences" in out
+
+
+def test_fuzz_known_with_a_broken_staging_file_is_a_usage_error(capsys, tmp_path):
+    staging = tmp_path / "staging.toml"
+    staging.write_text('[[case]]\nid = "steplr/x"\nscheduler = "StepLR"\nsteps = "many"\n')
+    assert main(["fuzz", "--adapter", "torch", "--known", str(staging), "--max-examples", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "staging.toml: case #1:" in err[0], err
