@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from conformance import vocabulary
 from conformance.adapters.base import StatefulAdapter
 from conformance.libraries.common import (
+    BASE_LR_CLOSED_FORMS,
     Port,
     Session,
     Unsupported,
@@ -241,7 +242,11 @@ class _Paddle(StatefulAdapter):
         name = spec.name
         group = case.groups[g]
         last_epoch = spec.kwargs.get("last_epoch", -1)
-        lr = float(group["initial_lr"] if last_epoch != -1 and "initial_lr" in group else group["lr"])
+        # torch's base lr is the group's initial_lr whenever it has one (LRScheduler.__init__ keeps a leftover
+        # one): the schedulers whose get_lr reads base_lrs start from it even without last_epoch, the recursive
+        # ones from the group's lr; a paddle scheduler has one base lr, its learning_rate
+        from_base = last_epoch != -1 or name in BASE_LR_CLOSED_FORMS
+        lr = float(group["initial_lr"] if from_base and "initial_lr" in group else group["lr"])
         resume = {"last_epoch": last_epoch}
         allowed = {"last_epoch"}
         if name == "LambdaLR":

@@ -30,6 +30,13 @@ CASES = [
     plateau("reducelronplateau/t-eps", {"patience": 0}, metrics=[1.0, 1.0, 1.0, 1.0],
             groups=[{"lr": 1e-8}, {"lr": 0.1}]),
     case("lambdalr/t", "LambdaLR", {"lr_lambda": {"fn": "exponential", "gamma": 0.9}}),
+    # a leftover initial_lr is torch's base lr: warm restarts start from it, SequentialLR sets the lr to it
+    case("cosineannealingwarmrestarts/t-leftover-initial-lr", "CosineAnnealingWarmRestarts", {"T_0": 3}, steps=7,
+         groups=[{"lr": 0.1, "initial_lr": 0.05}]),
+    case("sequentiallr/t-leftover-initial-lr", "SequentialLR", {"milestones": [3]}, steps=7,
+         children=[{"scheduler": "ConstantLR", "kwargs": {"factor": 0.5, "total_iters": 2}},
+                   {"scheduler": "MultiStepLR", "kwargs": {"milestones": [2]}}],
+         groups=[{"lr": 0.1, "initial_lr": 0.05}]),
 ]
 
 
@@ -46,7 +53,8 @@ def test_porting_table_matches_declared_schedulers(graded):
 def test_mapping_rules_reproduce_torch(graded):
     name, _, results = graded
     exact = ["multisteplr/t-repeated", "multisteplr/t-no-milestones", "constantlr/t", "cosineannealinglr/t-within",
-             "cosineannealingwarmrestarts/t", "reducelronplateau/t-rel"]
+             "cosineannealingwarmrestarts/t", "reducelronplateau/t-rel",
+             "cosineannealingwarmrestarts/t-leftover-initial-lr", "sequentiallr/t-leftover-initial-lr"]
     if name == "Optax32":  # in float64 these carry float32 rounding: optax's int32 count (see expectations)
         exact += ["steplr/t", "onecyclelr/t"]
     for case_id in exact:
