@@ -8,7 +8,7 @@ configurations nobody has looked at.
 Matching is by shape, not by value. A case's *traits* are what it is made of: every scheduler in it, the
 features it needs (`last_epoch`, `state_dict`, `step_epoch`, ... and `errors` when the reference raises),
 whether it passes a callable object with state (not which function), and a leftover `initial_lr` in its param
-groups. A divergent generated case is
+groups (without `last_epoch`: resuming by it needs one, in the groups or put there by an earlier child). A divergent generated case is
 *explained* by a listed case when it has every trait of that case: it is counted (by the listed id) and the
 search goes on, as if the two had agreed. Kwarg values are not compared, so a listed case explains every
 divergence of its shape or of a larger one - a plain `CosineAnnealingWarmRestarts` case listed for eta_min
@@ -44,8 +44,8 @@ def traits(case: Case, expected: Trace | None = None) -> frozenset[str]:
         found.add("feature:errors")
     if any(_stateful(fn) for spec in case.scheduler.walk() for fn in _callables(spec.kwargs)):
         found.add("callable-object")
-    if any("initial_lr" in group for group in case.groups):
-        found.add("initial_lr")
+    if any("initial_lr" in group for group in case.groups) and "last_epoch" not in case.features():
+        found.add("initial_lr")  # a leftover one; resuming by last_epoch needs it (or an earlier child's)
     return frozenset(found)
 
 

@@ -393,7 +393,9 @@ def test_an_interrupted_fuzz_reports_what_it_did_and_exits_130(capsys):
 
 def test_traits_say_what_a_case_is_made_of():
     case = make_case("steplr/t", kwargs={"step_size": 2, "last_epoch": 3}, groups=[{"lr": 0.1, "initial_lr": 0.1}])
-    assert known.traits(case) == {"scheduler:StepLR", "feature:last_epoch", "initial_lr"}
+    assert known.traits(case) == {"scheduler:StepLR", "feature:last_epoch"}  # resuming needs an initial_lr
+    leftover = make_case("steplr/t", groups=[{"lr": 0.1, "initial_lr": 0.05}])
+    assert known.traits(leftover) == {"scheduler:StepLR", "initial_lr"}
     nested = make_case("sequentiallr/t", scheduler="SequentialLR", kwargs={"milestones": [2]}, children=[
         {"scheduler": "LambdaLR", "kwargs": {"lr_lambda": [{"fn": "exponential", "gamma": 0.9}]}},
         {"scheduler": "CyclicLR", "kwargs": {"base_lr": 0.01, "max_lr": 0.1, "cycle_momentum": False,
