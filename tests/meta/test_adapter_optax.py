@@ -37,6 +37,9 @@ CASES = [
          children=[{"scheduler": "ConstantLR", "kwargs": {"factor": 0.5, "total_iters": 2}},
                    {"scheduler": "MultiStepLR", "kwargs": {"milestones": [2]}}],
          groups=[{"lr": 0.1, "initial_lr": 0.05}]),
+    # torch climbs from lr 0 to eta_min; optax's cosine is peak_value * a ratio, identically 0 for a peak of 0
+    case("cosineannealingwarmrestarts/t-lr-zero", "CosineAnnealingWarmRestarts", {"T_0": 2, "eta_min": 0.001},
+         steps=3, groups=[{"lr": 0.0}]),
 ]
 
 
@@ -91,3 +94,4 @@ def test_no_equivalent_is_unsupported(graded):
     assert "between steps" in results["onecyclelr/t-fractional"][1]
     assert results["reducelronplateau/t-threshold-0"][0] is Status.UNSUPPORTED
     assert results["lambdalr/t"][0] is Status.UNSUPPORTED
+    assert results["cosineannealingwarmrestarts/t-lr-zero"][0] is Status.UNSUPPORTED
