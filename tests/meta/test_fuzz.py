@@ -451,14 +451,6 @@ def test_fuzz_expectations_lets_the_run_go_past_listed_cases(capsys, tmp_path):
     assert "of them known differences" in out and "cosineannealinglr/eta-min (" in out
 
 
-def test_fuzz_expectations_listing_a_case_the_suite_lacks_is_a_usage_error(capsys, tmp_path):
-    listed = tmp_path / "stale.toml"
-    listed.write_text('[[differs]]\nid = "steplr/no-such-case"\nreason = "r"\n')
-    assert main(["fuzz", "--adapter", "torch", "--expectations", str(listed), "--max-examples", "5"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "stale.toml: lists 'steplr/no-such-case', which is not a case" in err[0], err
-
-
 def test_fuzz_known_goes_past_the_findings_a_staging_file_recorded(capsys, tmp_path):
     staging = tmp_path / "staging.toml"
     fuzz = ["fuzz", "--adapter", f"{deviants.__file__}:CosineClamped", "--scheduler", "CosineAnnealingLR",
@@ -471,9 +463,14 @@ def test_fuzz_known_goes_past_the_findings_a_staging_file_recorded(capsys, tmp_p
     assert f"{recorded} (" in out and "of them known differences" in out
 
 
-def test_fuzz_known_with_a_broken_staging_file_is_a_usage_error(capsys, tmp_path):
-    staging = tmp_path / "staging.toml"
-    staging.write_text('[[case]]\nid = "steplr/x"\nscheduler = "StepLR"\nsteps = "many"\n')
-    assert main(["fuzz", "--adapter", "torch", "--known", str(staging), "--max-examples", "5"]) == 2
+@pytest.mark.parametrize("option, text, message", [
+    ("--expectations", '[[differs]]\nid = "steplr/no-such-case"\nreason = "r"\n',
+     "listed.toml: lists 'steplr/no-such-case', which is not a case"),
+    ("--known", '[[case]]\nid = "steplr/x"\nscheduler = "StepLR"\nsteps = "many"\n', "listed.toml: case #1:"),
+])
+def test_a_known_differences_file_that_does_not_fit_is_a_usage_error(capsys, tmp_path, option, text, message):
+    listed = tmp_path / "listed.toml"
+    listed.write_text(text)
+    assert main(["fuzz", "--adapter", "torch", option, str(listed), "--max-examples", "5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "staging.toml: case #1:" in err[0], err
+    assert len(err) == 1 and message in err[0], err
