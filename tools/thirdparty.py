@@ -9,8 +9,10 @@
 For each variant in REGISTRY it runs `lr-conformance run --adapter <name> --json build/thirdparty/<name>.json
 --report build/thirdparty/<name>.html [--expectations expectations/<name>.toml]` in a subprocess (with the
 variant's environment variables: JAX_ENABLE_X64, KERAS_BACKEND ...). A variant whose adapter cannot be loaded
-(library not installed: the run exits 2) keeps its saved result. Each result is saved compactly (no traces, no
-timings) as docs/results/<name>.json, and the docs are written from those saved results only:
+(library not installed: the run exits 2) keeps its saved result. Each result is saved compactly as
+docs/results/<name>.json - statuses and first divergences, no timings or snippets, and the library's own trace
+only for the cases that differ or err (the site draws it over the golden; the expected trace is the golden
+itself) - and the docs are written from those saved results only:
 
   docs/conformance-matrix.md   library x torch scheduler -> pass / differs / unsupported counts, and the first
                                divergence of every differing case with its known reason
@@ -114,8 +116,14 @@ def run_variant(variant: Variant, build_dir: Path = BUILD_DIR) -> tuple[Path | N
     return result, summary
 
 
+# Statuses whose results keep the library's own trace (`traces.actual`, when the run kept one: a divergence was
+# found), so that the site can draw the curve that differs. Passing cases need none: their curve is the golden's.
+KEEPS_TRACE = ("fail", "xfail", "error", "timeout", "crash")
+
+
 def summarize(document: dict, variant: Variant) -> dict:
-    """The compact, committed form of a result document: statuses and first divergences, no traces/timings."""
+    """The compact, committed form of a result document: statuses, first divergences and, for the cases that
+    differ or err, the library's own trace; no expected traces (the goldens), timings or snippets."""
     results = []
     for r in document["results"]:
         item = {"id": r["id"], "scheduler": r["scheduler"], "status": r["status"]}
@@ -126,6 +134,9 @@ def summarize(document: dict, variant: Variant) -> dict:
             item["divergence"] = {k: d.get(k) for k in ("step", "group", "column", "expected", "actual", "ulps")}
         if r.get("missing"):
             item["missing"] = r["missing"]
+        actual = (r.get("traces") or {}).get("actual")
+        if actual is not None and r["status"] in KEEPS_TRACE:
+            item["traces"] = {"actual": actual}
         results.append(item)
     return {
         "schema": SUMMARY_SCHEMA,
@@ -138,10 +149,24 @@ def summarize(document: dict, variant: Variant) -> dict:
     }
 
 
+def dumps_summary(value, indent: int = 0) -> str:
+    """JSON like `json.dumps(indent=1)`, except that a list of scalars stays on one line: a kept trace is then
+    one line per observation row instead of eight, and a diff still shows which case changed."""
+    pad, inner = " " * indent, " " * (indent + 1)
+    if isinstance(value, list) and all(not isinstance(v, (list, dict)) for v in value):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[\n" + ",\n".join(inner + dumps_summary(v, indent + 1) for v in value) + "\n" + pad + "]"
+    if isinstance(value, dict) and value:
+        return "{\n" + ",\n".join(f"{inner}{json.dumps(k, ensure_ascii=False)}: {dumps_summary(v, indent + 1)}"
+                                   for k, v in value.items()) + "\n" + pad + "}"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def save_summary(summary: dict, results_dir: Path = RESULTS_DIR) -> Path:
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{summary['variant']}.json"
-    path.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(dumps_summary(summary) + "\n", encoding="utf-8")
     return path
 
 

@@ -15,8 +15,9 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from conformance import resources
 from conformance.adapters import AdapterLoadError, load_adapter
-from conformance.cases import SCHEDULERS
+from conformance.cases import SCHEDULERS, DataError
 from conformance.model import json_safe
 
 DEFAULT_SECONDS = 60.0
@@ -46,6 +47,15 @@ def add_parser(sub) -> None:
                            "default: a random seed, printed")
     fuzz.add_argument("--record", type=Path, metavar="FILE",
                       help="append the finding's [[case]] block to FILE, a staging file to review")
+    fuzz.add_argument("--expectations", action="append", type=resources.expectations_file, default=[],
+                      metavar="FILE|NAME",
+                      help="known differences (an expectations file, or the name of a shipped one, as for run; "
+                           "repeatable): a divergence with every trait of a listed case - its schedulers, "
+                           "features, callables - is counted and the search goes on (docs/fuzzing.md)")
+    fuzz.add_argument("--known", action="append", type=Path, default=[], metavar="FILE",
+                      help="a staging file of [[case]] blocks (what --record writes; repeatable): a divergence "
+                           "with every trait of one of its cases is counted and the search goes on, as for "
+                           "--expectations - findings awaiting review are not found again")
     fuzz.add_argument("--max-steps", type=int, default=40, metavar="N",
                       help="longest trace drawn (default 40: short cases shrink fast)")
     fuzz.add_argument("--timeout", type=float, metavar="SECONDS",
@@ -55,6 +65,11 @@ def add_parser(sub) -> None:
 
 def cmd_fuzz(args) -> int:
     problems = _usage_problems(args)
+    listed = []
+    try:
+        listed += _listed(args.expectations)
+    except DataError as exc:
+        problems += [str(line) for line in exc.args]
     try:
         import hypothesis  # noqa: F401 - an optional dependency: say so before anything else happens
     except ImportError:
@@ -72,6 +87,10 @@ def cmd_fuzz(args) -> int:
             reference, candidate = adapters["--reference"], adapters["--adapter"]
             scope = strategies.scope_for(reference.info, candidate.info, _canonical(args.scheduler), args.max_steps)
             problems += _scope_problems(scope, args.scheduler, reference.info, candidate.info)
+            try:
+                listed += _staged(args.known, reference)
+            except DataError as exc:
+                problems += [str(line) for line in exc.args]
         if problems:
             for problem in problems:
                 print(f"lr-conformance: {problem}", file=sys.stderr)
@@ -81,7 +100,7 @@ def cmd_fuzz(args) -> int:
         database = None if args.seed is not None else search.database_dir(args.reference, args.adapter)
         progress = _progress if (sys.stderr.isatty() and not args.quiet) else None
         result = search.search(reference, candidate, scope, budget, seed=args.seed, database=database,
-                               progress=progress)
+                               progress=progress, listed=tuple(listed))
         if progress:
             print("\r\033[K", end="", file=sys.stderr)
         return _report(args, result, reference.info, candidate.info)
@@ -109,6 +128,32 @@ def _usage_problems(args) -> list[str]:
         elif not args.record.parent.is_dir():
             problems.append(f"--record {args.record}: directory {args.record.parent} does not exist")
     return problems
+
+
+def _listed(expectations) -> list:
+    """The cases the --expectations files list, as known shapes (with the suite's goldens)."""
+    if not expectations:
+        return []
+    from conformance import golden
+    from conformance.cases import load_cases
+    from conformance.fuzz import known
+
+    store = golden.load()
+    return known.load(expectations, load_cases(), lambda case: store.expected(case, store.reference)[0])
+
+
+def _staged(paths, reference) -> list:
+    """The cases of the --known staging files, as known shapes (with the reference's traces: no golden yet)."""
+    from conformance.fuzz import known
+
+    return known.load_staged(paths, lambda case: _trace_or_none(reference, case)) if paths else []
+
+
+def _trace_or_none(adapter, case):
+    try:
+        return adapter.trace(case)
+    except Exception:  # noqa: BLE001 - a case the reference cannot run still has a shape (without `errors`)
+        return None
 
 
 def _canonical(names) -> list[str]:
@@ -145,7 +190,9 @@ def _report(args, result, reference, candidate) -> int:
     tally = result.tally
     pair = f"{_label(candidate)} vs {_label(reference)}"
     skipped = tally.kinds[Kind.UNSUPPORTED] + tally.kinds[Kind.INEXPRESSIBLE]
-    counts = (f"{tally.examples} examples ({tally.kinds[Kind.SAME] + tally.kinds[Kind.DIVERGENT]} compared, "
+    compared = tally.kinds[Kind.SAME] + tally.kinds[Kind.DIVERGENT] + tally.kinds[Kind.KNOWN]
+    known = f", {tally.kinds[Kind.KNOWN]} of them known differences" if args.expectations or args.known else ""
+    counts = (f"{tally.examples} examples ({compared} compared{known}, "
               f"{tally.kinds[Kind.UNSUPPORTED]} unsupported by the candidate, "
               f"{tally.kinds[Kind.INEXPRESSIBLE]} the reference cannot express) in {tally.search_seconds:.1f} s, "
               f"{tally.rate:.1f} examples/s, seed {result.seed}")
@@ -154,6 +201,7 @@ def _report(args, result, reference, candidate) -> int:
         if skipped:
             common = "; ".join(f"{reason} ({n})" for reason, n in tally.skipped.most_common(3))
             print(f"  most often skipped: {common}")
+        _print_explained(tally)
         return 130 if result.interrupted else 0
 
     verdict = result.finding
@@ -181,8 +229,15 @@ def _report(args, result, reference, candidate) -> int:
     if args.record is not None:
         emit.record(args.record, block)
         print(f"fuzz: appended {case.id} to {args.record}")
+    _print_explained(tally)
     print(f"fuzz: {pair}: DIVERGENCE after {counts}" + (" - INTERRUPTED while shrinking" if result.interrupted else ""))
     return 130 if result.interrupted else 1
+
+
+def _print_explained(tally) -> None:
+    if tally.explained:
+        listed = "; ".join(f"{case_id} ({n})" for case_id, n in tally.explained.most_common())
+        print(f"  known differences (--expectations, --known), by the listed case of their shape: {listed}")
 
 
 def _window(verdict) -> list[str]:
@@ -215,6 +270,10 @@ def _rerun_command(args, seed: int, examples: int) -> str:
         parts += ["--reference", args.reference]
     for name in args.scheduler:
         parts += ["--scheduler", name]
+    for path in args.expectations:
+        parts += ["--expectations", resources.expectations_argument(path)]
+    for path in args.known:
+        parts += ["--known", str(path)]
     parts += ["--max-examples", str(max(examples, 1))]
     if args.max_steps != 40:
         parts += ["--max-steps", str(args.max_steps)]

@@ -34,6 +34,7 @@ class Kind(str, enum.Enum):
     DIVERGENT = "divergent"  # graded: a finding
     UNSUPPORTED = "unsupported"  # the candidate does not declare (or cannot express) this configuration
     INEXPRESSIBLE = "inexpressible"  # the reference cannot express it (or could not run it)
+    KNOWN = "known"  # divergent, but of the shape of a case an expectations file lists (fuzz/known.py)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.cases import parse_case
-from conformance.fuzz import differential, strategies
+from conformance.fuzz import differential, known, strategies
 from conformance.fuzz.differential import Kind, Verdict
 
 CHUNK = 200
@@ -53,6 +53,7 @@ class Tally:
     duplicates: int = 0  # cases hypothesis drew again (not run twice)
     kinds: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)  # reason -> count (unsupported / inexpressible)
+    explained: Counter = field(default_factory=Counter)  # listed case id -> divergences it explained
     search_seconds: float = 0.0
     check_seconds: float = 0.0
     shrink_runs: int = 0
@@ -103,8 +104,9 @@ def hypothesis_home(path: Path):
 class _Probe:
     """The body of the hypothesis test: check one drawn case, count it, raise on a divergence."""
 
-    def __init__(self, reference, candidate, tally: Tally, budget: Budget) -> None:
+    def __init__(self, reference, candidate, tally: Tally, budget: Budget, listed=()) -> None:
         self.reference, self.candidate, self.tally, self.budget = reference, candidate, tally, budget
+        self.listed = tuple(listed)  # known.Known: divergences of these shapes are not findings
         self.info = differential.grading_info(reference.info, candidate.info)
         self.started = time.perf_counter()
         self.deadline = None if budget.max_seconds is None else self.started + budget.max_seconds
@@ -138,6 +140,11 @@ class _Probe:
         """The verdict if the case diverges, else None; counted in the tally."""
         start = time.perf_counter()
         verdict = differential.check(parse_case(data, source="<fuzz>"), self.reference, self.candidate, self.info)
+        if verdict.kind is Kind.DIVERGENT and self.listed:
+            explained = known.explaining(self.listed, verdict.case, verdict.expected)
+            if explained is not None:  # also while shrinking: a minimal case never shrinks into a known shape
+                verdict = Verdict(Kind.KNOWN, verdict.case, f"explained by {explained}")
+                self.tally.explained[explained] += not shrinking
         if shrinking:
             self.tally.shrink_runs += 1
         else:
@@ -159,9 +166,11 @@ def search(
     seed: int | None = None,
     database: Path | None = None,
     progress: Callable[[Tally], None] | None = None,
+    listed: tuple[known.Known, ...] = (),
 ) -> Result:
     """Look for a case on which `candidate` differs from `reference`, and shrink the first one found.
-    `database`: hypothesis' example database directory (None: none). `progress` is called between chunks."""
+    `database`: hypothesis' example database directory (None: none). `progress` is called between chunks.
+    `listed`: known differences (fuzz/known.py); a divergence of one of their shapes is counted, not found."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as fixed_seed
     from hypothesis.database import DirectoryBasedExampleDatabase
@@ -180,7 +189,7 @@ def search(
     )
     with hypothesis_home(cache_dir()):
         _warm_up(reference, candidate, strategy)
-        probe = _Probe(reference, candidate, tally, budget)  # the clock starts here
+        probe = _Probe(reference, candidate, tally, budget, listed)  # the clock starts here
 
         def differs(data: dict) -> None:  # hypothesis needs a function; its name keys the example database
             probe(data)

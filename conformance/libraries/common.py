@@ -179,9 +179,18 @@ def onecycle_phases(kwargs: Mapping, where: str = "OneCycleLR") -> tuple[int, li
     return int(total), ends
 
 
+# torch schedulers whose lrs are closed forms of base_lrs rather than a recursion on the group's lr
+BASE_LR_CLOSED_FORMS = frozenset({"LambdaLR", "CosineAnnealingWarmRestarts"})
+
+
 def group_lrs(case: Case) -> list[float]:
-    """The initial lr of each param group."""
-    return [float(group["lr"]) for group in case.groups]
+    """The lr each param group's schedule starts from, as torch's: a group's leftover initial_lr (an earlier
+    scheduler's) is torch's base lr - LRScheduler.__init__ keeps it - and SequentialLR sets the lr to it at
+    construction, so schedules of base_lrs start from it; the recursive schedulers start from the group's lr."""
+    top = case.scheduler.name
+    from_base = top in BASE_LR_CLOSED_FORMS or top == "SequentialLR"
+    return [float(group["initial_lr"] if from_base and "initial_lr" in group else group["lr"])
+            for group in case.groups]
 
 
 class ScheduleSession(Session):

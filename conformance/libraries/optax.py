@@ -227,6 +227,8 @@ class _Optax(StatefulAdapter):
             return optax.cosine_decay_schedule(init_value=lr, decay_steps=k["T_max"], alpha=k["eta_min"] / lr)
         if name == "CosineAnnealingWarmRestarts":
             k = only_kwargs(spec, {"T_0", "T_mult", "eta_min"})
+            if lr == 0 and k["eta_min"] != 0:  # optax/schedules/_schedule.py: alpha = 0.0 if peak_value == 0.0
+                raise Unsupported("a cosine from lr = 0 to eta_min: optax's cosine is peak_value * a ratio (0 here)")
             return optax.sgdr_schedule(
                 [dict(init_value=lr, peak_value=lr, warmup_steps=0, decay_steps=t, end_value=k["eta_min"])
                  for t in _cycle_lengths(k["T_0"], k["T_mult"], self._horizon)]

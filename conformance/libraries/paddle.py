@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from conformance import vocabulary
 from conformance.adapters.base import StatefulAdapter
 from conformance.libraries.common import (
+    BASE_LR_CLOSED_FORMS,
     Port,
     Session,
     Unsupported,
@@ -224,7 +225,8 @@ class _Paddle(StatefulAdapter):
     def build(self, case: Case) -> Session:
         groups = len(case.groups)
         with _rejected():
-            schedulers = [self._scheduler(case.scheduler, case, g, groups) for g in range(groups)]
+            callables = _Callables()
+            schedulers = [self._scheduler(case.scheduler, case, g, groups, callables) for g in range(groups)]
         return _Session(schedulers, self._numpy.float32 if self.float32 else float)
 
     def restore(self, case: Case, checkpoint) -> Session:
@@ -235,21 +237,25 @@ class _Paddle(StatefulAdapter):
 
     # --- schedulers -------------------------------------------------------------------------------
 
-    def _scheduler(self, spec: SchedulerSpec, case: Case, g: int, groups: int):
+    def _scheduler(self, spec: SchedulerSpec, case: Case, g: int, groups: int, callables: _Callables):
         L = self._lr
         name = spec.name
         group = case.groups[g]
         last_epoch = spec.kwargs.get("last_epoch", -1)
-        lr = float(group["initial_lr"] if last_epoch != -1 and "initial_lr" in group else group["lr"])
+        # torch's base lr is the group's initial_lr whenever it has one (LRScheduler.__init__ keeps a leftover
+        # one): the schedulers whose get_lr reads base_lrs start from it even without last_epoch, the recursive
+        # ones from the group's lr; a paddle scheduler has one base lr, its learning_rate
+        from_base = last_epoch != -1 or name in BASE_LR_CLOSED_FORMS
+        lr = float(group["initial_lr"] if from_base and "initial_lr" in group else group["lr"])
         resume = {"last_epoch": last_epoch}
         allowed = {"last_epoch"}
         if name == "LambdaLR":
             k = only_kwargs(spec, allowed | {"lr_lambda"})
-            fn = per_group(vocabulary.build(k["lr_lambda"]), groups, "lr_lambda")[g]
+            fn = per_group(callables.of(spec, "lr_lambda"), groups, "lr_lambda")[g]
             return L.LambdaDecay(learning_rate=lr, lr_lambda=fn, **resume)
         if name == "MultiplicativeLR":
             k = only_kwargs(spec, allowed | {"lr_lambda"})
-            fn = per_group(vocabulary.build(k["lr_lambda"]), groups, "lr_lambda")[g]
+            fn = per_group(callables.of(spec, "lr_lambda"), groups, "lr_lambda")[g]
             return L.MultiplicativeDecay(learning_rate=lr, lr_lambda=fn, **resume)
         if name == "StepLR":
             k = only_kwargs(spec, allowed | {"step_size", "gamma"})
@@ -299,13 +305,13 @@ class _Paddle(StatefulAdapter):
                 step_size_up=_int(k["step_size_up"], "step_size_up"),
                 step_size_down=None if down is None else _int(down, "step_size_down"),
                 mode=k["mode"], exp_gamma=float(k["gamma"]),
-                scale_fn=None if k["scale_fn"] is None else vocabulary.build(k["scale_fn"]),
+                scale_fn=None if k["scale_fn"] is None else callables.of(spec, "scale_fn"),
                 scale_mode=k["scale_mode"], **resume,
             )
         if name == "OneCycleLR":
             return self._onecycle(spec, g, groups)
         if name == "SequentialLR":
-            return self._warmup(spec, case, g, groups)
+            return self._warmup(spec, case, g, groups, callables)
         if name == "ReduceLROnPlateau":
             k = only_kwargs(spec, {"mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lr",
                                    "eps"})
@@ -333,7 +339,7 @@ class _Paddle(StatefulAdapter):
             last_epoch=k.get("last_epoch", -1),
         )
 
-    def _warmup(self, spec: SchedulerSpec, case: Case, g: int, groups: int):
+    def _warmup(self, spec: SchedulerSpec, case: Case, g: int, groups: int, callables: _Callables):
         milestones = list(only_kwargs(spec, {"milestones"})["milestones"])
         names = [child.name for child in spec.children]
         if len(names) != 2 or names[0] != "LinearLR":
@@ -348,9 +354,24 @@ class _Paddle(StatefulAdapter):
         if warmup["start_factor"] >= warmup["end_factor"]:
             raise Unsupported("LinearWarmup only warms up (end_lr > start_lr)")
         lr = float(case.groups[g]["lr"])
-        inner = self._scheduler(spec.children[1], case, g, groups)
+        inner = self._scheduler(spec.children[1], case, g, groups, callables)
         return self._lr.LinearWarmup(learning_rate=inner, warmup_steps=_int(warmup["total_iters"], "total_iters"),
                                      start_lr=lr * warmup["start_factor"], end_lr=lr * warmup["end_factor"])
+
+
+class _Callables:
+    """The callables of one case, built once per scheduler spec and shared by its per-group paddle schedulers:
+    torch gives every group the same object (LambdaLR's [lr_lambda] * groups), and a port passes that one object
+    to each group's scheduler - which matters for a callable object with state (vocabulary's call_count_decay)."""
+
+    def __init__(self) -> None:
+        self._built: dict[tuple[int, str], object] = {}
+
+    def of(self, spec: SchedulerSpec, kwarg: str):
+        key = (id(spec), kwarg)  # the spec outlives the case's build: ids are not reused meanwhile
+        if key not in self._built:
+            self._built[key] = vocabulary.build(spec.kwargs[kwarg])
+        return self._built[key]
 
 
 class _Session(Session):

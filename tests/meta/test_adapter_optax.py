@@ -30,6 +30,16 @@ CASES = [
     plateau("reducelronplateau/t-eps", {"patience": 0}, metrics=[1.0, 1.0, 1.0, 1.0],
             groups=[{"lr": 1e-8}, {"lr": 0.1}]),
     case("lambdalr/t", "LambdaLR", {"lr_lambda": {"fn": "exponential", "gamma": 0.9}}),
+    # a leftover initial_lr is torch's base lr: warm restarts start from it, SequentialLR sets the lr to it
+    case("cosineannealingwarmrestarts/t-leftover-initial-lr", "CosineAnnealingWarmRestarts", {"T_0": 3}, steps=7,
+         groups=[{"lr": 0.1, "initial_lr": 0.05}]),
+    case("sequentiallr/t-leftover-initial-lr", "SequentialLR", {"milestones": [3]}, steps=7,
+         children=[{"scheduler": "ConstantLR", "kwargs": {"factor": 0.5, "total_iters": 2}},
+                   {"scheduler": "MultiStepLR", "kwargs": {"milestones": [2]}}],
+         groups=[{"lr": 0.1, "initial_lr": 0.05}]),
+    # torch climbs from lr 0 to eta_min; optax's cosine is peak_value * a ratio, identically 0 for a peak of 0
+    case("cosineannealingwarmrestarts/t-lr-zero", "CosineAnnealingWarmRestarts", {"T_0": 2, "eta_min": 0.001},
+         steps=3, groups=[{"lr": 0.0}]),
 ]
 
 
@@ -46,7 +56,8 @@ def test_porting_table_matches_declared_schedulers(graded):
 def test_mapping_rules_reproduce_torch(graded):
     name, _, results = graded
     exact = ["multisteplr/t-repeated", "multisteplr/t-no-milestones", "constantlr/t", "cosineannealinglr/t-within",
-             "cosineannealingwarmrestarts/t", "reducelronplateau/t-rel"]
+             "cosineannealingwarmrestarts/t", "reducelronplateau/t-rel",
+             "cosineannealingwarmrestarts/t-leftover-initial-lr", "sequentiallr/t-leftover-initial-lr"]
     if name == "Optax32":  # in float64 these carry float32 rounding: optax's int32 count (see expectations)
         exact += ["steplr/t", "onecyclelr/t"]
     for case_id in exact:
@@ -83,3 +94,4 @@ def test_no_equivalent_is_unsupported(graded):
     assert "between steps" in results["onecyclelr/t-fractional"][1]
     assert results["reducelronplateau/t-threshold-0"][0] is Status.UNSUPPORTED
     assert results["lambdalr/t"][0] is Status.UNSUPPORTED
+    assert results["cosineannealingwarmrestarts/t-lr-zero"][0] is Status.UNSUPPORTED

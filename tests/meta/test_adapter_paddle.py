@@ -23,6 +23,18 @@ CASES = [
     case("lambdalr/t-per-group", "LambdaLR", {"lr_lambda": [{"fn": "exponential", "gamma": 0.9},
                                                             {"fn": "linear_warmup", "warmup": 3}]},
          groups=[{"lr": 0.1}, {"lr": 0.02}]),
+    # one callable object with state for both groups: torch shares it ([lr_lambda] * 2), so must the port
+    case("lambdalr/t-shared-object", "LambdaLR", {"lr_lambda": {"fn": "call_count_decay", "gamma": 0.5}},
+         steps=5, groups=[{"lr": 0.1}, {"lr": 0.04}]),
+    case("cycliclr/t-shared-scale-fn", "CyclicLR", {"base_lr": 0.001, "max_lr": 0.01, "step_size_up": 2,
+                                                    "scale_fn": {"fn": "call_count_decay", "gamma": 0.9},
+                                                    "cycle_momentum": False},
+         steps=8, groups=[{"lr": 0.1}, {"lr": 0.04}]),
+    # a leftover initial_lr is torch's base lr (LRScheduler keeps it): the closed forms start from it
+    case("lambdalr/t-leftover-initial-lr", "LambdaLR", {"lr_lambda": {"fn": "exponential", "gamma": 0.5}},
+         groups=[{"lr": 0.1, "initial_lr": 0.05}]),
+    case("cosineannealingwarmrestarts/t-leftover-initial-lr", "CosineAnnealingWarmRestarts",
+         {"T_0": 3, "eta_min": 0.001}, steps=7, groups=[{"lr": 0.1, "initial_lr": 0.05}]),
     case("sequentiallr/t-warmup-cosine", "SequentialLR", {"milestones": [3]}, steps=12,
          children=[{"scheduler": "LinearLR", "kwargs": {"start_factor": 0.1, "total_iters": 3}},
                    {"scheduler": "CosineAnnealingLR", "kwargs": {"T_max": 9, "eta_min": 0.001}}]),
@@ -66,7 +78,9 @@ def test_porting_table_matches_declared_schedulers(graded):
 def test_mapping_rules_reproduce_torch(graded):
     results = graded[2]
     for case_id in ("steplr/t", "multisteplr/t-unsorted", "constantlr/t", "cosineannealinglr/t-beyond",
-                    "lambdalr/t-per-group", "sequentiallr/t-warmup-cosine", "onecyclelr/t-fractional",
+                    "lambdalr/t-per-group", "lambdalr/t-shared-object", "cycliclr/t-shared-scale-fn",
+                    "lambdalr/t-leftover-initial-lr", "cosineannealingwarmrestarts/t-leftover-initial-lr",
+                    "sequentiallr/t-warmup-cosine", "onecyclelr/t-fractional",
                     "cycliclr/t-triangular2", "steplr/t-resume", "reducelronplateau/t-rel"):
         assert results[case_id][0] is Status.PASS, (case_id, results[case_id])
 

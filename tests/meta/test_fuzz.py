@@ -23,7 +23,7 @@ from conformance import cases as cases_mod, golden, runner
 from conformance.adapters.base import Unsupported
 from conformance.adapters.torch_reference import TorchAdapter
 from conformance.cli import main
-from conformance.fuzz import differential, emit, search, strategies
+from conformance.fuzz import differential, emit, known, search, strategies
 from conformance.fuzz.differential import Kind
 from conformance.model import FEATURES, Status
 from conformance.regenerate import regenerate
@@ -386,3 +386,91 @@ def test_an_interrupted_fuzz_reports_what_it_did_and_exits_130(capsys):
     assert main(["fuzz", "--adapter", f"{__name__}:_InterruptedAfter", "--max-examples", "50", "-q"]) == 130
     out = capsys.readouterr().out
     assert "no divergence in 2 examples" in out and "INTERRUPTED" in out  # the warm-up case was the first call
+
+
+# --- known differences (--expectations) --------------------------------------------------------------
+
+
+def test_traits_say_what_a_case_is_made_of():
+    case = make_case("steplr/t", kwargs={"step_size": 2, "last_epoch": 3}, groups=[{"lr": 0.1, "initial_lr": 0.1}])
+    assert known.traits(case) == {"scheduler:StepLR", "feature:last_epoch"}  # resuming needs an initial_lr
+    leftover = make_case("steplr/t", groups=[{"lr": 0.1, "initial_lr": 0.05}])
+    assert known.traits(leftover) == {"scheduler:StepLR", "initial_lr"}
+    nested = make_case("sequentiallr/t", scheduler="SequentialLR", kwargs={"milestones": [2]}, children=[
+        {"scheduler": "LambdaLR", "kwargs": {"lr_lambda": [{"fn": "exponential", "gamma": 0.9}]}},
+        {"scheduler": "CyclicLR", "kwargs": {"base_lr": 0.01, "max_lr": 0.1, "cycle_momentum": False,
+                                             "scale_fn": {"fn": "call_count_decay", "gamma": 0.5}}}],
+        groups=[{"lr": 0.1}])
+    assert known.traits(nested) == {"scheduler:SequentialLR", "scheduler:LambdaLR", "scheduler:CyclicLR",
+                                    "callable-object"}  # call_count_decay; a plain function is no trait
+    plain = make_case("lambdalr/t", scheduler="LambdaLR", kwargs={"lr_lambda": {"fn": "exponential", "gamma": 0.9}})
+    assert known.traits(plain) == {"scheduler:LambdaLR"}
+
+
+class _TwoBugs(deviants.Deviant):
+    """StepLR decays late and CosineAnnealingLR clamps at eta_min: two independent differences."""
+
+    label = "two-bugs"
+    replaces = {**deviants.StepLRLate.replaces, **deviants.CosineClamped.replaces}
+
+
+COSINE_SHAPE = known.Known("cosineannealinglr/listed", frozenset({"scheduler:CosineAnnealingLR"}))
+
+
+def test_a_listed_difference_is_counted_and_the_search_goes_on_to_the_next(torch_adapter):
+    candidate = _TwoBugs()
+    scope = strategies.scope_for(torch_adapter.info, candidate.info, top=["CosineAnnealingLR", "StepLR"])
+    budget = search.Budget(max_examples=1000)
+    first = search.search(torch_adapter, candidate, scope, budget, seed=0)
+    assert first.finding.case.schedulers == {"StepLR"}  # every StepLR case shows the late decay: found first
+    steplr = known.Known("steplr/listed", frozenset({"scheduler:StepLR"}))
+    result = search.search(torch_adapter, candidate, scope, budget, seed=0, listed=(steplr,))
+    assert result.finding is not None and result.finding.case.schedulers == {"CosineAnnealingLR"}
+    assert result.tally.explained["steplr/listed"] == result.tally.kinds[Kind.KNOWN] > 0
+
+
+def test_a_listed_shape_explains_only_divergences_that_have_all_its_traits(torch_adapter):
+    candidate = deviants.CosineClamped()
+    scope = strategies.scope_for(torch_adapter.info, candidate.info, top=["CosineAnnealingLR"])
+    budget = search.Budget(max_examples=300)
+    explained = search.search(torch_adapter, candidate, scope, budget, seed=0, listed=(COSINE_SHAPE,))
+    assert explained.finding is None and explained.tally.kinds[Kind.KNOWN] > 0
+    assert explained.tally.kinds[Kind.SAME] > 0  # agreeing cases are still graded
+    larger = known.Known("cosineannealinglr/resumed", COSINE_SHAPE.traits | {"feature:state_dict"})
+    found = search.search(torch_adapter, candidate, scope, budget, seed=0, listed=(larger,))
+    assert found.finding is not None and "state_dict" not in found.finding.case.features()
+
+
+def test_fuzz_expectations_lets_the_run_go_past_listed_cases(capsys, tmp_path):
+    listed = tmp_path / "cosine.toml"
+    listed.write_text('[[differs]]\nid = "cosineannealinglr/eta-min"\nreason = "clamps at eta_min"\n')
+    code = main(["fuzz", "--adapter", f"{deviants.__file__}:CosineClamped", "--scheduler", "CosineAnnealingLR",
+                 "--max-examples", "200", "--seed", "0", "--expectations", str(listed), "-q"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "of them known differences" in out and "cosineannealinglr/eta-min (" in out
+
+
+def test_fuzz_known_goes_past_the_findings_a_staging_file_recorded(capsys, tmp_path):
+    staging = tmp_path / "staging.toml"
+    fuzz = ["fuzz", "--adapter", f"{deviants.__file__}:CosineClamped", "--scheduler", "CosineAnnealingLR",
+            "--max-examples", "200", "--seed", "0", "-q"]
+    assert main([*fuzz, "--record", str(staging)]) == 1
+    capsys.readouterr()
+    assert main([*fuzz, "--known", str(staging)]) == 0
+    out = capsys.readouterr().out
+    recorded = tomllib.loads(staging.read_text())["case"][0]["id"]
+    assert f"{recorded} (" in out and "of them known differences" in out
+
+
+@pytest.mark.parametrize("option, text, message", [
+    ("--expectations", '[[differs]]\nid = "steplr/no-such-case"\nreason = "r"\n',
+     "listed.toml: lists 'steplr/no-such-case', which is not a case"),
+    ("--known", '[[case]]\nid = "steplr/x"\nscheduler = "StepLR"\nsteps = "many"\n', "listed.toml: case #1:"),
+])
+def test_a_known_differences_file_that_does_not_fit_is_a_usage_error(capsys, tmp_path, option, text, message):
+    listed = tmp_path / "listed.toml"
+    listed.write_text(text)
+    assert main(["fuzz", "--adapter", "torch", option, str(listed), "--max-examples", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

@@ -5,6 +5,7 @@ their libraries lazily)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -40,14 +41,57 @@ DOCUMENT = {
 }
 
 
-def test_summary_keeps_statuses_and_first_divergence_only(tool):
+def test_summary_keeps_statuses_first_divergence_and_the_differing_trace_only(tool):
     variant = tool.variant_for_result(DOCUMENT, tool.REGISTRY)
     assert variant.name == "optax-float64"
     summary = tool.summarize(DOCUMENT, variant)
     assert summary["counts"] == {"pass": 1, "xfail": 1, "unsupported": 1}
     b = summary["results"][1]
     assert b["divergence"] == {"step": 3, "group": 0, "column": "lr", "expected": 0.05, "actual": 0.1, "ulps": 7}
-    assert not {"traces", "snippet", "seconds"} & set(b)
+    assert b["traces"] == {"actual": {}}  # the library's own trace; the expected one is the golden
+    assert not {"snippet", "seconds"} & set(b)
+    assert all("traces" not in r for r in summary["results"][::2])
+
+
+def test_a_differing_library_trace_survives_the_summary_and_is_drawn_by_the_site(tool, tmp_path):
+    """The site draws a library's curve over the golden when its saved result keeps the trace: round trip a run
+    document through summarize/save_summary and load it the way `lr-conformance site` does."""
+    from dataclasses import replace
+
+    from conformance.model import json_safe
+    from conformance.site import data, pages
+
+    checkout = data.Sources.checkout()
+    site = data.load(replace(checkout, results=tmp_path / "none"))
+    case = next(c for c in site.cases if c.scheduler == "StepLR" and len(c.golden.trace.observations) > 4)
+    golden = case.golden.trace.to_json()
+    actual = {"observations": [[s, g, lr * 2, *rest] for s, g, lr, *rest in golden["observations"]],
+              "events": [[1, "scheduler.step", "warning", "UserWarning", "a warning, with a \"quote\""]]}
+    actual["observations"][-1][2] = "nan"  # non-finite values travel as strings (report.json_safe)
+    divergence = {"step": 0, "group": 0, "column": "lr", "expected": golden["observations"][0][2],
+                  "actual": actual["observations"][0][2], "ulps": None}
+    passing = next(c for c in site.cases if c.scheduler == "StepLR" and c.id != case.id)
+    document = {**DOCUMENT, "results": [
+        {"id": case.id, "scheduler": "StepLR", "status": "fail", "detail": "d", "divergence": divergence,
+         "missing": [], "traces": {"expected": golden, "actual": actual}},
+        {"id": passing.id, "scheduler": "StepLR", "status": "pass", "detail": "", "divergence": None,
+         "missing": [], "traces": {"expected": golden, "actual": golden}},
+    ]}
+    variant = tool.variant_for_result(document, tool.REGISTRY)
+    path = tool.save_summary(tool.summarize(document, variant), tmp_path / "results")
+    text = path.read_text(encoding="utf-8")
+    assert json.loads(text)["results"][0]["traces"] == {"actual": actual}
+    assert "traces" not in json.loads(text)["results"][1]
+    rows = [line for line in text.splitlines() if line.lstrip().startswith("[0, 0,")]
+    assert len(rows) == 1  # one line per observation row, not one per number
+
+    site = data.load(replace(checkout, results=tmp_path / "results"))
+    result = site.libraries[0].result(case.id)
+    assert json_safe(result.trace.to_json()) == actual  # nan included, so compared in the wire format
+    plot = dict(pages.plan(site).plots)[f"plots/cases/{case.id}.svg"]
+    drawn = [c for c in plot.curves if c.style == "library"]
+    assert [c.label for c in drawn] == ["optax-float64 (fail)"] and drawn[0].trace == result.trace
+    assert site.libraries[0].result(passing.id).trace is None
 
 
 def test_matrix_and_porting_guide(tool, tmp_path, monkeypatch):
