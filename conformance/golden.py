@@ -404,49 +404,50 @@ def _case_problems(store: Goldens, case: Case, expectations: bool) -> list[str]:
             found += exc.problems
             continue
         if not stale:  # a stale golden was recorded for other case data: its rows need not fit this one
-            found += row_problems(case, trace, show(store.root / record["file"]))
+            found += row_problems(case, trace, store.root / record["file"])
         if expectations and not record["torch"]:
             found += _expectation_problems(case, trace)
     return found
 
 
-def row_problems(case: Case, trace: Trace, where: str) -> list[str]:
+def row_problems(case: Case, trace: Trace, where: Path) -> list[str]:
     """Whether a trace's rows can be what the runner records for `case` (at most one line): one lr row per
     step and group, in order, all steps unless an error event ends the trace, events in step order with the
     error last, momentum exactly where the case drives it, the step arguments the case gives, and no NaN lr
-    unless the case's data has a non-finite number."""
+    unless the case's data has a non-finite number. `where` (the trace file) is shown only in a problem: making
+    its display path for every golden was a third of an in-process run."""
     groups = len(case.groups)
     grid = [(step, group) for step in range(case.steps) for group in range(groups)]
     rows = [(o.step, o.group) for o in trace.observations]
     for index, (got, want) in enumerate(zip(rows, grid)):
         if got != want:
-            return [f"{where}: lr row {index + 1} is step {got[0]} group {got[1]}, the case has step {want[0]} "
+            return [f"{show(where)}: lr row {index + 1} is step {got[0]} group {got[1]}, the case has step {want[0]} "
                     f"group {want[1]} there (rows run step by step, groups 0-{groups - 1} in order)"]
     if len(rows) > len(grid):
-        return [f"{where}: {len(rows)} lr rows, more than the case's {case.steps} step(s) x {groups} group(s)"]
+        return [f"{show(where)}: {len(rows)} lr rows, more than the case's {case.steps} step(s) x {groups} group(s)"]
     error = trace.error
     if len(rows) % groups:
-        return [f"{where}: step {rows[-1][0]} has lr rows for {len(rows) % groups} of the case's {groups} groups"]
+        return [f"{show(where)}: step {rows[-1][0]} has lr rows for {len(rows) % groups} of the case's {groups} groups"]
     if len(rows) < len(grid) and error is None:
-        return [f"{where}: {len(rows) // groups} of the case's {case.steps} steps, and no error event ends it early"]
+        return [f"{show(where)}: {len(rows) // groups} of the case's {case.steps} steps, and no error event ends it early"]
     if error is not None and len(rows) // groups not in (error.step, error.step + 1):
-        return [f"{where}: the lr rows stop after {len(rows) // groups} step(s) but its error is at step {error.step}"]
+        return [f"{show(where)}: the lr rows stop after {len(rows) // groups} step(s) but its error is at step {error.step}"]
     event_steps = [e.step for e in trace.events]
     if event_steps != sorted(event_steps) or any(not 0 <= s < case.steps for s in event_steps):
-        return [f"{where}: event steps {event_steps} are not in order within the case's {case.steps} steps"]
+        return [f"{show(where)}: event steps {event_steps} are not in order within the case's {case.steps} steps"]
     if error is not None and trace.events[-1] is not error:
-        return [f"{where}: events follow the error event at step {error.step}; an error ends the trace"]
+        return [f"{show(where)}: events follow the error event at step {error.step}; an error ends the trace"]
     step_args = case.step_args
     for o in trace.observations:
         if (o.momentum is not None) != case.drives_momentum:
             has = "has" if o.momentum is not None else "lacks"
-            return [f"{where}: step {o.step} group {o.group} {has} a momentum value; the case "
+            return [f"{show(where)}: step {o.step} group {o.group} {has} a momentum value; the case "
                     + ("drives" if case.drives_momentum else "does not drive") + " momentum"]
         want = None if step_args is None else float(step_args[o.step])
         if not _same(want, o.step_arg):
-            return [f"{where}: step {o.step} step_arg is {o.step_arg!r}, the case gives {want!r}"]
+            return [f"{show(where)}: step {o.step} step_arg is {o.step_arg!r}, the case gives {want!r}"]
         if o.lr != o.lr and not _has_nonfinite(case.raw):
-            return [f"{where}: step {o.step} group {o.group} lr is NaN, but the case's data has no nan or inf"]
+            return [f"{show(where)}: step {o.step} group {o.group} lr is NaN, but the case's data has no nan or inf"]
     return []
 
 
