@@ -45,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from conformance.adapters.base import Session, Unsupported
-from conformance.model import AdapterInfo, Case, SchedulerSpec
+from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 __all__ = [
     "TORCH_DEFAULTS",
@@ -180,6 +180,15 @@ def onecycle_phases(kwargs: Mapping, where: str = "OneCycleLR") -> tuple[int, li
 
 
 # torch schedulers whose lrs are closed forms of base_lrs rather than a recursion on the group's lr
+# The float32 variants of the libraries whose schedules are closed forms computed in float32 (optax, keras).
+FLOAT32_CLOSED_FORMS = Tolerance(
+    rel=2e-5,
+    abs=1e-7,
+    reason="float32 (eps 1.2e-7): constants such as gamma are rounded to float32 (rel 6e-8) and raised to the "
+           "step count, so gamma ** n carries n * 6e-8 (1.2e-5 at n = 200); abs 1e-7 (~1 float32 ulp of 1.0) for "
+           "values cancelling to ~0 at the end of a cosine, lrs <= 1",
+)
+
 BASE_LR_CLOSED_FORMS = frozenset({"LambdaLR", "CosineAnnealingWarmRestarts"})
 
 

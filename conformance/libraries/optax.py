@@ -35,6 +35,7 @@ from collections import Counter
 
 from conformance.adapters.base import StatefulAdapter
 from conformance.libraries.common import (
+    FLOAT32_CLOSED_FORMS,
     Port,
     ScheduleSession,
     Session,
@@ -136,13 +137,7 @@ _FLOAT64 = Tolerance(
            "(2 ulp of 1.0) for values cancelling to ~0 at the end of a cosine (1 + cos x loses relative, not "
            "absolute, precision), lrs <= 1",
 )
-_FLOAT32 = Tolerance(
-    rel=2e-5,
-    abs=1e-7,
-    reason="float32 (eps 1.2e-7): constants such as gamma are rounded to float32 (rel 6e-8) and raised to the "
-           "step count, so gamma ** n carries n * 6e-8 (1.2e-5 at n = 200); abs 1e-7 (~1 float32 ulp of 1.0) for "
-           "values cancelling to ~0 at the end of a cosine, lrs <= 1",
-)
+_FLOAT32 = FLOAT32_CLOSED_FORMS
 
 
 class _Optax(StatefulAdapter):
