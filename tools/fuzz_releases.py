@@ -8,7 +8,9 @@ For each pair (older, newer), in the newer release's tox env:
 The newer torch runs in process, the older one behind the subprocess protocol. What changed between the two
 is already known where docs/matrix/changes.toml lists it: the cases of every change at the newer release become
 a generated expectations file, so a generated case with the traits of one of them (its schedulers, features,
-callables) is counted as that known change and the search goes on. A divergence outside them is a finding:
+callables) is counted as that known change and the search goes on; golden/staging/covered-torch-<newer>.toml, where
+it exists, adds findings reviewed as one of those changes in another shape (--known). A divergence outside them
+is a finding:
 printed as a ready-to-paste [[case]] block, appended to the staging file (--record, default
 .matrix/fuzz/findings.toml) for review, and recorded in docs/matrix/fuzz.json with the pair's budget, examples,
 examples per second and exit status, so the campaign is written down release by release.
@@ -30,6 +32,7 @@ import json
 import re
 import shlex
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -43,6 +46,7 @@ RECORD = ROOT / "docs" / "matrix" / "fuzz.json"
 SUMMARY = re.compile(r"(\d+) examples \((\d+) compared(?:, (\d+) of them known differences)?.*?"
                      r"in ([0-9.]+) s, ([0-9.]+) examples/s, seed (\d+)")
 OUTCOMES = {0: "no divergence", 1: "diverged", 2: "usage error"}
+COVERED = ROOT / "golden" / "staging" / "covered-torch-{release}.toml"
 
 
 def pairs(releases: list[str]) -> list[tuple[str, str]]:
@@ -92,6 +96,9 @@ def fuzz_pair(older: str, newer: str, args, log, environ: dict[str, str]) -> dic
     if known:
         known_path.write_text(known, encoding="utf-8")
         command += ["--expectations", str(known_path)]
+    covered = COVERED.parent / COVERED.name.format(release=newer)
+    if covered.exists():  # findings reviewed as that release's listed changes in other shapes
+        command += ["--known", str(covered)]
     code, output = matrix.run(command, log, args.seconds * 4 + 600, environ)
     result = {"older": older, "newer": newer, "budget_seconds": args.seconds, "exit": code,
               "outcome": OUTCOMES.get(code, f"exit {code}"), "known_cases": known.count("[[differs]]"),
@@ -125,6 +132,9 @@ def main(argv=None) -> int:
     parser.add_argument("--delete", action="store_true", help="delete each env once no later pair needs it")
     parser.add_argument("--tox", default=f"{shlex.quote(sys.executable)} -m tox", help="how to run tox")
     args = parser.parse_args(argv)
+    # a SIGTERM (kill, pkill) ends the run as Ctrl-C does: subprocess.run then kills the fuzz it waits for, which
+    # would otherwise go on alone
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     unknown = [r for r in args.releases if r not in matrix.RELEASES]
     if unknown or len(args.releases) < 2 or not args.seconds > 0:
         print(f"fuzz_releases: give two or more of {', '.join(matrix.RELEASES)} and --seconds > 0"
