@@ -124,11 +124,20 @@ def test_the_strategies_span_the_case_language(drawn):
     missing = [name for name in (
         *(f"top:{s}" for s in cases_mod.SCHEDULERS), *(f"protocol:{p}" for p in ("standard", "scheduler-first",
         "resume-state-dict", "step-epoch")), "optimizer:SGD", "optimizer:Adam", "optimizer:Adagrad", "groups:1",
-        "groups:2", "groups:3", "nested composite", "composite child in last position", "empty composite",
+        "groups:2", "groups:3", "nested composite", "composite child in last position",
         "last_epoch", "last_epoch without initial_lr", "initial_lr without last_epoch", "per-group list",
         "tensor_lr", "resume inside scheduler-first", "fractional epoch", "repeated epoch", "backward epoch",
         "nan metric", "inf metric", "tied metric", "cooldown", "callable") if seen[name] == 0]
     assert not missing, f"never drawn in {len(drawn)} cases: {missing}"
+
+
+def test_empty_composites_are_drawn():
+    """An empty ChainedScheduler/SequentialLR (torch's error for it) needs an invalid draw, a composite and zero
+    children at once: over the whole language that is 0-30 of 800 draws, and hypothesis's seeded generation
+    varied between runs (CI once drew none). Drawn with composites at the top, it is 7-32 of 300."""
+    scope = strategies.Scope(frozenset(cases_mod.SCHEDULERS), frozenset(FEATURES), top=frozenset(cases_mod.COMPOSITES))
+    drawn = draw_many(scope, 300)
+    assert any(n.get("children") == [] for data in drawn for n in walk(data)), "no empty composite in 300 draws"
 
 
 def test_composites_take_every_scheduler_as_a_child_in_any_position():
