@@ -62,3 +62,17 @@ def lock_held_elsewhere(root: Path):
         holder.kill()
         holder.wait()
         holder.stdout.close()
+
+
+def load_tool(name: str, module_name: str | None = None):
+    """tools/<name>.py imported as a module (tools/ is not a package), registered in sys.modules under
+    `module_name` (default `<name>_tool`) first, since dataclasses look their module up while a class is made."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[2]
+    sys.path.insert(0, str(root / "tools"))
+    spec = importlib.util.spec_from_file_location(module_name or f"{name}_tool", root / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

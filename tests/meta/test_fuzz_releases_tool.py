@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from test_matrix_tool import _load
+from helpers import load_tool
 
 from conformance.cases import load_cases
 from conformance.expectations import load_expectations
 
 ROOT = Path(__file__).resolve().parents[2]
-fuzz_releases = _load("fuzz_releases")
+fuzz_releases = load_tool("fuzz_releases")
 matrix = fuzz_releases.matrix
 
 

@@ -3,9 +3,7 @@ recorded traces (and that check run on the real data), the generated table; tool
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,22 +11,13 @@ import pytest
 from conformance import cases as cases_mod
 from conformance import golden
 from conformance.model import Event, Observation, Trace
-from helpers import make_case
+from helpers import load_tool, make_case
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load(name: str):
-    sys.path.insert(0, str(ROOT / "tools"))
-    spec = importlib.util.spec_from_file_location(f"{name}_tool", ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-matrix = _load("matrix")
-uv_env = _load("uv_env")
+matrix = load_tool("matrix")
+uv_env = load_tool("uv_env")
 CASE = make_case("steplr/kind-probe", scheduler="StepLR", kwargs={"step_size": 1})
 
 

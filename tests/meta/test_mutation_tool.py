@@ -7,22 +7,17 @@ sentinel mutant of the real lr_scheduler.py, proving the hook makes `import torc
 from __future__ import annotations
 
 import collections
-import importlib.util
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location("mutation_test", ROOT / "tools" / "mutation_test.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["mutation_test"] = module  # dataclasses look the module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("mutation_test", "mutation_test")
 
 
 mt = _load_tool()

@@ -4,21 +4,17 @@ campaign (20 concurrent rounds, 50 kills, real torch) is `python tools/stress_go
 
 from __future__ import annotations
 
-import importlib.util
 import signal
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import load_tool
 
 from conformance import golden
 
 ROOT = Path(__file__).resolve().parents[2]
 FAKE = str(ROOT / "tests" / "meta" / "fakes" / "halving_reference.py")
-spec = importlib.util.spec_from_file_location("stress_goldens", ROOT / "tools" / "stress_goldens.py")
-stress = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = stress  # its dataclasses look their module up there
-spec.loader.exec_module(stress)
+stress = load_tool("stress_goldens", "stress_goldens")
 
 pytestmark = [pytest.mark.release_independent,
               pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")]

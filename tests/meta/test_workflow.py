@@ -4,22 +4,19 @@
 from __future__ import annotations
 
 import configparser
-import importlib.util
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+from helpers import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "torch-matrix.yml"
 
 
 def _matrix_tool():
-    spec = importlib.util.spec_from_file_location("matrix_tool", ROOT / "tools" / "matrix.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("matrix")
 
 
 def _tox_torch_envs() -> list[str]:
