@@ -87,20 +87,20 @@ def ensure_env(release: str, tox: list[str], log, environ: dict[str, str], timeo
     return code == 0 and python_of(release).exists()
 
 
-def fuzz_pair(older: str, newer: str, args, log, environ: dict[str, str]) -> dict:
+def fuzz_pair(older: str, newer: str, seconds: float, seed: int, record: Path, log, environ: dict[str, str]) -> dict:
     known_path = WORK / f"known-{newer}.toml"
     known = known_changes(newer, matrix.load_changes())
     command = [str(python_of(newer)), "-m", "conformance", "fuzz", "--adapter", "torch",
                "--reference", f"cmd:{shlex.quote(str(python_of(older)))} -m conformance.serve --adapter torch",
-               "--max-seconds", str(args.seconds), "--seed", str(args.seed), "--record", str(args.record), "-q"]
+               "--max-seconds", str(seconds), "--seed", str(seed), "--record", str(record), "-q"]
     if known:
         known_path.write_text(known, encoding="utf-8")
         command += ["--expectations", str(known_path)]
     covered = COVERED.parent / COVERED.name.format(release=newer)
     if covered.exists():  # findings reviewed as that release's listed changes in other shapes
         command += ["--known", str(covered)]
-    code, output = matrix.run(command, log, args.seconds * 4 + 600, environ)
-    result = {"older": older, "newer": newer, "budget_seconds": args.seconds, "exit": code,
+    code, output = matrix.run(command, log, seconds * 4 + 600, environ)
+    result = {"older": older, "newer": newer, "budget_seconds": seconds, "exit": code,
               "outcome": OUTCOMES.get(code, f"exit {code}"), "known_cases": known.count("[[differs]]"),
               **summary(output)}
     if code == 1:
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
                 print(f"fuzz_releases: {older} -> {newer}: could not create the envs (see {WORK / 'fuzz.log'})")
                 diverged.append(f"{older}->{newer}")
                 continue
-            result = fuzz_pair(older, newer, args, log, environ)
+            result = fuzz_pair(older, newer, args.seconds, args.seed, args.record, log, environ)
             save(result)
             if result["exit"] != 0:
                 diverged.append(f"{older}->{newer}")

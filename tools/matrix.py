@@ -466,17 +466,15 @@ def _cell(text: str) -> str:
 def fuzz_step(older: str, newer: str, args) -> bool:
     """--fuzz: the newer release fuzzed against the older (tools/fuzz_releases.py), its result recorded in
     docs/matrix/fuzz.json. True when nothing diverged outside the changes changes.toml lists at `newer`."""
-    import types
-
     import fuzz_releases
 
     fuzz_releases.WORK.mkdir(parents=True, exist_ok=True)
-    options = types.SimpleNamespace(seconds=args.fuzz, seed=args.fuzz_seed, record=fuzz_releases.WORK / "findings.toml")
     if not (fuzz_releases.python_of(older).exists() and fuzz_releases.python_of(newer).exists()):
         print(f"matrix: fuzz {older} -> {newer}: an env is missing (its install failed?)", flush=True)
         return False
     with open(LOGS / f"fuzz-{env_name(older)}-{env_name(newer)}.log", "w", encoding="utf-8") as log:
-        result = fuzz_releases.fuzz_pair(older, newer, options, log, tox_environment(None))
+        result = fuzz_releases.fuzz_pair(older, newer, args.fuzz, args.fuzz_seed, fuzz_releases.WORK / "findings.toml", log,
+                                          tox_environment(None))
     fuzz_releases.save(result)
     return result["exit"] == 0
 
