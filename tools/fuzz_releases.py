@@ -10,10 +10,11 @@ is already known where docs/matrix/changes.toml lists it: the cases of every cha
 a generated expectations file, so a generated case with the traits of one of them (its schedulers, features,
 callables) is counted as that known change and the search goes on; golden/staging/covered-torch-<newer>.toml, where
 it exists, adds findings reviewed as one of those changes in another shape (--known). A divergence outside them
-is a finding:
-printed as a ready-to-paste [[case]] block, appended to the staging file (--record, default
-.matrix/fuzz/findings.toml) for review, and recorded in docs/matrix/fuzz.json with the pair's budget, examples,
-examples per second and exit status, so the campaign is written down release by release.
+is a finding: printed as a ready-to-paste [[case]] block and appended to the pair's staging file
+(.matrix/fuzz/findings-<older>-to-<newer>-<time>.toml, --findings DIR) for review. fuzz stops at a finding, so
+the pair is searched in rounds until its budget is spent: each round hands the findings so far back as --known,
+same seed, and goes past them. docs/matrix/fuzz.json records each pair's budget, rounds, examples, examples per
+second, findings and exit status, so the campaign is written down release by release.
 
     python tools/fuzz_releases.py --seconds 600                      # all 16 pairs, 10 minutes each
     python tools/fuzz_releases.py --releases 2.12.1 2.13.0 --seconds 60
@@ -34,12 +35,14 @@ import shlex
 import shutil
 import signal
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 import matrix  # noqa: E402
+from filelock import FileLock  # noqa: E402
 
 WORK = matrix.WORK / "fuzz"
 RECORD = ROOT / "docs" / "matrix" / "fuzz.json"
@@ -47,6 +50,7 @@ SUMMARY = re.compile(r"(\d+) examples \((\d+) compared(?:, (\d+) of them known d
                      r"in ([0-9.]+) s, ([0-9.]+) examples/s, seed (\d+)")
 OUTCOMES = {0: "no divergence", 1: "diverged", 2: "usage error"}
 COVERED = ROOT / "golden" / "staging" / "covered-torch-{release}.toml"
+MIN_ROUND = 20  # seconds: a round shorter than this is mostly startup
 
 
 def pairs(releases: list[str]) -> list[tuple[str, str]]:
@@ -87,37 +91,78 @@ def ensure_env(release: str, tox: list[str], log, environ: dict[str, str], timeo
     return code == 0 and python_of(release).exists()
 
 
-def fuzz_pair(older: str, newer: str, seconds: float, seed: int, record: Path, log, environ: dict[str, str]) -> dict:
+def fuzz_pair(older: str, newer: str, seconds: float, seed: int, findings_dir: Path, log,
+              environ: dict[str, str]) -> dict:
+    """Fuzz `newer` (in process) against `older` (behind cmd:) for `seconds` of wall clock, past its findings:
+    fuzz stops at its first divergence, so each finding is appended to `record` and handed back as --known to a
+    rerun with the time left - one shape of a listed change found early (a pair with changes finds one in
+    seconds) must not end the pair's search. The result sums the rounds and lists every finding. Each run of a
+    pair appends to its own staging file in `findings_dir`, named by pair and start time: an earlier run's
+    findings are neither overwritten nor handed over as known."""
+    record = findings_dir / f"findings-{older}-to-{newer}-{time.strftime('%Y%m%d-%H%M%S')}.toml"
     known_path = WORK / f"known-{newer}.toml"
     known = known_changes(newer, matrix.load_changes())
     command = [str(python_of(newer)), "-m", "conformance", "fuzz", "--adapter", "torch",
                "--reference", f"cmd:{shlex.quote(str(python_of(older)))} -m conformance.serve --adapter torch",
-               "--max-seconds", str(seconds), "--seed", str(seed), "--record", str(record), "-q"]
+               "--seed", str(seed), "--record", str(record), "-q"]
     if known:
         known_path.write_text(known, encoding="utf-8")
         command += ["--expectations", str(known_path)]
     covered = COVERED.parent / COVERED.name.format(release=newer)
     if covered.exists():  # findings reviewed as that release's listed changes in other shapes
         command += ["--known", str(covered)]
-    code, output = matrix.run(command, log, seconds * 4 + 600, environ)
-    result = {"older": older, "newer": newer, "budget_seconds": seconds, "exit": code,
-              "outcome": OUTCOMES.get(code, f"exit {code}"), "known_cases": known.count("[[differs]]"),
-              **summary(output)}
-    if code == 1:
-        result["finding"] = matrix.last_line(output, r"^id = ") or matrix.last_line(output, r"diverg")
+    result = {"older": older, "newer": newer, "budget_seconds": seconds, "known_cases": known.count("[[differs]]")}
+    result.update(search_past_findings(command, seconds, record, log, environ))
+    if "findings" in result:
+        result["record"] = str(record.relative_to(ROOT) if record.is_relative_to(ROOT) else record)
+    return result
+
+
+def search_past_findings(command: list[str], seconds: float, record: Path, log, environ: dict[str, str]) -> dict:
+    """Run `command` (an `lr-conformance fuzz` without a budget) for `seconds` of wall clock in rounds: after a
+    round that found a divergence (exit 1, its block appended to `record`), the next round gets `record` as
+    --known and the time left. Same seed, so the next round draws the same cases and goes past the finding.
+    Returns the summed numbers, the findings' ids, the rounds and the exit (1 if any round found something)."""
+    deadline = time.monotonic() + seconds
+    totals = {"examples": 0, "compared": 0, "known": 0, "search_seconds": 0.0}
+    findings, rounds, code, output = [], 0, 0, ""
+    while (left := deadline - time.monotonic()) >= MIN_ROUND or rounds == 0:
+        round_command = [*command, "--max-seconds", f"{max(left, 1):.0f}"]
+        if findings:
+            round_command += ["--known", str(record)]
+        code, output = matrix.run(round_command, log, left * 4 + 600, environ)
+        rounds += 1
+        numbers = summary(output)
+        for key in totals:
+            totals[key] += numbers.get(key, 0)
+        if code != 1:
+            break
+        finding = matrix.last_line(output, r"^id = ") or matrix.last_line(output, r"diverg")
+        if finding in findings or not numbers:  # the same finding again (or no summary): going on would loop
+            findings.append(finding)
+            break
+        findings.append(finding)
+    result = {**totals, "search_seconds": round(totals["search_seconds"], 1), "rounds": rounds,
+              "exit": 1 if findings else code, "outcome": OUTCOMES.get(1 if findings else code, f"exit {code}"),
+              "seed": summary(output).get("seed")}
+    result["examples_per_second"] = round(totals["examples"] / totals["search_seconds"], 1) if totals["search_seconds"] else 0
+    if findings:
+        result["findings"] = findings
     return result
 
 
 def save(result: dict) -> None:
     """Record one pair's result in docs/matrix/fuzz.json (re-read first: a matrix run may be writing too) and
     print its line."""
-    record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
-    record[f"{result['older']}->{result['newer']}"] = result
     RECORD.parent.mkdir(parents=True, exist_ok=True)
-    RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    WORK.mkdir(parents=True, exist_ok=True)
+    with FileLock(WORK / "fuzz.json.lock"):  # two matrix runs (halves of the releases) may save at once
+        record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
+        record[f"{result['older']}->{result['newer']}"] = result
+        RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"fuzz_releases: torch {result['older']} -> {result['newer']}: {result['outcome']}, "
           f"{result.get('examples', '?')} examples ({result.get('known', 0)} of known changes) at "
-          f"{result.get('examples_per_second', '?')}/s" + (f": {result['finding']}" if result.get("finding") else ""),
+          f"{result.get('examples_per_second', '?')}/s" + (f": {'; '.join(result['findings'])}" if result.get("findings") else ""),
           flush=True)
 
 
@@ -127,8 +172,9 @@ def main(argv=None) -> int:
                         help="releases in order; each adjacent pair is fuzzed (default: all 17)")
     parser.add_argument("--seconds", type=float, default=600, help="budget per pair (default 600)")
     parser.add_argument("--seed", type=int, default=0, help="hypothesis seed (default 0: reproducible)")
-    parser.add_argument("--record", type=Path, default=WORK / "findings.toml",
-                        help="staging file the findings' [[case]] blocks are appended to")
+    parser.add_argument("--findings", type=Path, default=WORK,
+                        help="directory of the staging files the findings' [[case]] blocks are appended to, one per "
+                             "pair and run (default .matrix/fuzz)")
     parser.add_argument("--delete", action="store_true", help="delete each env once no later pair needs it")
     parser.add_argument("--tox", default=f"{shlex.quote(sys.executable)} -m tox", help="how to run tox")
     args = parser.parse_args(argv)
@@ -150,7 +196,7 @@ def main(argv=None) -> int:
                 print(f"fuzz_releases: {older} -> {newer}: could not create the envs (see {WORK / 'fuzz.log'})")
                 diverged.append(f"{older}->{newer}")
                 continue
-            result = fuzz_pair(older, newer, args.seconds, args.seed, args.record, log, environ)
+            result = fuzz_pair(older, newer, args.seconds, args.seed, args.findings, log, environ)
             save(result)
             if result["exit"] != 0:
                 diverged.append(f"{older}->{newer}")

@@ -473,7 +473,7 @@ def fuzz_step(older: str, newer: str, args) -> bool:
         print(f"matrix: fuzz {older} -> {newer}: an env is missing (its install failed?)", flush=True)
         return False
     with open(LOGS / f"fuzz-{env_name(older)}-{env_name(newer)}.log", "w", encoding="utf-8") as log:
-        result = fuzz_releases.fuzz_pair(older, newer, args.fuzz, args.fuzz_seed, fuzz_releases.WORK / "findings.toml", log,
+        result = fuzz_releases.fuzz_pair(older, newer, args.fuzz, args.fuzz_seed, fuzz_releases.WORK, log,
                                           tox_environment(None))
     fuzz_releases.save(result)
     return result["exit"] == 0
