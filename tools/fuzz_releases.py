@@ -186,9 +186,12 @@ def main(argv=None) -> int:
         print(f"fuzz_releases: give two or more of {', '.join(matrix.RELEASES)} and --seconds > 0"
               + (f" (unknown: {', '.join(unknown)})" if unknown else ""), file=sys.stderr)
         return 2
+    tox = shlex.split(args.tox)
+    if problem := matrix.tox_problem(tox):
+        print(f"fuzz_releases: {problem}", file=sys.stderr)
+        return 2
     WORK.mkdir(parents=True, exist_ok=True)
     environ = matrix.tox_environment(None)
-    tox = shlex.split(args.tox)
     diverged = []
     with open(WORK / "fuzz.log", "a", encoding="utf-8") as log:
         for older, newer in pairs(args.releases):

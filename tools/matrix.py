@@ -119,6 +119,20 @@ def tox_environment(cache_dir: Path | None) -> dict[str, str]:
     return env
 
 
+def tox_problem(tox: list[str]) -> str:
+    """Why the tox command cannot run, or '': checked before any release, so that a Python without tox (its
+    `-m tox` is the default) is one line and exit 2, not every release recorded as install-failed."""
+    try:
+        done = subprocess.run([*tox, "--version"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"--tox {shlex.join(tox)!r} does not run: {error}"
+    if done.returncode != 0:
+        why = (done.stderr or done.stdout).strip().splitlines()
+        return (f"--tox {shlex.join(tox)!r} does not run ({why[-1] if why else f'exit {done.returncode}'}): "
+                "install tox and tox-uv into this Python, or give --tox")
+    return ""
+
+
 def matrix_release(release: str, args) -> dict:
     env = env_name(release)
     tox = shlex.split(args.tox)
@@ -502,6 +516,9 @@ def main(argv=None) -> int:
     unknown = [r for r in args.releases if r not in RELEASES]
     if unknown:
         parser.error(f"--releases: unknown {', '.join(unknown)}; known: {', '.join(RELEASES)}")
+    if not args.tables_only and (problem := tox_problem(shlex.split(args.tox))):
+        print(f"matrix: {problem}", file=sys.stderr)
+        return 2
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     failed = []
     if not args.tables_only:

@@ -170,3 +170,16 @@ def test_uv_variables_already_set_win_and_no_pip_config_sets_nothing():
     assert uv_env.uv_variables(settings, {"UV_INDEX_URL": "x", "UV_INDEX_STRATEGY": "first-index"}) == {
         "UV_FIND_LINKS": "/a,/b"}  # uv separates find-links with commas
     assert uv_env.uv_variables(uv_env.pip_settings(""), {}) == {}
+
+
+@pytest.mark.parametrize("tool", ["matrix", "fuzz_releases"])
+def test_a_tox_that_does_not_run_is_one_line_and_exit_2_before_any_release(tool, capsys, tmp_path):
+    """The default --tox is this Python's `-m tox`: a Python without tox made every release 'install-failed' in
+    results.json (its statuses lost) instead of one usage error."""
+    module = matrix if tool == "matrix" else load_tool("fuzz_releases")
+    recorded = matrix.RESULTS.read_bytes()
+    missing = str(tmp_path / "no-such-tox")
+    assert module.main(["--releases", "2.12.1", "2.13.0", "--tox", missing]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--tox" in err[0] and "no-such-tox" in err[0] and "does not run" in err[0], err
+    assert matrix.RESULTS.read_bytes() == recorded
