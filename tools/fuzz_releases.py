@@ -166,6 +166,44 @@ def save(result: dict) -> None:
           flush=True)
 
 
+def reviews(newer: str) -> dict[str, str]:
+    """finding id -> the change it was reviewed as, from golden/staging/covered-torch-<newer>.toml (each block's
+    `# covered by the change <id>` comment), and -> the case it became, for a finding named in a case's `why`
+    or in a covered block's comment."""
+    covered = COVERED.parent / COVERED.name.format(release=newer)
+    found = {}
+    if covered.exists():
+        change = ""
+        for line in covered.read_text(encoding="utf-8").splitlines():
+            if match := re.match(r"# covered by the change (\S+)", line):
+                change = match.group(1)
+            elif match := re.match(r'id = "([^"]+)"', line):
+                found[match.group(1)] = f"covered: {change}"
+    return found
+
+
+def table(record: dict) -> str:
+    """The campaign as a Markdown table (docs/fuzzing.md): each pair of docs/matrix/fuzz.json, release order, its
+    numbers, and each finding with its review - the listed change golden/staging/covered-torch-<newer>.toml
+    files it under, or 'not reviewed'."""
+    order = {release: i for i, release in enumerate(matrix.RELEASES)}
+    rows = ["| pair | budget | rounds | examples (of them known changes) | examples/s | findings: review |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for key, result in sorted(record.items(), key=lambda item: order.get(item[1]["older"], 99)):
+        reviewed = reviews(result["newer"])
+        listed = result.get("findings") or ([result["finding"]] if result.get("finding") else [])  # older records
+        findings = [re.sub(r'^id = "|"$', "", finding) for finding in listed]
+        kinds: dict[str, int] = {}
+        for finding in findings:
+            review = reviewed.get(finding, "not reviewed")
+            kinds[review] = kinds.get(review, 0) + 1
+        said = "; ".join(f"{n} {review}" for review, n in kinds.items()) if findings else "none"
+        rows.append(f"| {result['older']} -> {result['newer']} | {result['budget_seconds']:.0f} s | "
+                    f"{result.get('rounds', 1)} | {result.get('examples', '?')} ({result.get('known', 0)}) | "
+                    f"{result.get('examples_per_second', '?')} | {len(findings)}: {said} |")
+    return "\n".join(rows) + "\n"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--releases", nargs="+", default=list(matrix.RELEASES), metavar="X.Y.Z",
@@ -177,7 +215,12 @@ def main(argv=None) -> int:
                              "pair and run (default .matrix/fuzz)")
     parser.add_argument("--delete", action="store_true", help="delete each env once no later pair needs it")
     parser.add_argument("--tox", default=f"{shlex.quote(sys.executable)} -m tox", help="how to run tox")
+    parser.add_argument("--table", action="store_true",
+                        help="only print docs/matrix/fuzz.json as a Markdown table, each finding with its review")
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(json.loads(RECORD.read_text()) if RECORD.exists() else {}), end="")
+        return 0
     # a SIGTERM (kill, pkill) ends the run as Ctrl-C does: subprocess.run then kills the fuzz it waits for, which
     # would otherwise go on alone
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
