@@ -107,6 +107,10 @@ def _as_list(values, step: int, name: str) -> list:
     return list(values)
 
 
+# Python >= 3.14 can keep warning filters per context (-X context_aware_warnings), out of `warnings.filters`.
+_CONTEXT_AWARE_WARNINGS = bool(getattr(sys.flags, "context_aware_warnings", False))
+
+
 class _Recorder:
     """Records what a case does, call by call: observations, and every warning or error as an Event.
 
@@ -139,7 +143,7 @@ class _Recorder:
 
     def _intact(self) -> bool:
         """Whether the warnings machinery is still as `open` left it (the adapter's last call changed nothing)."""
-        if getattr(sys.flags, "context_aware_warnings", False):
+        if _CONTEXT_AWARE_WARNINGS:
             return False  # Python >= 3.14 may keep the filters in a context, out of sight here: re-enter always
         return (warnings.filters is self._filters and warnings.showwarning is self._showwarning
                 and getattr(warnings, "_showwarnmsg_impl", None) is self._showwarnmsg_impl
