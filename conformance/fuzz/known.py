@@ -193,15 +193,12 @@ def symptom(verdict: Verdict, info: AdapterInfo) -> Symptom | None:
     divergence = verdict.divergence
     if divergence is None or divergence.column != "event" or verdict.expected is None or verdict.actual is None:
         return None
-    at_step = [[event for event in compare.compared_events(trace, info) if event.step == divergence.step]
-               for trace in (verdict.expected, verdict.actual)]
-    # compare pairs events by position; the ones before the divergence's step agree, so do those before the
-    # first pair that differs at that step
-    for expected, got in zip_longest(*at_step):
-        if expected is None or got is None or compare.event_key(expected, info) != compare.event_key(got, info):
-            break
-    else:
+    expected_at, got_at = ([event for event in compare.compared_events(trace, info) if event.step == divergence.step]
+                           for trace in (verdict.expected, verdict.actual))
+    first = _first_edit(expected_at, got_at, info)
+    if first is None:
         return None
+    expected, got = first
     if expected is not None and got is not None and expected.phase != got.phase:
         # at different phases, the earlier one has no counterpart: the other side has nothing there
         order = _phase_order(verdict.case)
@@ -212,6 +209,28 @@ def symptom(verdict: Verdict, info: AdapterInfo) -> Symptom | None:
             expected = None
     phase = (expected or got).phase
     return Symptom(phase, _sign(expected), _sign(got), _text(expected), _text(got))
+
+
+def _first_edit(expected: list[Event], got: list[Event], info: AdapterInfo) -> tuple[Event | None, Event | None] | None:
+    """The first events of one step that differ, once the events both sides share at its start and at its end
+    are set aside: a warning missing among warnings both sides have (each child of a chain warns) is missing,
+    not a mismatch of every warning after it - compare pairs events by position, which says where they
+    differ, not which one is new. Events are told apart by their message templates too (two ordering warnings
+    are not an epoch warning); what is left is paired in order, and a pair that differs only in a message
+    compare does not grade is no difference."""
+    def same(e: Event, g: Event) -> bool:
+        return compare.event_key(e, info) == compare.event_key(g, info) and template(e.message) == template(g.message)
+
+    head = 0
+    while head < min(len(expected), len(got)) and same(expected[head], got[head]):
+        head += 1
+    tail = 0
+    while tail < min(len(expected), len(got)) - head and same(expected[-1 - tail], got[-1 - tail]):
+        tail += 1
+    for e, g in zip_longest(expected[head:len(expected) - tail], got[head:len(got) - tail]):
+        if e is None or g is None or compare.event_key(e, info) != compare.event_key(g, info):
+            return e, g
+    return None
 
 
 def _sign(event: Event | None) -> str | None:

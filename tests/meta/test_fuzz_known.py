@@ -86,6 +86,11 @@ def test_the_symptom_is_the_first_event_pair_that_differs_at_the_first_differing
     # the candidate lacks the step-1 warning: compare pairs it with the step-4 one, the symptom does not
     assert known.symptom(verdict([warn, later], [later]), info) == known.Symptom(
         "scheduler.step", "warning:UserWarning", None, "w", "")
+    # an extra warning among warnings both sides have (each child of a chain warns): it is the one extra
+    order = Event(1, "scheduler.step", "warning", "UserWarning", "Detected call of `lr_scheduler.step()` ...")
+    epoch = Event(1, "scheduler.step", "warning", "UserWarning", "The epoch parameter ...")
+    assert known.symptom(verdict([order, order, order], [order, epoch, order, order]), info) == known.Symptom(
+        "scheduler.step", None, "warning:UserWarning", "", "The epoch parameter ...")
     # an error at an earlier phase of the same step than the warning the reference has there
     raised = Event(1, "optimizer.step", "error", "RuntimeError", "r")
     assert known.symptom(verdict([warn], [raised]), info) == known.Symptom(
@@ -148,3 +153,15 @@ def test_value_differences_have_no_symptom_and_stay_findings(torch_adapter, tmp_
 def test_a_listed_case_the_two_agree_on_has_no_symptom(torch_adapter, tmp_path):
     items = listed(tmp_path, LISTED, torch_adapter, deviants.CosineClamped())
     assert items[0].symptom is None and items[0].traits >= {"scheduler:SequentialLR"}
+
+
+def test_a_recorded_finding_explains_its_symptom_in_other_shapes(capsys, tmp_path, monkeypatch):
+    staging = tmp_path / "staging.toml"
+    fuzz = ["fuzz", "--adapter", WARNS, "--scheduler", "SequentialLR", "--max-examples", "150", "--seed", "1", "-q"]
+    assert main([*fuzz, "--record", str(staging)]) == 1
+    capsys.readouterr()
+    assert main([*fuzz, "--known", str(staging)]) == 0
+    out = capsys.readouterr().out
+    assert " 0 by symptom" not in out and "by symptom" in out, out
+    monkeypatch.setattr(known, "diagnosed", lambda items, reference, candidate: list(items))  # traits only
+    assert main([*fuzz, "--known", str(staging)]) == 1
