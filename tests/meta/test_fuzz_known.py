@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fakes import deviants, symptoms
 from helpers import make_case
+from test_fuzz import fuzz_cache, hypothesis_outside_the_checkout, torch_adapter  # noqa: F401 - its fixtures
 
 from conformance import compare, golden
 from conformance.adapters.torch_reference import TorchAdapter
@@ -21,22 +22,6 @@ from conformance.model import Event, Trace
 
 LISTED = "sequentiallr/constant-then-exponential"  # milestone 3: the fake warns once, at step 2
 WARNS = f"{symptoms.__name__}:SequentialWarnsAtMilestone"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def hypothesis_outside_the_checkout(tmp_path_factory):
-    with search.hypothesis_home(tmp_path_factory.mktemp("hypothesis-home")):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def fuzz_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LR_CONFORMANCE_CACHE", str(tmp_path / "cache"))
-
-
-@pytest.fixture(scope="module")
-def torch_adapter():
-    return TorchAdapter()
 
 
 def expectations(tmp_path: Path, case_id: str) -> Path:
