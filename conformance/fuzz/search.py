@@ -55,6 +55,7 @@ class Tally:
     kinds: Counter = field(default_factory=Counter)
     skipped: Counter = field(default_factory=Counter)  # reason -> count (unsupported / inexpressible)
     explained: Counter = field(default_factory=Counter)  # listed case id -> divergences it explained
+    explained_by: Counter = field(default_factory=Counter)  # "traits" / "symptom" -> divergences (known.py)
     search_seconds: float = 0.0
     check_seconds: float = 0.0
     shrink_runs: int = 0
@@ -145,10 +146,11 @@ class _Probe:
         start = time.perf_counter()
         verdict = differential.check(parse_case(data, source="<fuzz>"), self.reference, self.candidate, self.info)
         if verdict.kind is Kind.DIVERGENT and self.listed:
-            explained = known.explaining(self.listed, verdict.case, verdict.expected)
+            explained = known.explaining(self.listed, verdict, self.info)
             if explained is not None:  # also while shrinking: a minimal case never shrinks into a known shape
-                verdict = Verdict(Kind.KNOWN, verdict.case, f"explained by {explained}")
-                self.tally.explained[explained] += not shrinking
+                verdict = Verdict(Kind.KNOWN, verdict.case, f"explained by {explained.id} ({explained.by})")
+                self.tally.explained[explained.id] += not shrinking
+                self.tally.explained_by[explained.by] += not shrinking
         if shrinking:
             self.tally.shrink_runs += 1
         else:
@@ -174,7 +176,8 @@ def search(
 ) -> Result:
     """Look for a case on which `candidate` differs from `reference`, and shrink the first one found.
     `database`: hypothesis' example database directory (None: none). `progress` is called between chunks.
-    `listed`: known differences (fuzz/known.py); a divergence of one of their shapes is counted, not found."""
+    `listed`: known differences (fuzz/known.py, with their symptoms: known.diagnosed); a divergence of one of
+    their shapes or symptoms is counted, not found."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as fixed_seed
     from hypothesis.database import DirectoryBasedExampleDatabase
