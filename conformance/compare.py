@@ -49,7 +49,8 @@ def compared_columns(case: Case, info: AdapterInfo) -> tuple[str, ...]:
     return tuple(columns)
 
 
-def _event_key(event: Event, info: AdapterInfo) -> tuple:
+def event_key(event: Event, info: AdapterInfo) -> tuple:
+    """What is compared of an event: (step, phase, kind, type), and the message for adapters declaring `messages`."""
     return event.key + ((event.message,) if "messages" in info.observables else ())
 
 
@@ -146,7 +147,7 @@ def _event_divergence(expected: Trace, actual: Trace, info: AdapterInfo) -> Dive
     for index in range(max(len(exp_events), len(act_events))):
         e = exp_events[index] if index < len(exp_events) else None
         a = act_events[index] if index < len(act_events) else None
-        if e is not None and a is not None and _event_key(e, info) == _event_key(a, info):
+        if e is not None and a is not None and event_key(e, info) == event_key(a, info):
             continue
         step = min(x.step for x in (e, a) if x is not None)
         return Divergence(step, None, "event", describe_event(e), describe_event(a))

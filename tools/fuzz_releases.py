@@ -111,7 +111,8 @@ def fuzz_pair(older: str, newer: str, seconds: float, seed: int, findings_dir: P
     covered = COVERED.parent / COVERED.name.format(release=newer)
     if covered.exists():  # findings reviewed as that release's listed changes in other shapes
         command += ["--known", str(covered)]
-    result = {"older": older, "newer": newer, "budget_seconds": seconds, "known_cases": known.count("[[differs]]")}
+    result = {"older": older, "newer": newer, "budget_seconds": seconds, "known_cases": known.count("[[differs]]"),
+              "date": time.strftime("%Y-%m-%d", time.gmtime())}
     result.update(search_past_findings(command, seconds, record, log, environ))
     if "findings" in result:
         result["record"] = str(record.relative_to(ROOT) if record.is_relative_to(ROOT) else record)
@@ -158,7 +159,11 @@ def save(result: dict) -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     with FileLock(WORK / "fuzz.json.lock"):  # two matrix runs (halves of the releases) may save at once
         record = json.loads(RECORD.read_text()) if RECORD.exists() else {}
-        record[f"{result['older']}->{result['newer']}"] = result
+        key = f"{result['older']}->{result['newer']}"
+        if key in record:  # a pair run again keeps its earlier runs: the campaign's history is the record
+            earlier = dict(record[key])
+            result = {**result, "earlier": [*earlier.pop("earlier", []), earlier]}
+        record[key] = result
         RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"fuzz_releases: torch {result['older']} -> {result['newer']}: {result['outcome']}, "
           f"{result.get('examples', '?')} examples ({result.get('known', 0)} of known changes) at "
@@ -189,7 +194,9 @@ def table(record: dict) -> str:
     order = {release: i for i, release in enumerate(matrix.RELEASES)}
     rows = ["| pair | budget | rounds | examples (of them known changes) | examples/s | findings: review |",
             "| --- | --- | --- | --- | --- | --- |"]
-    for key, result in sorted(record.items(), key=lambda item: order.get(item[1]["older"], 99)):
+    runs = [(run, "earlier run: " if run is not latest else "")
+            for latest in record.values() for run in [*latest.get("earlier", []), latest]]
+    for result, which in sorted(runs, key=lambda item: order.get(item[0]["older"], 99)):
         reviewed = reviews(result["newer"])
         listed = result.get("findings") or ([result["finding"]] if result.get("finding") else [])  # older records
         findings = [re.sub(r'^id = "|"$', "", finding) for finding in listed]
@@ -198,7 +205,7 @@ def table(record: dict) -> str:
             review = reviewed.get(finding, "not reviewed")
             kinds[review] = kinds.get(review, 0) + 1
         said = "; ".join(f"{n} {review}" for review, n in kinds.items()) if findings else "none"
-        rows.append(f"| {result['older']} -> {result['newer']} | {result['budget_seconds']:.0f} s | "
+        rows.append(f"| {which}{result['older']} -> {result['newer']} | {result['budget_seconds']:.0f} s | "
                     f"{result.get('rounds', 1)} | {result.get('examples', '?')} ({result.get('known', 0)}) | "
                     f"{result.get('examples_per_second', '?')} | {len(findings)}: {said} |")
     return "\n".join(rows) + "\n"

@@ -51,11 +51,12 @@ def add_parser(sub) -> None:
                       metavar="FILE|NAME",
                       help="known differences (an expectations file, or the name of a shipped one, as for run; "
                            "repeatable): a divergence with every trait of a listed case - its schedulers, "
-                           "features, callables - is counted and the search goes on (docs/fuzzing.md)")
+                           "features, callables - or with its warning/error symptom and a scheduler in common is "
+                           "counted and the search goes on (docs/fuzzing.md)")
     fuzz.add_argument("--known", action="append", type=Path, default=[], metavar="FILE",
                       help="a staging file of [[case]] blocks (what --record writes; repeatable): a divergence "
-                           "with every trait of one of its cases is counted and the search goes on, as for "
-                           "--expectations - findings awaiting review are not found again")
+                           "with every trait, or the symptom, of one of its cases is counted and the search "
+                           "goes on, as for --expectations - findings awaiting review are not found again")
     fuzz.add_argument("--max-steps", type=int, default=40, metavar="N",
                       help="longest trace drawn (default 40: short cases shrink fast)")
     fuzz.add_argument("--timeout", type=float, metavar="SECONDS",
@@ -91,6 +92,10 @@ def cmd_fuzz(args) -> int:
                 listed += _staged(args.known, reference)
             except DataError as exc:
                 problems += [str(line) for line in exc.args]
+            if listed and not problems:
+                from conformance.fuzz import known
+
+                listed = known.diagnosed(listed, reference, candidate)  # the symptom of each (known.py)
         if problems:
             for problem in problems:
                 print(f"lr-conformance: {problem}", file=sys.stderr)
@@ -235,9 +240,11 @@ def _report(args, result, reference, candidate) -> int:
 
 
 def _print_explained(tally) -> None:
-    if tally.explained:
-        listed = "; ".join(f"{case_id} ({n})" for case_id, n in tally.explained.most_common())
-        print(f"  known differences (--expectations, --known), by the listed case of their shape: {listed}")
+    if +tally.explained:  # (shrinking counts nothing, but leaves zero counts)
+        listed = "; ".join(f"{case_id} ({n})" for case_id, n in (+tally.explained).most_common())
+        how = ", ".join(f"{tally.explained_by[by]} by {by}" for by in ("traits", "symptom"))
+        print(f"  known differences (--expectations, --known), by the listed case of their shape or symptom "
+              f"({how}): {listed}")
 
 
 def _window(verdict) -> list[str]:

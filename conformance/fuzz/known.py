@@ -14,18 +14,50 @@ search goes on, as if the two had agreed. Kwarg values are not compared, so a li
 divergence of its shape or of a larger one - a plain `CosineAnnealingWarmRestarts` case listed for eta_min
 above the lr explains every divergence of a case made of CosineAnnealingWarmRestarts alone. Cases that agree
 are graded as always; only divergences are ever explained, and the run reports how many were.
+
+Matching by symptom, besides shape. A change in a composite shows in endless shapes (SequentialLR's restart
+of the next stage warns, or not, whatever the stages are): traits alone would stop the search at each new
+shape. So when fuzz loads the listed cases it runs each on both implementations and keeps the *symptom* of
+its first difference when that is a warning or an error (see `Symptom`); a divergent generated case is also
+explained by a listed case when its first difference has the same symptom and it has at least one scheduler
+in common with that case (another scheduler's missing warning is a finding). A value difference (lr,
+momentum) has no symptom - it is too generic to say which change caused it - and neither has a listed case
+the two implementations agree on.
 """
 
 from __future__ import annotations
 
+import re
 import types
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from itertools import zip_longest
 from pathlib import Path
 
-from conformance import vocabulary
+from conformance import compare, vocabulary
 from conformance.cases import CaseError
-from conformance.model import Case, Trace
+from conformance.fuzz import differential
+from conformance.fuzz.differential import Kind, Verdict
+from conformance.model import AdapterInfo, Case, Event, Trace
+
+
+@dataclass(frozen=True)
+class Symptom:
+    """How a divergent pair first differs when that is an event: at which phase, which event the reference
+    has there and which the candidate has (`"warning:UserWarning"`, `"error:ZeroDivisionError"`; None: no
+    event), each with its message template (`template`)."""
+
+    phase: str
+    expected: str | None
+    got: str | None
+    expected_text: str = ""
+    got_text: str = ""
+
+    def __str__(self) -> str:
+        def side(event, text):
+            return "nothing" if event is None else f"{event} ({text})" if text else event
+
+        return f"{self.phase}: expected {side(self.expected, self.expected_text)}, got {side(self.got, self.got_text)}"
 
 
 @dataclass(frozen=True)
@@ -34,6 +66,18 @@ class Known:
 
     id: str
     traits: frozenset[str]
+    symptom: Symptom | None = None  # set by `diagnosed`: None for a value difference or an agreeing pair
+    case: Case | None = field(default=None, compare=False, repr=False)  # what `diagnosed` runs
+
+    @property
+    def schedulers(self) -> frozenset[str]:
+        return frozenset(trait for trait in self.traits if trait.startswith("scheduler:"))
+
+
+@dataclass(frozen=True)
+class Explanation:
+    id: str  # the listed case
+    by: str  # "traits" or "symptom"
 
 
 def traits(case: Case, expected: Trace | None = None) -> frozenset[str]:
@@ -83,7 +127,7 @@ def load(paths: Iterable[Path], cases: Iterable[Case], expected) -> list[Known]:
             if case is None:
                 problems.append(f"{path}: lists {case_id!r}, which is not a case of this suite")
             else:
-                known.append(Known(case_id, traits(case, expected(case))))
+                known.append(Known(case_id, traits(case, expected(case)), case=case))
     if problems:
         raise CaseError(*problems)
     return known
@@ -110,13 +154,114 @@ def load_staged(paths: Iterable[Path], expected) -> list[Known]:
             except (CaseError, TypeError, ValueError, KeyError) as exc:
                 problems.append(f"{path}: case #{index}: {exc}")
                 continue
-            known.append(Known(case.id, traits(case, expected(case))))
+            known.append(Known(case.id, traits(case, expected(case)), case=case))
     if problems:
         raise CaseError(*problems)
     return known
 
 
-def explaining(known: Iterable[Known], case: Case, expected: Trace | None) -> str | None:
-    """The id of the first listed case whose traits the divergent `case` all has, else None."""
-    have = traits(case, expected)
-    return next((item.id for item in known if item.traits <= have), None)
+# Numbers in a message are the values of the case (`Tried to step 4 times`, `got -1`, `param_groups[1]`),
+# not the check that raised it: a template replaces each by `#`.
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|inf|nan)(?![\w])")
+# A normalized message is cut at 160 characters (docs/spec.md 5.3), so where it ends depends on how long its
+# numbers are: templates are compared on a prefix every cut message still has.
+TEMPLATE_LENGTH = 120
+
+
+def template(message: str) -> str:
+    """The message with its numbers replaced by `#`, cut to TEMPLATE_LENGTH characters."""
+    return _NUMBER.sub("#", message)[:TEMPLATE_LENGTH]
+
+
+def _phase_order(case: Case) -> tuple[str, ...]:
+    """The phases of one step in the order they run (docs/spec.md 4.1): events of a step follow it."""
+    if case.protocol == "scheduler-first":
+        return ("construct", "state_dict", "resume", "scheduler.step", "observe", "optimizer.step")
+    return ("construct", "state_dict", "resume", "observe", "optimizer.step", "scheduler.step")
+
+
+def symptom(verdict: Verdict, info: AdapterInfo) -> Symptom | None:
+    """The symptom of a divergent verdict's first difference when that is an event (warnings only where `info`,
+    the grading declaration, compares them), else None.
+
+    The message template is part of it. Every argument check raises a ValueError at construction and both
+    ordering warnings are UserWarnings at `scheduler.step`: with types alone, a listed case whose candidate lacks
+    one check (OneCycleLR's `pct_start`) would explain a missing other check of the same scheduler
+    (`total_steps`), or a missing epoch-deprecation warning a missing ordering warning. The numbers in a
+    message are the case's values, not the check, so they are left out (`template`); a reworded message is a
+    new symptom, which can only make the search stop where it could have gone on."""
+    divergence = verdict.divergence
+    if divergence is None or divergence.column != "event" or verdict.expected is None or verdict.actual is None:
+        return None
+    expected_at, got_at = ([event for event in compare.compared_events(trace, info) if event.step == divergence.step]
+                           for trace in (verdict.expected, verdict.actual))
+    first = _first_edit(expected_at, got_at, info)
+    if first is None:
+        return None
+    expected, got = first
+    if expected is not None and got is not None and expected.phase != got.phase:
+        # at different phases, the earlier one has no counterpart: the other side has nothing there
+        order = _phase_order(verdict.case)
+        rank = {phase: index for index, phase in enumerate(order)}
+        if rank.get(expected.phase, len(order)) < rank.get(got.phase, len(order)):
+            got = None
+        else:
+            expected = None
+    phase = (expected or got).phase
+    return Symptom(phase, _sign(expected), _sign(got), _text(expected), _text(got))
+
+
+def _first_edit(expected: list[Event], got: list[Event], info: AdapterInfo) -> tuple[Event | None, Event | None] | None:
+    """The first events of one step that differ, once the events both sides share at its start and at its end
+    are set aside: a warning missing among warnings both sides have (each child of a chain warns) is missing,
+    not a mismatch of every warning after it - compare pairs events by position, which says where they
+    differ, not which one is new. Events are told apart by their message templates too (two ordering warnings
+    are not an epoch warning); what is left is paired in order, and a pair that differs only in a message
+    compare does not grade is no difference."""
+    def same(e: Event, g: Event) -> bool:
+        return compare.event_key(e, info) == compare.event_key(g, info) and template(e.message) == template(g.message)
+
+    head = 0
+    while head < min(len(expected), len(got)) and same(expected[head], got[head]):
+        head += 1
+    tail = 0
+    while tail < min(len(expected), len(got)) - head and same(expected[-1 - tail], got[-1 - tail]):
+        tail += 1
+    for e, g in zip_longest(expected[head:len(expected) - tail], got[head:len(got) - tail]):
+        if e is None or g is None or compare.event_key(e, info) != compare.event_key(g, info):
+            return e, g
+    return None
+
+
+def _sign(event: Event | None) -> str | None:
+    return None if event is None else f"{event.kind}:{event.type}"
+
+
+def _text(event: Event | None) -> str:
+    return "" if event is None else template(event.message)
+
+
+def diagnosed(listed: Iterable[Known], reference, candidate, info: AdapterInfo | None = None) -> list[Known]:
+    """The listed cases with their symptoms: each is run on both implementations (they are few)."""
+    info = info or differential.grading_info(reference.info, candidate.info)
+    found = []
+    for item in listed:
+        verdict = differential.check(item.case, reference, candidate, info) if item.case is not None else None
+        divergent = verdict is not None and verdict.kind is Kind.DIVERGENT
+        found.append(replace(item, symptom=symptom(verdict, info) if divergent else None))
+    return found
+
+
+def explaining(known: Iterable[Known], verdict: Verdict, info: AdapterInfo) -> Explanation | None:
+    """What explains the divergent `verdict`: the first listed case whose traits the case all has, else the
+    first whose symptom its first difference shows and with which it has a scheduler in common; else None."""
+    known = tuple(known)
+    have = traits(verdict.case, verdict.expected)
+    by_traits = next((item.id for item in known if item.traits <= have), None)
+    if by_traits is not None:
+        return Explanation(by_traits, "traits")
+    shown = symptom(verdict, info) if any(item.symptom is not None for item in known) else None
+    if shown is None:
+        return None
+    by_symptom = next((item.id for item in known if item.symptom == shown and item.schedulers & have), None)
+    return None if by_symptom is None else Explanation(by_symptom, "symptom")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,26 @@ def fake(name: str) -> str:
 
 def test_the_well_behaved_base_passes(store):
     assert [o.status for o in runner.run_cases(ft.StepAdapter(), CASES.values(), store)] == [Status.PASS] * 3
+
+
+# --- the warnings machinery ---------------------------------------------------------------------------
+
+TAMPERERS = [ft.IgnoresWarningsFromBuild, ft.ShowsWarningsOnceFromBuild, ft.ReplacesShowwarningInBuild,
+             ft.ResetsWarningsInBuild]
+
+
+@pytest.mark.parametrize("fake_class", TAMPERERS, ids=lambda c: c.__name__)
+def test_an_adapter_that_changes_the_warnings_machinery_changes_it_for_that_call_only(fake_class):
+    """The recorder catches warnings in one context for the whole case (conformance/runner.py _Recorder):
+    whatever an adapter call does to the filters or to showwarning must not hide the next calls' warnings,
+    nor leak out of the case."""
+    before = (list(warnings.filters), warnings.showwarning)
+    trace = runner.drive(ONE, fake_class())
+    steps = [(e.step, e.phase, e.message) for e in trace.events if e.phase != "construct"]  # build's business
+    assert steps == [(i, "scheduler.step", "stepped") for i in range(ONE.steps)]
+    assert (list(warnings.filters), warnings.showwarning) == before
+    assert [(e.step, e.message) for e in runner.drive(ONE, ft.TamperingAdapter()).events][:2] == [(0, "built"),
+                                                                                                   (0, "stepped")]
 
 
 # --- sys.exit -------------------------------------------------------------------------------------------

@@ -303,6 +303,23 @@ def test_torch_against_itself_finds_nothing(torch_adapter):
     assert result.tally.examples == 250 and result.tally.kinds[Kind.SAME] > 200
 
 
+def test_a_spent_budget_ends_the_search_without_drawing_the_rest_of_the_chunk(torch_adapter, monkeypatch):
+    """Drawing a case costs about as much as running it: once the budget is spent, hypothesis stops drawing
+    (before, the rest of the chunk - up to search.CHUNK cases - was drawn and thrown away)."""
+    probed = Counter()
+    probe = search._Probe.__call__
+
+    def counted(self, data):
+        probed["cases"] += 1
+        return probe(self, data)
+
+    monkeypatch.setattr(search._Probe, "__call__", counted)
+    scope = strategies.scope_for(torch_adapter.info, torch_adapter.info)
+    result = search.search(torch_adapter, TorchAdapter(), scope, search.Budget(max_examples=30), seed=0)
+    assert result.finding is None and result.tally.examples == 30
+    assert probed["cases"] == 30 + result.tally.duplicates + 1  # the one that found the budget spent
+
+
 def test_a_deviant_is_found_and_shrunk_to_a_short_case(torch_adapter):
     candidate = deviants.CosineClamped()
     scope = strategies.scope_for(torch_adapter.info, candidate.info)

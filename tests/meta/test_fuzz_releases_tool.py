@@ -4,6 +4,7 @@ the numbers it records from fuzz's own summary line."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,19 @@ def test_usage_errors_exit_2(capsys):
     assert fuzz_releases.main(["--releases", "2.13.0"]) == 2
     assert fuzz_releases.main(["--releases", "2.13.0", "9.9.9"]) == 2
     assert "unknown: 9.9.9" in capsys.readouterr().err
+
+
+def test_a_pair_run_again_keeps_its_earlier_runs_in_the_record(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(fuzz_releases, "RECORD", tmp_path / "fuzz.json")
+    monkeypatch.setattr(fuzz_releases, "WORK", tmp_path / "work")
+    first = {"older": "2.8.0", "newer": "2.9.1", "budget_seconds": 600.0, "examples": 783, "exit": 1,
+             "outcome": "diverged", "findings": ['id = "sequentiallr/fuzz-1"']}
+    second = {**first, "examples": 20000, "exit": 0, "outcome": "no divergence", "findings": []}
+    fuzz_releases.save(first)
+    fuzz_releases.save(second)
+    fuzz_releases.save({**second, "examples": 30000})
+    saved = json.loads((tmp_path / "fuzz.json").read_text())["2.8.0->2.9.1"]
+    assert saved["examples"] == 30000 and [run["examples"] for run in saved["earlier"]] == [783, 20000]
+    rows = fuzz_releases.table(json.loads((tmp_path / "fuzz.json").read_text())).splitlines()[2:]
+    assert [row.split("|")[4].strip() for row in rows] == ["783 (0)", "20000 (0)", "30000 (0)"], rows
+    assert rows[0].startswith("| earlier run: 2.8.0 -> 2.9.1") and rows[2].startswith("| 2.8.0 -> 2.9.1")

@@ -14,6 +14,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 from conformance.adapters import FunctionAdapter, Session, StatefulAdapter
 from conformance.model import AdapterInfo, Trace
@@ -54,6 +55,46 @@ class StepAdapter(StatefulAdapter):
 
     def restore(self, case, checkpoint):
         return self.session_class(case, checkpoint)
+
+
+# --- the warnings machinery changed in one call: that call's business, not the next call's --------------
+
+
+class WarningStepSession(StepSession):
+    """Warns at every scheduler step, always from the same line (what Python's default filter shows once)."""
+
+    def scheduler_step(self, metric=None, epoch=None) -> None:
+        warnings.warn("stepped", UserWarning)
+        super().scheduler_step(metric, epoch)
+
+
+class TamperingAdapter(StepAdapter):
+    """Warns at every scheduler step; building the session first does `tamper` to the warnings machinery,
+    without a context of its own (as a library may on import or construction)."""
+
+    session_class = WarningStepSession
+    tamper = staticmethod(lambda: None)
+
+    def build(self, case):
+        self.tamper()
+        warnings.warn("built", UserWarning)  # after tampering: whether this one is recorded is build's business
+        return super().build(case)
+
+
+class IgnoresWarningsFromBuild(TamperingAdapter):
+    tamper = staticmethod(lambda: warnings.simplefilter("ignore"))
+
+
+class ShowsWarningsOnceFromBuild(TamperingAdapter):
+    tamper = staticmethod(lambda: warnings.simplefilter("default"))
+
+
+class ReplacesShowwarningInBuild(TamperingAdapter):
+    tamper = staticmethod(lambda: setattr(warnings, "showwarning", lambda *args, **kwargs: None))
+
+
+class ResetsWarningsInBuild(TamperingAdapter):
+    tamper = staticmethod(warnings.resetwarnings)
 
 
 # --- sys.exit anywhere: that case's ERROR, never the end of the run -------------------------------------

@@ -1,0 +1,152 @@
+"""`fuzz --expectations/--known` matches a divergence to a listed case by symptom as well as by traits
+(conformance/fuzz/known.py): a change that shows in endless shapes (a warning SequentialLR gains at its
+milestones, whatever its stages) is listed once, not once per shape; the same symptom in a scheduler the
+listed case does not have, and any value difference, are still findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakes import deviants, symptoms
+from helpers import make_case
+from test_fuzz import fuzz_cache, hypothesis_outside_the_checkout, torch_adapter  # noqa: F401 - its fixtures
+
+from conformance import compare, golden
+from conformance.adapters.torch_reference import TorchAdapter
+from conformance.cases import load_cases
+from conformance.cli import main
+from conformance.fuzz import differential, known, search, strategies
+from conformance.fuzz.differential import Kind, Verdict
+from conformance.model import Event, Trace
+
+LISTED = "sequentiallr/constant-then-exponential"  # milestone 3: the fake warns once, at step 2
+WARNS = f"{symptoms.__name__}:SequentialWarnsAtMilestone"
+
+
+def expectations(tmp_path: Path, case_id: str) -> Path:
+    path = tmp_path / "listed.toml"
+    path.write_text(f'[[differs]]\nid = "{case_id}"\nreason = "r"\n')
+    return path
+
+
+def listed(tmp_path, case_id, reference, candidate) -> list[known.Known]:
+    store = golden.load()
+    loaded = known.load([expectations(tmp_path, case_id)], load_cases(),
+                        lambda case: store.expected(case, store.reference)[0])
+    return known.diagnosed(loaded, reference, candidate)
+
+
+# --- the symptom of a divergence -------------------------------------------------------------------------
+
+
+def verdict(expected_events, actual_events, steps=6) -> Verdict:
+    """The verdict of a StepLR case whose traces differ only by their events."""
+    case = make_case("steplr/t", steps=steps)
+    info = TorchAdapter().info
+    expected, actual = Trace(events=tuple(expected_events)), Trace(events=tuple(actual_events))
+    status, detail, divergence = compare.compare(case, expected, actual, info)
+    return Verdict(Kind.DIVERGENT, case, detail, status, divergence, expected, actual)
+
+
+def tried(times: int) -> Event:
+    return Event(times - 1, "scheduler.step", "error", "ValueError",
+                 f"Tried to step {times} times. The specified number of total steps is {times - 1}")
+
+
+def test_a_missing_error_is_a_symptom_whatever_the_numbers_in_its_message():
+    info = TorchAdapter().info
+    three, four = (known.symptom(verdict([tried(n)], []), info) for n in (3, 4))
+    assert three == known.Symptom("scheduler.step", "error:ValueError", None,
+                                  "Tried to step # times. The specified number of total steps is #", "")
+    assert four == three  # the numbers are the case's values, not the check
+    other = Event(2, "scheduler.step", "error", "ValueError", "Expected non-negative epoch, but got -1")
+    assert known.symptom(verdict([other], []), info) != three  # the same type from another check
+
+
+def test_the_symptom_is_the_first_event_pair_that_differs_at_the_first_differing_step():
+    info = TorchAdapter().info
+    warn = Event(1, "scheduler.step", "warning", "UserWarning", "w")
+    later = Event(4, "scheduler.step", "warning", "UserWarning", "later")
+    # the candidate lacks the step-1 warning: compare pairs it with the step-4 one, the symptom does not
+    assert known.symptom(verdict([warn, later], [later]), info) == known.Symptom(
+        "scheduler.step", "warning:UserWarning", None, "w", "")
+    # an extra warning among warnings both sides have (each child of a chain warns): it is the one extra
+    order = Event(1, "scheduler.step", "warning", "UserWarning", "Detected call of `lr_scheduler.step()` ...")
+    epoch = Event(1, "scheduler.step", "warning", "UserWarning", "The epoch parameter ...")
+    assert known.symptom(verdict([order, order, order], [order, epoch, order, order]), info) == known.Symptom(
+        "scheduler.step", None, "warning:UserWarning", "", "The epoch parameter ...")
+    # an error at an earlier phase of the same step than the warning the reference has there
+    raised = Event(1, "optimizer.step", "error", "RuntimeError", "r")
+    assert known.symptom(verdict([warn], [raised]), info) == known.Symptom(
+        "optimizer.step", None, "error:RuntimeError", "", "r")
+
+
+# --- the search goes past other shapes of a listed symptom ------------------------------------------------
+
+
+def test_one_listed_case_explains_its_symptom_in_other_shapes(capsys, tmp_path, monkeypatch):
+    fuzz = ["fuzz", "--adapter", WARNS, "--scheduler", "SequentialLR", "--max-examples", "150", "--seed", "0",
+            "--expectations", str(expectations(tmp_path, LISTED)), "-q"]
+    code = main(fuzz)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"{LISTED} (" in out and "by symptom" in out
+    by_symptom = int(out.split(" by symptom")[0].rsplit(" ", 1)[-1])
+    assert by_symptom > 0, out
+    # by traits alone (no symptoms) the same run stops at another shape of the same warning
+    monkeypatch.setattr(known, "diagnosed", lambda items, reference, candidate: list(items))
+    code = main(fuzz)
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "DIVERGENCE" in out and "UserWarning" in out
+
+
+def test_a_listed_symptom_in_a_scheduler_the_listed_case_lacks_is_still_a_finding(torch_adapter, tmp_path):
+    candidate = symptoms.SequentialAndStepLRWarn()
+    items = listed(tmp_path, LISTED, torch_adapter, candidate)
+    assert items[0].symptom == known.Symptom("scheduler.step", None, "warning:UserWarning", "",
+                                             known.template(torch_adapter_epoch_warning()))
+    scope = strategies.scope_for(torch_adapter.info, candidate.info, top=["StepLR"])
+    result = search.search(torch_adapter, candidate, scope, search.Budget(max_examples=150), seed=0, listed=items)
+    assert result.finding is not None and "SequentialLR" not in result.finding.case.schedulers
+    info = differential.grading_info(torch_adapter.info, candidate.info)
+    assert known.symptom(result.finding, info) == items[0].symptom  # the same symptom, no scheduler in common
+
+
+def torch_adapter_epoch_warning() -> str:
+    import torch.optim.lr_scheduler as torch_schedulers
+
+    from conformance.traces import short_message
+
+    return short_message(torch_schedulers.EPOCH_DEPRECATION_WARNING)
+
+
+def test_value_differences_have_no_symptom_and_stay_findings(torch_adapter, tmp_path):
+    candidate = deviants.CosineClamped()
+    # a resumed cosine case past T_max: the clamp shows there, in the lr only
+    items = listed(tmp_path, "cosineannealinglr/resume-state-dict-past-tmax", torch_adapter, candidate)
+    assert items[0].symptom is None
+    check = differential.check(items[0].case, torch_adapter, candidate)
+    assert check.kind is Kind.DIVERGENT and check.divergence.column == "lr"  # it does differ, by a value
+    scope = strategies.scope_for(torch_adapter.info, candidate.info, top=["CosineAnnealingLR"])
+    result = search.search(torch_adapter, candidate, scope, search.Budget(max_examples=300), seed=0, listed=items)
+    assert result.finding is not None and "state_dict" not in result.finding.case.features()
+    assert result.tally.explained_by["symptom"] == 0
+
+
+def test_a_listed_case_the_two_agree_on_has_no_symptom(torch_adapter, tmp_path):
+    items = listed(tmp_path, LISTED, torch_adapter, deviants.CosineClamped())
+    assert items[0].symptom is None and items[0].traits >= {"scheduler:SequentialLR"}
+
+
+def test_a_recorded_finding_explains_its_symptom_in_other_shapes(capsys, tmp_path, monkeypatch):
+    staging = tmp_path / "staging.toml"
+    fuzz = ["fuzz", "--adapter", WARNS, "--scheduler", "SequentialLR", "--max-examples", "150", "--seed", "1", "-q"]
+    assert main([*fuzz, "--record", str(staging)]) == 1
+    capsys.readouterr()
+    assert main([*fuzz, "--known", str(staging)]) == 0
+    out = capsys.readouterr().out
+    assert " 0 by symptom" not in out and "by symptom" in out, out
+    monkeypatch.setattr(known, "diagnosed", lambda items, reference, candidate: list(items))  # traits only
+    assert main([*fuzz, "--known", str(staging)]) == 1
