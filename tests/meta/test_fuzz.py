@@ -149,10 +149,15 @@ def test_composites_take_every_scheduler_as_a_child_in_any_position():
     assert {i for i, _ in positions} == set(range(strategies.MAX_CHILDREN))
 
 
-def test_plateau_metrics_land_exactly_on_the_threshold_boundary(drawn):
-    """The walk puts a metric exactly at best * (1 - threshold) (min, rel) and its three siblings."""
+def test_plateau_metrics_land_exactly_on_the_threshold_boundary():
+    """The walk puts a metric exactly at best * (1 - threshold) (min, rel) and its three siblings. Drawn with
+    ReduceLROnPlateau at the top: over the whole language a few dozen plateau cases are drawn, and which of
+    the four (threshold_mode, mode) pairs they cover varied with the draw (a CI run, with the package installed
+    as a wheel rather than editable - hypothesis draws differently then - missed one)."""
+    scope = strategies.Scope(frozenset(cases_mod.SCHEDULERS), frozenset(FEATURES),
+                             top=frozenset({"ReduceLROnPlateau"}))
     hits = Counter()
-    for data in drawn:
+    for data in draw_many(scope, 300, at=2):
         if data["scheduler"] != "ReduceLROnPlateau":
             continue
         kw = data["kwargs"]
