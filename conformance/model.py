@@ -85,6 +85,16 @@ class Case:
     def step_args(self) -> tuple[float, ...] | None:
         return self.metrics if self.metrics is not None else self.epochs
 
+    def step_kwargs(self, i: int) -> dict[str, float]:
+        """The keyword arguments of iteration i's scheduler step (spec 4.2): the metric of a plateau case, the
+        epoch of a step-epoch case, else none."""
+        kwargs = {}
+        if self.metrics is not None:
+            kwargs["metric"] = self.metrics[i]
+        if self.protocol == "step-epoch":
+            kwargs["epoch"] = self.epochs[i]
+        return kwargs
+
     def features(self) -> frozenset[str]:
         """Capabilities an adapter needs for this case, read from the spec alone.
 

@@ -197,11 +197,7 @@ def drive(case: Case, adapter) -> Trace:
             if i == case.resume_at:  # resume-state-dict, or scheduler-first after a resume
                 checkpoint = rec.call(i, "state_dict", session.save)
                 session = rec.call(i, "resume", adapter.restore, case, checkpoint)
-            kwargs = {}
-            if case.metrics is not None:
-                kwargs["metric"] = case.metrics[i]
-            if case.protocol == "step-epoch":
-                kwargs["epoch"] = case.epochs[i]
+            kwargs = case.step_kwargs(i)
             if case.protocol == "scheduler-first":
                 rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
                 rec.observe(i, session, case, observe_last_lr, drives_momentum)

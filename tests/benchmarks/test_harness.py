@@ -52,11 +52,7 @@ def step_bare(adapter: TorchAdapter, case) -> None:
         for i in range(case.steps):
             if i == case.resume_at:
                 session = adapter.restore(case, session.save())
-            kwargs = {}
-            if case.metrics is not None:
-                kwargs["metric"] = case.metrics[i]
-            if case.protocol == "step-epoch":
-                kwargs["epoch"] = case.epochs[i]
+            kwargs = case.step_kwargs(i)
             if case.protocol == "scheduler-first":
                 session.scheduler_step(**kwargs)
                 session.lrs()
