@@ -8,6 +8,8 @@ Exit codes, the same for every command:
        match no case, a malformed case file, a golden that is missing, corrupt (hash, encoding, rows) or older
        than its case, a malformed manifest, goldens that cannot be written. Every problem found is reported
        at once, one line each, and nothing is graded or written.
+  5    run: nothing was graded - every selected case was unsupported by the adapter or skipped (does not apply
+       to the release it mirrors); "OK" would claim what no case showed
   130  interrupted
 """
 
@@ -29,6 +31,7 @@ from conformance.model import Tolerance
 from conformance.site import command as site_command
 
 FORMATS = ("terminal", "json", "markdown")
+EXIT_NOTHING_GRADED = 5  # as pytest's "no tests collected": a run with nothing graded is not a pass
 REPORT_SUFFIXES = (".md", ".html", ".htm")
 
 
@@ -64,6 +67,9 @@ def _adapter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--startup-timeout", type=float, metavar="SECONDS",
                         help="how long a fresh child process may take to answer hello (default: --timeout when "
                              "given, else 120)")
+    parser.add_argument("--max-answer-bytes", type=int, metavar="N",
+                        help="longest answer line read from a child process (default 16777216 = 16 MiB); a "
+                             "longer one is the case's ERROR")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,6 +203,9 @@ def _run_problems(args) -> list[str]:
         value = getattr(args, name, None)
         if value is not None and not (math.isfinite(value) and value >= 0):
             problems.append(f"--{name} {value:g}: must be a finite number >= 0")
+    value = getattr(args, "max_answer_bytes", None)
+    if value is not None and value < 1:
+        problems.append(f"--max-answer-bytes {value}: must be a positive number of bytes")
     for name in ("timeout", "startup_timeout"):
         value = getattr(args, name, None)
         if value is not None and not (math.isfinite(value) and value > 0):
@@ -269,7 +278,9 @@ def cmd_run(args) -> int:
             failed.append(f"--json {args.json_path}: {exc.strerror or exc}")
     _render(document, args.format, args.verbose, {args.report} - {None}, failed)
     _refuse(failed)
-    return 0 if document["ok"] else 1
+    if not document["ok"]:
+        return 1
+    return 0 if report.graded(document) else EXIT_NOTHING_GRADED
 
 
 def _load(args, spec: str):
@@ -282,7 +293,7 @@ def _load(args, spec: str):
               "place a hung case can be stopped", file=sys.stderr)
     with runner.adapter_output_to_stderr():
         adapter = load_adapter(spec, timeout=args.timeout, isolate=args.isolate,
-                               startup_timeout=args.startup_timeout)
+                               startup_timeout=args.startup_timeout, max_answer_bytes=args.max_answer_bytes)
         try:
             info = runner.adapter_info(adapter)
         except runner.AdapterFault as exc:

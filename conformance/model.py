@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -304,6 +305,8 @@ class AdapterInfo:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AdapterInfo:
+        """The protocol's adapterInfo object, read as it stands: validate it first (transport.py checks it
+        against schemas/protocol.schema.json, then `declaration_problem` checks what the schema cannot)."""
         tol = data.get("tolerance") or {}
         return cls(
             name=str(data["name"]),
@@ -314,6 +317,44 @@ class AdapterInfo:
             tolerance=Tolerance(float(tol.get("rel", 0.0)), float(tol.get("abs", 0.0)), str(tol.get("reason", "bit-exact"))),
             mirrors=data.get("mirrors"),
         )
+
+
+def declaration_problem(info: AdapterInfo) -> str | None:
+    """Why `info` (an adapter's declaration, in process or read from a hello answer) cannot be trusted to grade
+    anything, or None: one line naming the field. A string where a set belongs would be read as a set of
+    characters (a run of nothing but 'unsupported'); a tolerance that is negative, not finite, or not exact
+    without a reason would grade with a meaning nobody declared - and be printed as 'bit-exact'."""
+    for name in ("name", "version"):
+        value = getattr(info, name)
+        if not isinstance(value, str) or (name == "name" and not value.strip()):
+            return f"{name} must be a non-empty string, got {value!r}" if name == "name" else \
+                f"version must be a string, got {value!r}"
+    for name, allowed in (("schedulers", None), ("features", FEATURES), ("observables", OBSERVABLES)):
+        value = getattr(info, name)
+        if isinstance(value, (str, bytes)) or not isinstance(value, (set, frozenset, list, tuple)):
+            return f"{name} must be a set of strings, got {type(value).__name__} {value!r:.80}"
+        odd = sorted(repr(v) for v in value if not isinstance(v, str) or (allowed is not None and v not in allowed))
+        if odd:
+            what = "not strings" if allowed is None else f"not one of {', '.join(allowed)}"
+            return f"{name}: {', '.join(odd)[:120]} {'is' if len(odd) == 1 else 'are'} {what}"
+    tol = info.tolerance
+    if not isinstance(tol, Tolerance):
+        return f"tolerance must be a Tolerance, got {type(tol).__name__}"
+    for name in ("rel", "abs"):
+        value = getattr(tol, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            return f"tolerance.{name} must be a finite number >= 0, got {value!r}"
+    if not isinstance(tol.reason, str):
+        return f"tolerance.reason must be a string, got {tol.reason!r}"
+    if not tol.exact and tol.reason.strip() in ("", "bit-exact"):
+        return (f"tolerance rel {tol.rel:g}, abs {tol.abs:g} is not exact and gives no reason "
+                "(a non-exact tolerance needs one)")
+    if info.mirrors is not None and not (isinstance(info.mirrors, str) and _RELEASE.fullmatch(info.mirrors)):
+        return f"mirrors must be a torch release such as '2.13.0' (or null), got {info.mirrors!r:.80}"
+    return None
+
+
+_RELEASE = re.compile(r"[0-9]+\.[0-9]+(\.[0-9]+)?([a-z0-9.]*)")
 
 
 # --- results --------------------------------------------------------------------------------

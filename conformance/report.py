@@ -165,9 +165,26 @@ def terminal_summary(document: Mapping, verbose: bool = False) -> str:
     lines.append(
         f"{adapter['name']} {adapter['version']} vs torch {adapter.get('mirrors') or document['suite']['reference']} "
         f"goldens, tolerance {tolerance_text(document)}: {totals} in {document['seconds']:.2f}s - "
-        f"{'OK' if document['ok'] else 'NOT CONFORMANT'}"
+        f"{verdict(document)}"
     )
     return "\n".join(lines)
+
+
+# Statuses that mean the case was not graded at all: a run of nothing else proves nothing.
+UNGRADED = frozenset({Status.UNSUPPORTED.value, Status.SKIP.value})
+
+
+def graded(document: Mapping) -> int:
+    """How many results of `document` were graded (compared with a golden, or failed trying)."""
+    return sum(n for status, n in document["counts"].items() if status not in UNGRADED)
+
+
+def verdict(document: Mapping) -> str:
+    """The summary's last word: NOT CONFORMANT (a bad status), NOTHING GRADED (every case unsupported or
+    skipped: exit 5, never "OK"), else OK."""
+    if not document["ok"]:
+        return "NOT CONFORMANT"
+    return "OK" if graded(document) else "NOTHING GRADED"
 
 
 def count_line(outcomes: Iterable[Outcome]) -> str:

@@ -34,7 +34,7 @@ from typing import Any
 from conformance import compare, golden
 from conformance.adapters.base import Unsupported
 from conformance.cases import applies_to
-from conformance.model import AdapterInfo, Case, Event, Observation, Outcome, Status, Trace
+from conformance.model import AdapterInfo, Case, Event, Observation, Outcome, Status, Trace, declaration_problem
 from conformance.traces import short_message
 
 
@@ -66,6 +66,9 @@ def adapter_info(adapter) -> AdapterInfo:
         raise AdapterFault(f"reading its .info called {_escaped(exc)}") from None
     if not isinstance(info, AdapterInfo):
         raise AdapterFault(f".info is a {type(info).__name__}, not an AdapterInfo")
+    problem = declaration_problem(info)
+    if problem is not None:
+        raise AdapterFault(f"its declaration (.info) is invalid: {problem}")
     return info
 
 
@@ -226,9 +229,16 @@ def trace_problem(trace) -> str | None:
     """Why `trace` (what an adapter's trace() returned) cannot be graded, or None."""
     if not isinstance(trace, Trace):
         return f"trace() returned {'None' if trace is None else type(trace).__name__}, not a Trace"
+    # A trace holds each (step, group) once (docs/spec.md 5.1): compare keys observations by (step, group), so
+    # with two of one the last would silently win - a wrong value followed by the right one would pass.
+    seen: dict[tuple, int] = {}
     for index, o in enumerate(trace.observations):
         if not isinstance(o, Observation):
             return f"trace() observation {index} is a {type(o).__name__}, not an Observation"
+        first = seen.setdefault((o.step, o.group), index)
+        if first != index:
+            return (f"the trace holds step {o.step!r}, group {o.group!r} twice (observations {first} and {index}): "
+                    "a trace holds each (step, group) once")
         # Exact types are the common case, checked fast (E721); bool is an int but no step number.
         if (type(o.step) is int and type(o.group) is int and o.step >= 0 and o.group >= 0  # noqa: E721
                 and type(o.lr) is float and (o.momentum is None or type(o.momentum) is float)  # noqa: E721
@@ -264,6 +274,17 @@ def trace_case(adapter, case: Case) -> Trace:
     if problem is not None:
         raise AdapterFault(problem)
     return actual
+
+
+def failure(info: AdapterInfo, exc: Exception) -> tuple[Status, str]:
+    """The status and one-line detail of a case whose trace() raised `exc`. A transport's errors carry their
+    status (TIMEOUT, CRASH) and say what they are (`.what`: a malformed answer is not something the
+    implementation raised); anything else is what the implementation raised."""
+    what = getattr(exc, "what", None)
+    status = getattr(exc, "status", Status.ERROR)
+    if isinstance(what, str) and isinstance(status, Status):
+        return status, f"{info.name}: {what}: {short_message(str(exc))}"
+    return Status.ERROR, f"{info.name} raised {type(exc).__name__}: {short_message(str(exc))}"
 
 
 def required_features(case: Case, expected: Trace) -> frozenset[str]:
@@ -308,9 +329,8 @@ def run_case(adapter, case: Case, store: golden.Goldens, options: RunOptions = R
     except AdapterFault as exc:  # an adapter bug, not a behaviour: never xfail
         return outcome(Status.ERROR, f"{info.name}: {exc}", expected_file=expected_file)
     except Exception as exc:  # noqa: BLE001 - an adapter bug is a result, not a crash of the suite
-        status = getattr(exc, "status", Status.ERROR)  # transports raise with TIMEOUT / CRASH
-        return outcome(status, f"{info.name} raised {type(exc).__name__}: {short_message(str(exc))}",
-                       expected_file=expected_file)
+        status, detail = failure(info, exc)
+        return outcome(status, detail, expected_file=expected_file)
     tolerance = options.tolerance_override or info.tolerance
     status, detail, divergence = compare.compare(case, expected, actual, info, tolerance)
     reason = (options.expectations or {}).get(case.id)

@@ -158,3 +158,30 @@ def dumps_schema(schema: dict, width: int = 118, indent: int = 0) -> str:
         return "[\n" + ",\n".join(pad + dump(v, indent + 2) for v in value) + "\n" + " " * indent + "]"
 
     return dump(schema, indent) + "\n"
+
+
+_PROTOCOL_VALIDATORS: dict = {}
+
+
+def protocol_problem(definition: str, value) -> str | None:
+    """Why `value` is not a valid protocol `definition` (schemas/protocol.schema.json $defs), in one line
+    naming the field, or None. A hello answer is validated before the harness believes a word of it."""
+    import jsonschema
+
+    check = _PROTOCOL_VALIDATORS.get(definition)
+    if check is None:
+        schema = load_schema("protocol")
+        check = jsonschema.Draft202012Validator(
+            {"$schema": schema["$schema"], "$ref": f"#/$defs/{definition}", "$defs": schema["$defs"]})
+        _PROTOCOL_VALIDATORS[definition] = check
+    error = next(iter(check.iter_errors(value)), None)
+    if error is None:
+        return None
+    from jsonschema.exceptions import best_match
+
+    error = best_match(check.iter_errors(value))
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    message = " ".join(error.message.split())
+    if len(message) > 160:
+        message = message[:157] + "..."
+    return f"{where or '(top level)'}: {message}"

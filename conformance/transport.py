@@ -44,11 +44,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 
 from conformance.adapters.base import Adapter, Unsupported
 from conformance.cases import case_to_json
-from conformance.model import AdapterInfo, Case, Status, Trace
+from conformance.model import AdapterInfo, Case, Status, Trace, declaration_problem
+from conformance.schemas import protocol_problem
 
 PROTOCOL_VERSION = 1
 DEFAULT_TIMEOUT = 30.0  # seconds per case
@@ -57,30 +59,54 @@ DEFAULT_TIMEOUT = 30.0  # seconds per case
 DEFAULT_STARTUP_TIMEOUT = 120.0
 DEFAULT_MAX_CRASHES = 3
 STDERR_LINES = 20  # last stderr lines kept for crash reports
+STDERR_LINE_BYTES = 1000  # each kept stderr line is cut here (the rest of a longer line is read and dropped)
+# The longest answer line read, in bytes (--max-answer-bytes). The largest trace of the suite's cases is about
+# 0.2 MB of JSON; a longer line than this is refused (ERROR) rather than grown in memory without bound.
+DEFAULT_MAX_ANSWER_BYTES = 16 * 1024 * 1024
+_READ_BYTES = 65536
+# While waiting for an answer, how often the harness checks that the process it started is still running: a
+# process that exits while a child it left behind holds stdout open would otherwise look like a hang.
+_POLL_SECONDS = 0.05
+# After the process exits, how long lines it wrote may still take to come through the pipe.
+_EXIT_GRACE_SECONDS = 0.5
 
 _EOF = object()
+_TOO_LONG = object()  # the answer line went past max_answer_bytes
+
+
+class _Unfinished(str):
+    """The stream's last line had no newline: the process ended part-way through writing it."""
 
 
 class TransportError(RuntimeError):
-    """A case could not be run out of process. `.status` is what runner.run_case records for the case."""
+    """A case could not be run out of process. `.status` is what runner.run_case records for the case;
+    `.what` names the problem in the result's detail - a transport problem is not something the
+    implementation raised, and is never reported as if it were."""
 
     status = Status.ERROR
+    what = "the adapter process failed"
 
 
 class AdapterTimeout(TransportError):
     status = Status.TIMEOUT
+    what = "timeout"
 
 
 class AdapterCrash(TransportError):
     status = Status.CRASH
+    what = "the adapter process crashed"
 
 
 class ProtocolError(TransportError):
     """The adapter answered something that is not a protocol message."""
 
+    what = "the adapter's answer was malformed"
+
 
 class RemoteError(TransportError):
     """The adapter answered {"error": ...}: it could not run the case."""
+
+    what = "the adapter answered an error"
 
 
 class SubprocessAdapter(Adapter):
@@ -96,6 +122,7 @@ class SubprocessAdapter(Adapter):
         startup_timeout: float | None = None,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        max_answer_bytes: int | None = None,
     ) -> None:
         self.argv = shlex.split(command) if isinstance(command, str) else list(command)
         if not self.argv:
@@ -106,13 +133,19 @@ class SubprocessAdapter(Adapter):
             startup_timeout = DEFAULT_STARTUP_TIMEOUT if timeout is None else self.timeout
         self.startup_timeout = float(startup_timeout)
         self.max_crashes = max(1, int(max_crashes))
+        self.max_answer_bytes = DEFAULT_MAX_ANSWER_BYTES if max_answer_bytes is None else int(max_answer_bytes)
+        if self.max_answer_bytes < 1:
+            raise ValueError(f"max_answer_bytes must be at least 1, got {max_answer_bytes!r}")
         self.env = None if env is None else {**os.environ, **env}
         self.cwd = cwd
         self.starts = 0  # processes started so far (restarts included)
         self.consecutive_losses = 0
         self.breaker_open = False
         self._proc: subprocess.Popen | None = None
+        # What the stdout reader thread delivers: lists of lines (all the complete lines of one read), _EOF or
+        # _TOO_LONG. Lines of one read arrive together, so two lines written at once are seen at once.
         self._lines: queue.Queue = queue.Queue()
+        self._pending: collections.deque = collections.deque()  # lines delivered, not yet taken
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         self.info: AdapterInfo = self._start()
 
@@ -167,10 +200,7 @@ class SubprocessAdapter(Adapter):
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                bufsize=1,
+                bufsize=0,  # bytes, read by the pump threads as they come (no line buffering to hide a line)
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,  # its own process group: a kill reaches the children of a wrapper script
@@ -180,8 +210,11 @@ class SubprocessAdapter(Adapter):
         self.starts += 1
         self._proc = proc
         self._lines = queue.Queue()
-        threading.Thread(target=_pump, args=(proc.stdout, self._lines.put, True), daemon=True).start()
-        threading.Thread(target=_pump, args=(proc.stderr, self._stderr.append, False), daemon=True).start()
+        self._pending = collections.deque()
+        threading.Thread(target=_pump, args=(proc.stdout, self._lines.put, True, self.max_answer_bytes),
+                         daemon=True).start()
+        threading.Thread(target=_pump, args=(proc.stderr, self._stderr.extend, False, STDERR_LINE_BYTES),
+                         daemon=True).start()
         reply = self._request({"op": "hello", "protocol": PROTOCOL_VERSION}, self.startup_timeout, "hello")
         if "error" in reply:
             self._discard()
@@ -189,28 +222,56 @@ class SubprocessAdapter(Adapter):
         if reply.get("protocol", PROTOCOL_VERSION) != PROTOCOL_VERSION:
             self._discard()
             raise ProtocolError(f"speaks protocol {reply['protocol']!r}, this harness speaks {PROTOCOL_VERSION}")
-        try:
-            return AdapterInfo.from_json(reply)
-        except (KeyError, TypeError, ValueError) as exc:
+        # Validated before a word of it is believed: "schedulers": "StepLR" would otherwise be read as a set of
+        # characters, a tolerance of "inf" as float("inf") (docs/spec.md, "Declarations").
+        problem = protocol_problem("adapterInfo", reply)
+        info = None
+        if problem is None:
+            try:
+                info = AdapterInfo.from_json(reply)
+            except (KeyError, TypeError, ValueError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                problem = declaration_problem(info)
+        if problem is not None:
             self._discard()
-            raise ProtocolError(f"hello answer is not an AdapterInfo ({type(exc).__name__}: {exc})") from None
+            raise ProtocolError(f"the hello answer is not a valid declaration: {problem}")
+        return info
 
     def _request(self, message: dict, timeout: float, what: str = "the case") -> dict:
         proc = self._proc
+        # One request, one line: a line that came while no request was pending would be read as the answer to
+        # this one (each case graded against the previous case's trace).
+        stray = self._next(0.0) if self._pending or not self._lines.empty() else None
+        if stray is _EOF:
+            code = _wait(proc)
+            self._discard()
+            raise AdapterCrash(f"process {_describe_exit(code)} before {what} was sent{self._stderr_tail()}")
+        if stray is not None:
+            self._discard()
+            shown = "a line longer than the limit" if stray is _TOO_LONG else repr(stray.strip()[:80])
+            raise ProtocolError(f"wrote a line no request asked for ({shown}) before {what} was sent: one answer "
+                                "line per request; process killed")
         try:
-            proc.stdin.write(json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n")
-            proc.stdin.flush()
+            data = memoryview((json.dumps(message, allow_nan=False, separators=(",", ":")) + "\n").encode())
+            while data:  # an unbuffered pipe may take a large request in parts
+                data = data[proc.stdin.write(data):]
         except (BrokenPipeError, OSError, ValueError):
             pass  # the process is gone; reading reports how it ended
-        try:
-            line = self._lines.get(timeout=timeout)
-        except queue.Empty:
-            self._discard()
-            raise AdapterTimeout(f"no answer to {what} within {timeout:g}s; process killed") from None
+        line = self._answer(proc, timeout, what)
         if line is _EOF:
             code = _wait(proc)
             self._discard()
             raise AdapterCrash(f"process {_describe_exit(code)} before answering {what}{self._stderr_tail()}")
+        if isinstance(line, _Unfinished):
+            code = _wait(proc)
+            self._discard()
+            raise AdapterCrash(f"process {_describe_exit(code)} part-way through its answer to {what} (a line with "
+                               f"no newline: {line.strip()[:80]!r}){self._stderr_tail()}")
+        if line is _TOO_LONG:
+            self._discard()
+            raise ProtocolError(f"answered a line longer than {self.max_answer_bytes} bytes (the limit: "
+                                "--max-answer-bytes); process killed")
         try:
             reply = loads_strict(line)
         except ValueError as exc:
@@ -221,6 +282,41 @@ class SubprocessAdapter(Adapter):
             self._discard()
             raise ProtocolError(f"answered a line that is not a JSON object: {line.strip()[:120]!r}; process killed")
         return reply
+
+    def _answer(self, proc: subprocess.Popen, timeout: float, what: str):
+        """The next line from the process (or _EOF / _TOO_LONG) within `timeout` seconds. The process exiting
+        without an answer is a crash even while a process it started keeps its stdout open."""
+        deadline = time.monotonic() + timeout
+        exited_at = None
+        while True:
+            now = time.monotonic()
+            wait = deadline - now
+            if exited_at is not None:
+                wait = min(wait, exited_at + _EXIT_GRACE_SECONDS - now)
+            try:
+                return self._next(max(0.0, min(wait, _POLL_SECONDS)))
+            except queue.Empty:
+                pass
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            elif exited_at is not None and now >= exited_at + _EXIT_GRACE_SECONDS:
+                code = proc.poll()
+                self._discard()
+                raise AdapterCrash(f"process {_describe_exit(code)} before answering {what}, leaving a process "
+                                   f"that holds its stdout open (killed){self._stderr_tail()}")
+            if now >= deadline:
+                self._discard()
+                raise AdapterTimeout(f"no answer to {what} within {timeout:g}s; process killed")
+
+    def _next(self, timeout: float):
+        """The next line delivered by the reader (or _EOF / _TOO_LONG); queue.Empty after `timeout` seconds."""
+        if not self._pending:
+            item = self._lines.get(timeout=timeout) if timeout > 0 else self._lines.get_nowait()
+            if not isinstance(item, list):
+                return item
+            self._pending.extend(item)
+        return self._pending.popleft()
 
     def _parse_trace(self, reply: dict) -> Trace:
         if "error" in reply:
@@ -260,15 +356,50 @@ def _reject_constant(token: str):
 
 def loads_strict(text: str):
     """json.loads, but strict JSON: Python's json accepts the bare tokens NaN, Infinity and -Infinity, which
-    JSON (RFC 8259) and the protocol schema do not; they raise ValueError here."""
-    return json.loads(text, parse_constant=_reject_constant)
-
-
-def _pump(stream, put, eof: bool) -> None:
-    """Forward lines from a pipe until it closes (the reader threads, so reads can time out)."""
+    JSON (RFC 8259) and the protocol schema do not; they raise ValueError here. Nesting deeper than Python's
+    recursion limit is a ValueError too (json raises RecursionError)."""
     try:
-        for line in stream:
-            put(line)
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply to be a protocol message") from None
+
+
+def _pump(stream, put, eof: bool, limit: int) -> None:
+    """Forward the lines of a pipe (bytes, decoded as UTF-8 with replacement) until it closes - the reader
+    threads, so reads can time out - holding at most `limit` bytes of an unfinished line. Each read's complete
+    lines are `put` as one list. Answer lines (`eof`): a longer line puts _TOO_LONG and reading stops (the
+    harness kills the process); at the end, _EOF. Stderr lines: a longer line is cut, the rest dropped."""
+    partial = b""
+    dropping = False  # in the rest of a stderr line that was cut
+    try:
+        while True:
+            chunk = os.read(stream.fileno(), _READ_BYTES)
+            if not chunk:
+                break
+            *complete, partial = (partial + chunk).split(b"\n")
+            lines = []
+            for index, raw in enumerate(complete):
+                if dropping and index == 0:
+                    dropping = False
+                    continue
+                if len(raw) > limit:
+                    if eof:
+                        put(lines + [_TOO_LONG])
+                        return
+                    raw = raw[:limit] + b" [cut]"
+                lines.append((raw + b"\n").decode("utf-8", "replace"))
+            if len(partial) > limit:
+                if eof:
+                    put(lines + [_TOO_LONG]) if lines else put(_TOO_LONG)
+                    return
+                if not dropping:
+                    lines.append((partial[:limit] + b" [cut]").decode("utf-8", "replace"))
+                dropping, partial = True, b""
+            if lines:
+                put(lines)
+        if partial and not dropping:  # a last line without its newline
+            text = partial.decode("utf-8", "replace")
+            put([_Unfinished(text) if eof else text])
     except (OSError, ValueError):
         pass
     finally:
@@ -281,14 +412,18 @@ def _pump(stream, put, eof: bool) -> None:
 
 
 def _kill(proc: subprocess.Popen) -> None:
+    """Kill the process and its whole process group - also when the process itself has already exited: what
+    it started (a wrapper script's child) must not outlive the run."""
+    if hasattr(os, "killpg"):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # its own session: the group id is its pid
+        except (ProcessLookupError, PermissionError, OSError):
+            pass  # no process left in the group
     if proc.poll() is None:
         try:
-            if hasattr(os, "killpg"):
-                os.killpg(proc.pid, signal.SIGKILL)
-            else:  # pragma: no cover - Windows
-                proc.kill()
-        except (ProcessLookupError, PermissionError, OSError):
             proc.kill()
+        except OSError:
+            pass
     _wait(proc)
     try:
         proc.stdin.close()

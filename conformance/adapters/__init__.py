@@ -25,6 +25,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from conformance.adapters.base import Adapter, FunctionAdapter, Session, StatefulAdapter, Unsupported
+from conformance.model import AdapterInfo, declaration_problem
 
 ENTRY_POINT_GROUP = "lr_conformance.adapters"
 ENV_VAR = "LR_CONFORMANCE_ADAPTER"
@@ -57,13 +58,13 @@ def resolve_spec(spec: str | None = None) -> str:
 
 
 def load_adapter(spec: str | None = None, timeout: float | None = None, isolate: bool = False,
-                 startup_timeout: float | None = None) -> Adapter:
+                 startup_timeout: float | None = None, max_answer_bytes: int | None = None) -> Adapter:
     spec = resolve_spec(spec)
     try:
         if isolate or timeout is not None:
-            target = _isolated(spec, timeout, startup_timeout)
+            target = _isolated(spec, timeout, startup_timeout, max_answer_bytes)
         else:
-            target = _resolve(spec, timeout, startup_timeout)
+            target = _resolve(spec, timeout, startup_timeout, max_answer_bytes)
         adapter = target() if callable(target) else target
         info = getattr(adapter, "info", None)
     except AdapterLoadError:
@@ -74,25 +75,33 @@ def load_adapter(spec: str | None = None, timeout: float | None = None, isolate:
         raise AdapterLoadError(f"--adapter {spec!r}: constructing it raised {type(exc).__name__}: {exc}") from None
     if not hasattr(adapter, "trace") or info is None:
         raise AdapterLoadError(f"--adapter {spec!r}: {adapter!r} is not an adapter (needs .info and .trace(case))")
+    if not isinstance(info, AdapterInfo):
+        raise AdapterLoadError(f"--adapter {spec!r}: .info is a {type(info).__name__}, not an AdapterInfo")
+    problem = declaration_problem(info)
+    if problem is not None:
+        raise AdapterLoadError(f"--adapter {spec!r}: its declaration is invalid: {problem}")
     return adapter
 
 
-def _isolated(spec: str, timeout: float | None, startup_timeout: float | None):
+def _isolated(spec: str, timeout: float | None, startup_timeout: float | None, max_answer_bytes: int | None = None):
     from conformance.transport import SubprocessAdapter, python_command
 
     if spec.startswith("cmd:"):
-        return _resolve(spec, timeout, startup_timeout)
-    return lambda: SubprocessAdapter(python_command(spec), timeout=timeout, startup_timeout=startup_timeout)
+        return _resolve(spec, timeout, startup_timeout, max_answer_bytes)
+    return lambda: SubprocessAdapter(python_command(spec), timeout=timeout, startup_timeout=startup_timeout,
+                                     max_answer_bytes=max_answer_bytes)
 
 
-def _resolve(spec: str, timeout: float | None = None, startup_timeout: float | None = None):
+def _resolve(spec: str, timeout: float | None = None, startup_timeout: float | None = None,
+             max_answer_bytes: int | None = None):
     if spec.startswith("cmd:"):
         command = spec[4:].strip()
         if not command:
             raise AdapterLoadError(f"--adapter {spec!r}: 'cmd:' needs a command line after it")
         from conformance.transport import SubprocessAdapter
 
-        return lambda: SubprocessAdapter(command, timeout=timeout, startup_timeout=startup_timeout)
+        return lambda: SubprocessAdapter(command, timeout=timeout, startup_timeout=startup_timeout,
+                                         max_answer_bytes=max_answer_bytes)
     path_part, _, attr = spec.partition(":") if not _looks_like_windows_path(spec) else (spec, "", "")
     if path_part.endswith(".py"):
         return _from_file(spec, Path(path_part), attr)

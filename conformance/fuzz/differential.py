@@ -87,12 +87,15 @@ def check(case: Case, reference, candidate, info: AdapterInfo | None = None) -> 
     if lacking:
         return Verdict(Kind.UNSUPPORTED, case, f"candidate lacks {', '.join(lacking)}")
     try:
-        actual = candidate.trace(case)
+        # checked as `run` checks it (runner.trace_case): a malformed trace - duplicate observations, values
+        # that are not numbers - is the candidate's ERROR, never graded
+        actual = runner.trace_case(candidate, case)
     except Unsupported as exc:
         return Verdict(Kind.UNSUPPORTED, case, f"candidate: {short_message(str(exc))}")
+    except runner.AdapterFault as exc:
+        return Verdict(Kind.DIVERGENT, case, f"{candidate.info.name}: {exc}", Status.ERROR, expected=expected)
     except Exception as exc:  # noqa: BLE001 - the candidate failing to run a case is a finding (run: ERROR)
-        status = getattr(exc, "status", Status.ERROR)  # the subprocess transport raises TIMEOUT / CRASH
-        detail = f"{candidate.info.name} raised {type(exc).__name__}: {short_message(str(exc))}"
+        status, detail = runner.failure(candidate.info, exc)
         return Verdict(Kind.DIVERGENT, case, detail, status, expected=expected)
     mismatch = signature_mismatch(case, actual)
     if mismatch:
