@@ -36,6 +36,9 @@ def add_parser(sub) -> None:
     fuzz.add_argument("--reference", default="torch", metavar="SPEC",
                       help="what the candidate is compared with, any adapter string (default: torch, the installed "
                            "release); e.g. 'cmd:/other/venv/bin/python -m conformance.serve --adapter torch'")
+    fuzz.add_argument("--unchecked-reference", action="store_true",
+                      help="fuzz even when the reference does not reproduce the suite's goldens of the fuzzed "
+                           "schedulers (two ports against each other); by default that is a configuration error")
     fuzz.add_argument("--scheduler", action="append", default=[], metavar="NAME",
                       help="only cases with this top-level scheduler (repeatable; composites still draw any child)")
     budget = fuzz.add_mutually_exclusive_group()
@@ -92,6 +95,8 @@ def cmd_fuzz(args) -> int:
                 listed += _staged(args.known, reference)
             except DataError as exc:
                 problems += [str(line) for line in exc.args]
+            if not problems and not args.unchecked_reference:
+                problems += _reference_problems(args.reference, reference, scope)
             if listed and not problems:
                 from conformance.fuzz import known
 
@@ -145,6 +150,32 @@ def _listed(expectations) -> list:
 
     store = golden.load()
     return known.load(expectations, load_cases(), lambda case: store.expected(case, store.reference)[0])
+
+
+def _reference_problems(spec: str, reference, scope) -> list[str]:
+    """The reference must reproduce, bit for bit and in this process, the suite's goldens of every case
+    involving a fuzzed scheduler before it judges anything. Otherwise a torch patched on import - by an
+    in-process candidate (`--adapter my_port.py` that replaces StepLR.get_lr), a sitecustomize, a stale build -
+    becomes the yardstick, and a candidate that agrees with it is "no divergence" (issue 23). Checked after
+    both adapters are loaded, so what the candidate's import changed is in place; a candidate that patches
+    torch later, while tracing, is not caught here: `--reference 'cmd:python -m conformance.serve --adapter
+    torch'` keeps the reference in a process of its own (docs/fuzzing.md)."""
+    from conformance import golden, runner
+    from conformance.cases import load_cases
+    from conformance.model import Status
+
+    store = golden.load()
+    cases = [case for case in load_cases() if case.schedulers & scope.schedulers]
+    with runner.adapter_output_to_stderr():
+        outcomes = runner.run_cases(reference, cases, store)
+    wrong = [o for o in outcomes if o.status in (Status.FAIL, Status.ERROR, Status.TIMEOUT, Status.CRASH)]
+    if not wrong:
+        return []
+    first = wrong[0]
+    return [f"--reference {spec}: does not reproduce {len(wrong)} of the {len(cases)} goldens of the fuzzed "
+            f"schedulers (first: {first.case_id}: {first.status.value}: {first.detail}); a reference that is not "
+            "what the goldens were recorded from would grade the candidate against itself. `lr-conformance run "
+            f"--adapter {shlex.quote(spec)}` lists them; --unchecked-reference fuzzes anyway"]
 
 
 def _staged(paths, reference) -> list:

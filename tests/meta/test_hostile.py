@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -293,3 +294,28 @@ def test_mutated_answers_are_never_graded_a_pass(store, relay):
 
     check()
 
+
+# --- a reference blinded by the candidate ------------------------------------------------------------
+
+PATCHES_TORCH = Path(__file__).parent / "fakes" / "patches_torch.py"
+
+
+def _fuzz(*options: str):
+    return subprocess.run([sys.executable, "-m", "conformance", "fuzz", "--adapter", f"{PATCHES_TORCH}:PatchedTorch",
+                           "--scheduler", "StepLR", "--max-examples", "30", "--seed", "1", "-q", *options],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_fuzz_refuses_a_reference_the_candidate_patched():
+    # In process, the candidate's import patches the reference's torch too: without the check, every example
+    # agrees ("no divergence") though StepLR is wrong on every step.
+    done = _fuzz()
+    assert done.returncode == 2, done.stdout + done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("lr-conformance: --reference torch: does not reproduce ")
+    assert ": fail: step 0 group 0 lr: expected " in line and "ulp" in line  # the first wrong value, named
+
+
+def test_unchecked_reference_shows_what_the_check_prevents():
+    done = _fuzz("--unchecked-reference")
+    assert done.returncode == 0 and "no divergence in 30 examples" in done.stdout, done.stdout + done.stderr
