@@ -20,9 +20,14 @@ from typing import Any
 from conformance import resources, vocabulary
 from conformance.model import (
     CALLABLE_KWARGS,
+    CALLABLE_METHODS,
+    INTERVENTIONS,
     NONFINITE_STRINGS,
     PROTOCOLS,
+    SETTABLE_KEYS,
+    STATE_DICTS,
     Case,
+    Intervention,
     OptimizerSpec,
     SchedulerSpec,
     json_safe,
@@ -77,8 +82,22 @@ CASE_KEYS = {
     "tags",
     "expect_error",
     "expect_warning",
+    "interventions",
 }
 CHILD_KEYS = {"scheduler", "kwargs", "children"}
+MAX_INTERVENTIONS = 1000  # actions in one case, after `at` lists are expanded
+MAX_SCHEDULER_STEPS = 100  # `count` of one scheduler-steps action
+# The keys each intervention takes besides `at` and `do` (spec 4.5), and which of them are required.
+INTERVENTION_KEYS = {
+    "skip-optimizer-step": (set(), ()),
+    "scheduler-steps": ({"count"}, ("count",)),
+    "wrap-optimizer-step": ({"keep_attributes"}, ()),
+    "set": ({"group", "key", "value"}, ("group", "key", "value")),
+    "add-param-group": ({"options"}, ()),
+    "add-scheduler": ({"scheduler", "first"}, ("scheduler",)),
+    "call": ({"method"}, ("method",)),
+    "resume": ({"load"}, ("load",)),
+}
 
 
 class DataError(ValueError):
@@ -223,6 +242,7 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     tags = data.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CaseError("'tags' must be a list of strings")
+    interventions = _parse_interventions(data.get("interventions", []), steps, len(groups), resume_at)
 
     return Case(
         id=case_id,
@@ -240,6 +260,7 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
         tags=tuple(tags),
         expect_error=data.get("expect_error"),
         expect_warning=data.get("expect_warning"),
+        interventions=interventions,
         source=source,
         raw=dict(data),
     )
@@ -272,6 +293,107 @@ def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1) -> Sch
             raise CaseError(f"{where}.children[{i}]: expected a table with keys {sorted(CHILD_KEYS)}")
         children.append(_parse_scheduler(child, f"{where}.children[{i}]", depth + 1))
     return SchedulerSpec(name, dict(kwargs), tuple(children))
+
+
+def _parse_interventions(data, steps: int, groups: int, resume_at: int | None) -> tuple[Intervention, ...]:
+    """`interventions`: a list of tables {at, do, ...}; `at` an iteration or a list of them (one action each).
+    Returned in iteration order, then as listed (spec 4.5)."""
+    if not isinstance(data, list):
+        raise CaseError("'interventions' must be a list of tables {at, do, ...}")
+    actions: list[tuple[int, int, Intervention]] = []
+    for index, item in enumerate(data):
+        where = f"interventions[{index}]"
+        if not isinstance(item, dict):
+            raise CaseError(f"{where}: expected a table {{at, do, ...}}")
+        do = item.get("do")
+        if do not in INTERVENTIONS:
+            raise CaseError(f"{where}: 'do' must be one of {list(INTERVENTIONS)}, got {do!r}")
+        allowed, required = INTERVENTION_KEYS[do]
+        unknown = set(item) - allowed - {"at", "do"}
+        if unknown:
+            raise CaseError(f"{where}: {do} takes {sorted(allowed | {'at', 'do'})}, not {sorted(unknown)}")
+        missing = [key for key in ("at", *required) if key not in item]
+        if missing:
+            raise CaseError(f"{where}: {do} needs {missing}")
+        ats = item["at"] if isinstance(item["at"], list) else [item["at"]]
+        if not ats or not all(_is_int(at) and 0 <= at < steps for at in ats) or len(set(ats)) != len(ats):
+            raise CaseError(f"{where}: 'at' must be an iteration 0..{steps - 1}, or a list of distinct ones")
+        fields = _intervention_fields(do, item, where, groups)
+        for at in ats:
+            actions.append((at, len(actions), Intervention(at=at, do=do, **fields)))
+    if len(actions) > MAX_INTERVENTIONS:
+        raise CaseError(f"'interventions' has {len(actions)} actions, over the limit of {MAX_INTERVENTIONS}")
+    actions.sort(key=lambda entry: entry[:2])
+    result = tuple(action for _, _, action in actions)
+    for kind in ("skip-optimizer-step", "scheduler-steps"):
+        ats = [a.at for a in result if a.do == kind]
+        if len(ats) != len(set(ats)):
+            raise CaseError(f"'interventions': {kind} given twice for one iteration")
+    for action in result:
+        present = groups + sum(1 for a in result if a.do == "add-param-group" and a.at <= action.at)
+        if action.do == "set" and action.group >= present:
+            raise CaseError(f"'interventions': set at {action.at} writes group {action.group}, but the optimizer "
+                            f"has {present} then")
+    added = [a.at for a in result if a.do == "add-scheduler"]
+    resumes = [a.at for a in result if a.do == "resume"] + ([resume_at] if resume_at is not None else [])
+    if added and resumes and min(added) <= max(resumes):
+        raise CaseError("'interventions': a resume after add-scheduler is not in the language (the added scheduler "
+                        "would drive the old optimizer)")
+    return result
+
+
+def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: int) -> dict:
+    if do == "scheduler-steps":
+        count = item["count"]
+        if not _is_int(count) or not 0 <= count <= MAX_SCHEDULER_STEPS:
+            raise CaseError(f"{where}: 'count' must be an integer 0..{MAX_SCHEDULER_STEPS}")
+        return {"count": count}
+    if do == "wrap-optimizer-step":
+        keep = item.get("keep_attributes", False)
+        if not isinstance(keep, bool):
+            raise CaseError(f"{where}: 'keep_attributes' must be true or false")
+        return {"keep_attributes": keep}
+    if do == "set":
+        group, key, value = item["group"], item["key"], item["value"]
+        if not _is_int(group) or group < 0:  # groups added before `at` count (checked once all are read)
+            raise CaseError(f"{where}: 'group' must be a param group index >= 0")
+        if key not in SETTABLE_KEYS:
+            raise CaseError(f"{where}: 'key' must be one of {list(SETTABLE_KEYS)}, got {key!r}")
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise CaseError(f"{where}: 'value' must be a number")
+        return {"group": group, "key": key, "value": value}
+    if do == "add-param-group":
+        options = item.get("options", {})
+        if not isinstance(options, dict) or "params" in options:
+            raise CaseError(f"{where}: 'options' must be a table of the new group's keys (no 'params')")
+        if groups + 1 > MAX_GROUPS:
+            raise CaseError(f"{where}: over the limit of {MAX_GROUPS} param groups (MAX_GROUPS)")
+        return {"options": dict(options)}
+    if do == "add-scheduler":
+        spec = item["scheduler"]
+        if not isinstance(spec, dict) or set(spec) - CHILD_KEYS:
+            raise CaseError(f"{where}: 'scheduler' must be a table with keys {sorted(CHILD_KEYS)}")
+        first = item.get("first", False)
+        if not isinstance(first, bool):
+            raise CaseError(f"{where}: 'first' must be true or false")
+        added = _parse_scheduler(spec, f"{where}.scheduler", 2)
+        if any(s.name == "ReduceLROnPlateau" for s in added.walk()):
+            raise CaseError(f"{where}: an added ReduceLROnPlateau is not in the language (it would need metrics)")
+        return {"scheduler": added, "first": first}
+    if do == "call":
+        if item["method"] not in CALLABLE_METHODS:
+            raise CaseError(f"{where}: 'method' must be one of {list(CALLABLE_METHODS)}, got {item['method']!r}")
+        return {"method": item["method"]}
+    if do == "resume":
+        load = item["load"]
+        if not isinstance(load, list) or len(set(load)) != len(load) or not set(load) <= set(STATE_DICTS):
+            raise CaseError(f"{where}: 'load' must be a list of distinct state dicts from {list(STATE_DICTS)}")
+        return {"load": tuple(load)}
+    return {}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _floats(values, name: str, steps: int) -> tuple[float, ...] | None:
@@ -314,7 +436,7 @@ def case_to_json(case: Case) -> dict:
 
 # Keys whose values are text, never numbers: a string "inf" there stays a string when a case is decoded.
 _TEXT_KEYS = frozenset({"id", "why", "scheduler", "protocol", "torch", "tags", "expect_error", "expect_warning",
-                        "name", "fn"})
+                        "name", "fn", "do", "key", "method", "load"})
 
 
 def case_from_json(data: Mapping[str, Any]) -> Case:

@@ -2,7 +2,8 @@
 
 Columns compared: lr always; momentum where the case's scheduler drives it; last_lr only for adapters that
 declare the `last_lr` observable. Events: errors always (type, step, phase); warnings only for adapters
-that declare `warnings`; messages only for adapters that declare `messages`.
+that declare `warnings`; messages only for adapters that declare `messages`. The values a `call` intervention
+returned ("value" events, spec 4.5) always, as numbers under the tolerance.
 An error the golden does not have is reported as ERROR (the implementation raised), anything else as FAIL.
 
 The divergence reported is the first one; when a later one is large (relative error above
@@ -55,7 +56,20 @@ def event_key(event: Event, info: AdapterInfo) -> tuple:
 
 
 def compared_events(trace: Trace, info: AdapterInfo) -> list[Event]:
-    return [e for e in trace.events if e.kind == "error" or "warnings" in info.features]
+    return [e for e in trace.events if e.kind in ("error", "value") or "warnings" in info.features]
+
+
+def _same_event(e: Event, a: Event, info: AdapterInfo, tolerance: Tolerance) -> bool:
+    if e.kind == "value" and a.kind == "value":  # a returned number: compared as the lr columns are
+        return e.key == a.key and _same(_number(e.message), _number(a.message), tolerance)
+    return event_key(e, info) == event_key(a, info)
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _observation_divergence(case, expected: Trace, actual: Trace, info, tolerance) -> Divergence | None:
@@ -142,12 +156,12 @@ def _value_divergence(obs: Observation, column: str, e, a) -> Divergence:
     return Divergence(obs.step, obs.group, column, e, a, abs_error, ulp_distance(e, a))
 
 
-def _event_divergence(expected: Trace, actual: Trace, info: AdapterInfo) -> Divergence | None:
+def _event_divergence(expected: Trace, actual: Trace, info: AdapterInfo, tolerance: Tolerance) -> Divergence | None:
     exp_events, act_events = compared_events(expected, info), compared_events(actual, info)
     for index in range(max(len(exp_events), len(act_events))):
         e = exp_events[index] if index < len(exp_events) else None
         a = act_events[index] if index < len(act_events) else None
-        if e is not None and a is not None and event_key(e, info) == event_key(a, info):
+        if e is not None and a is not None and _same_event(e, a, info, tolerance):
             continue
         step = min(x.step for x in (e, a) if x is not None)
         return Divergence(step, None, "event", describe_event(e), describe_event(a))
@@ -168,7 +182,7 @@ def compare(
     candidates = [
         d
         for d in (
-            _event_divergence(expected, actual, info),
+            _event_divergence(expected, actual, info, tolerance),
             _observation_divergence(case, expected, actual, info, tolerance),
         )
         if d is not None

@@ -417,7 +417,8 @@ def row_problems(case: Case, trace: Trace, where: Path) -> list[str]:
     unless the case's data has a non-finite number. `where` (the trace file) is shown only in a problem: making
     its display path for every golden was a third of an in-process run."""
     groups = len(case.groups)
-    grid = [(step, group) for step in range(case.steps) for group in range(groups)]
+    # rows run step by step, groups in order; param groups added mid-run (add-param-group) count from their step
+    grid = [(step, group) for step in range(case.steps) for group in range(case.groups_at(step))]
     rows = [(o.step, o.group) for o in trace.observations]
     for index, (got, want) in enumerate(zip(rows, grid)):
         if got != want:
@@ -426,12 +427,14 @@ def row_problems(case: Case, trace: Trace, where: Path) -> list[str]:
     if len(rows) > len(grid):
         return [f"{show(where)}: {len(rows)} lr rows, more than the case's {case.steps} step(s) x {groups} group(s)"]
     error = trace.error
-    if len(rows) % groups:
-        return [f"{show(where)}: step {rows[-1][0]} has lr rows for {len(rows) % groups} of the case's {groups} groups"]
+    steps_done = grid[len(rows)][0] if len(rows) < len(grid) else case.steps
+    if len(rows) < len(grid) and grid[len(rows)][1]:
+        return [f"{show(where)}: step {rows[-1][0]} has lr rows for {grid[len(rows)][1]} of the case's "
+                f"{case.groups_at(steps_done)} groups"]
     if len(rows) < len(grid) and error is None:
-        return [f"{show(where)}: {len(rows) // groups} of the case's {case.steps} steps, and no error event ends it early"]
-    if error is not None and len(rows) // groups not in (error.step, error.step + 1):
-        return [f"{show(where)}: the lr rows stop after {len(rows) // groups} step(s) but its error is at step {error.step}"]
+        return [f"{show(where)}: {steps_done} of the case's {case.steps} steps, and no error event ends it early"]
+    if error is not None and steps_done not in (error.step, error.step + 1):
+        return [f"{show(where)}: the lr rows stop after {steps_done} step(s) but its error is at step {error.step}"]
     event_steps = [e.step for e in trace.events]
     if event_steps != sorted(event_steps) or any(not 0 <= s < case.steps for s in event_steps):
         return [f"{show(where)}: event steps {event_steps} are not in order within the case's {case.steps} steps"]

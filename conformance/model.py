@@ -46,6 +46,48 @@ class OptimizerSpec:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
+# Interventions (spec 4.5): what real training loops do besides the textbook observe / optimizer.step /
+# scheduler.step, as data the runner interprets. Each needs its own feature (below): an adapter that does not
+# declare it gets such a case as unsupported, never as a failure.
+INTERVENTION_FEATURES = {
+    "skip-optimizer-step": "skip_optimizer_step",  # AMP's GradScaler skipping an overflowing step
+    "scheduler-steps": "scheduler_steps",  # the scheduler stepped `count` times in one iteration (0 = not at all)
+    "wrap-optimizer-step": "wrap_optimizer_step",  # optimizer.step replaced by a wrapper after construction
+    "set": "set_group",  # a param group's lr / momentum / initial_lr set by hand
+    "add-param-group": "add_param_group",  # optimizer.add_param_group mid-run (progressive unfreezing)
+    "add-scheduler": "add_scheduler",  # a second scheduler built on the same optimizer mid-run, stepped too
+    "call": "call_scheduler",  # the user calls scheduler.get_lr() or get_last_lr() (its return is recorded)
+    "resume": "partial_resume",  # a checkpoint restored into fresh objects, loading only some state dicts
+}
+INTERVENTIONS = tuple(INTERVENTION_FEATURES)
+SETTABLE_KEYS = ("lr", "initial_lr", "momentum")  # what `set` may write into a param group
+CALLABLE_METHODS = ("get_lr", "get_last_lr")  # what `call` may call
+STATE_DICTS = ("optimizer", "scheduler")  # what `resume` may load, in the order given
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """One action of a case's `interventions` list at loop iteration `at` (spec 4.5). Only the fields of its
+    kind (`do`) are set."""
+
+    at: int
+    do: str
+    group: int | None = None  # set: the param group
+    key: str | None = None  # set: lr, initial_lr or momentum
+    value: float | None = None  # set: the value written
+    options: Mapping[str, Any] = field(default_factory=dict)  # add-param-group: the new group's keys but params
+    scheduler: SchedulerSpec | None = None  # add-scheduler: the scheduler built on the optimizer
+    first: bool = False  # add-scheduler: stepped before the case's scheduler (default: after it)
+    method: str | None = None  # call: get_lr or get_last_lr
+    count: int | None = None  # scheduler-steps: how many scheduler steps this iteration
+    load: tuple[str, ...] = STATE_DICTS  # resume: the state dicts loaded into the fresh objects, in order
+    keep_attributes: bool = False  # wrap-optimizer-step: functools.wraps the original (copies its attributes)
+
+    @property
+    def feature(self) -> str:
+        return INTERVENTION_FEATURES[self.do]
+
+
 @dataclass(frozen=True)
 class Case:
     """One conformance case, as read from golden/cases/*.toml (see golden/cases/README.md)."""
@@ -65,6 +107,7 @@ class Case:
     tags: tuple[str, ...] = ()
     expect_error: str | None = None  # documents intent; `check` verifies the reference golden agrees
     expect_warning: str | None = None
+    interventions: tuple[Intervention, ...] = ()  # in iteration order, then as listed (spec 4.5)
     source: str = ""  # "golden/cases/steplr.toml" - where the case was read from
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -72,15 +115,30 @@ class Case:
     def family(self) -> str:
         return self.id.split("/", 1)[0]
 
+    def all_schedulers(self):
+        """Every SchedulerSpec the case builds: the scheduler tree, then those `add-scheduler` adds."""
+        yield from self.scheduler.walk()
+        for action in self.interventions:
+            if action.scheduler is not None:
+                yield from action.scheduler.walk()
+
     @property
     def schedulers(self) -> frozenset[str]:
-        return frozenset(s.name for s in self.scheduler.walk())
+        return frozenset(s.name for s in self.all_schedulers())
 
     @property
     def drives_momentum(self) -> bool:
         return any(
-            s.name in MOMENTUM_SCHEDULERS and s.kwargs.get("cycle_momentum", True) for s in self.scheduler.walk()
+            s.name in MOMENTUM_SCHEDULERS and s.kwargs.get("cycle_momentum", True) for s in self.all_schedulers()
         )
+
+    def actions_at(self, i: int) -> tuple[Intervention, ...]:
+        """The interventions of iteration i, as listed."""
+        return tuple(action for action in self.interventions if action.at == i)
+
+    def groups_at(self, i: int) -> int:
+        """How many param groups iteration i observes: the case's, plus those added at or before it."""
+        return len(self.groups) + sum(1 for a in self.interventions if a.do == "add-param-group" and a.at <= i)
 
     @property
     def step_args(self) -> tuple[float, ...] | None:
@@ -118,13 +176,19 @@ class Case:
             needs.add("tensor_lr")
         if self.metrics is not None:
             needs.add("plateau")
+        needs.update(action.feature for action in self.interventions)
+        if any(action.do == "resume" for action in self.interventions):
+            needs.add("state_dict")
         return frozenset(needs)
 
 
 # --- traces ---------------------------------------------------------------------------------
 
-# Phases an event can come from, in the order they can happen within a step.
-PHASES = ("construct", "scheduler.step", "optimizer.step", "state_dict", "resume")
+# Phases an event can come from. "intervene", "call" and "added-scheduler.step" come from interventions (4.5).
+PHASES = ("construct", "observe", "scheduler.step", "optimizer.step", "state_dict", "resume", "intervene", "call",
+          "added-scheduler.step")
+# Event kinds: "value" is what a `call` intervention returned, one event per element (its message the number).
+EVENT_KINDS = ("warning", "error", "value")
 
 
 @dataclass(frozen=True)
@@ -151,7 +215,7 @@ class Event:
 
     step: int
     phase: str
-    kind: str  # "warning" | "error"
+    kind: str  # "warning" | "error" | "value" (a `call` intervention's returned element: message = repr(float))
     type: str  # exception or warning class name, e.g. "UserWarning", "ValueError"
     message: str = ""
 
@@ -197,8 +261,8 @@ class Trace:
             if not isinstance(row, (list, tuple)) or len(row) != 5:
                 raise ValueError(f"an event is [step, phase, kind, type, message], got {row!r}")
             step, phase, kind, type_, message = row
-            if kind not in ("warning", "error"):
-                raise ValueError(f"an event's kind is 'warning' or 'error', got {kind!r}")
+            if kind not in EVENT_KINDS:
+                raise ValueError(f"an event's kind is 'warning', 'error' or 'value', got {kind!r}")
             if not all(isinstance(text, str) for text in (phase, type_, message)) or not type_:
                 raise ValueError(f"an event's phase, type and message are strings (type not empty), got {row!r}")
             events.append(Event(_index(step, "step"), phase, kind, type_, message))
@@ -252,6 +316,7 @@ FEATURES = (
     "plateau",  # metric-driven stepping (ReduceLROnPlateau)
     "warnings",  # emits the same warning categories at the same steps
     "errors",  # raises the same exception types at the same point
+    *INTERVENTION_FEATURES.values(),  # the interventions of spec 4.5, one feature each
 )
 
 OBSERVABLES = ("last_lr", "messages")

@@ -9,6 +9,12 @@ Step protocols (what "the lr at step i" means), for a StatefulAdapter's Session:
                     objects and continue with them (scheduler-first may resume too: the ordering after a resume)
   step-epoch        standard, with scheduler.step(epoch_i) (the deprecated closed form)
 
+Interventions (a case's `interventions`, spec 4.5) are data this loop interprets, here and nowhere else: at
+the start of iteration i, after a resume_at resume, each action of i in the listed order (set a group's key,
+add a param group, wrap optimizer.step, add a scheduler, call get_lr / get_last_lr, resume partially); then
+the iteration runs with its optimizer step skipped (skip-optimizer-step) or its scheduler stepped `count` times
+(scheduler-steps), added schedulers stepped before or after the case's own.
+
 Any warning raised during a call becomes an Event at that step and phase; any exception becomes an error
 Event and ends the trace (what happens after an error is not part of the contract).
 
@@ -34,7 +40,17 @@ from typing import Any
 from conformance import compare, golden
 from conformance.adapters.base import Unsupported
 from conformance.cases import applies_to
-from conformance.model import AdapterInfo, Case, Event, Observation, Outcome, Status, Trace, declaration_problem
+from conformance.model import (
+    STATE_DICTS,
+    AdapterInfo,
+    Case,
+    Event,
+    Observation,
+    Outcome,
+    Status,
+    Trace,
+    declaration_problem,
+)
 from conformance.traces import short_message
 
 
@@ -86,6 +102,9 @@ def observations_at(step: int, case: Case, lrs, momenta=None, last=None, drives_
     lrs = _as_list(lrs, step, names["lrs"])
     momenta = None if momenta is None else _as_list(momenta, step, names["momenta"])
     last = None if last is None else _as_list(last, step, names["last_lrs"])
+    if last is not None and len(last) < len(lrs) and case.groups_at(step) > len(case.groups):
+        # groups added mid-run (add-param-group): a scheduler's last lrs may not cover them yet (spec 4.5)
+        last = last + [None] * (len(lrs) - len(last))
     for values, key in ((momenta, "momenta"), (last, "last_lrs")):
         if values is not None and len(values) != len(lrs):
             raise AdapterFault(f"at step {step} {names['lrs']} returned {len(lrs)} values but {names[key]} "
@@ -95,7 +114,7 @@ def observations_at(step: int, case: Case, lrs, momenta=None, last=None, drives_
         arg = None if arg is None else float(arg)
         return [
             Observation(step, group, float(lr), None if momenta is None else float(momenta[group]),
-                        None if last is None else float(last[group]), arg)
+                        None if last is None or last[group] is None else float(last[group]), arg)
             for group, lr in enumerate(lrs)
         ]
     except (TypeError, ValueError) as exc:
@@ -187,6 +206,15 @@ class _Recorder:
         lrs, momenta, last = self.call(step, "observe", read)
         self.observations.extend(observations_at(step, case, lrs, momenta, last, drives_momentum))
 
+    def values(self, step: int, method: str, values) -> None:
+        """What a `call` intervention returned: one "value" event per element, its message the number's repr."""
+        try:
+            numbers = [float(value) for value in _as_list(values, step, f"session.{method}()")]
+        except (TypeError, ValueError) as exc:
+            raise AdapterFault(f"at step {step} session.{method}() returned a value that is not a number "
+                               f"({exc})") from None
+        self.events.extend(Event(step, "call", "value", method, repr(number)) for number in numbers)
+
 
 def drive(case: Case, adapter) -> Trace:
     """Run `case` on a StatefulAdapter through its step protocol and return the trace."""
@@ -196,24 +224,70 @@ def drive(case: Case, adapter) -> Trace:
     rec.open()
     try:
         session = rec.call(0, "construct", adapter.build, case)
+        added: list = []  # (first, stepper) per add-scheduler action so far
         for i in range(case.steps):
             if i == case.resume_at:  # resume-state-dict, or scheduler-first after a resume
-                checkpoint = rec.call(i, "state_dict", session.save)
-                session = rec.call(i, "resume", adapter.restore, case, checkpoint)
+                session = _resume(rec, i, adapter, case, session, STATE_DICTS)
+            skip_optimizer, scheduler_steps = False, 1
+            for action in case.actions_at(i):
+                if action.do == "skip-optimizer-step":
+                    skip_optimizer = True
+                elif action.do == "scheduler-steps":
+                    scheduler_steps = action.count
+                elif action.do == "resume":
+                    session = _resume(rec, i, adapter, case, session, action.load)
+                elif action.do == "call":
+                    method = session.get_lr if action.method == "get_lr" else session.get_last_lr
+                    rec.values(i, action.method, rec.call(i, "call", method))
+                elif action.do == "add-scheduler":
+                    added.append((action.first, rec.call(i, "intervene", session.add_scheduler, action.scheduler)))
+                else:
+                    rec.call(i, "intervene", *_INTERVENE[action.do](session, action))
             kwargs = case.step_kwargs(i)
+
+            def step_schedulers():
+                for _ in range(scheduler_steps):
+                    for first, stepper in added:
+                        if first:
+                            rec.call(i, "added-scheduler.step", stepper.scheduler_step)
+                    rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
+                    for first, stepper in added:
+                        if not first:
+                            rec.call(i, "added-scheduler.step", stepper.scheduler_step)
+
             if case.protocol == "scheduler-first":
-                rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
+                step_schedulers()
                 rec.observe(i, session, case, observe_last_lr, drives_momentum)
-                rec.call(i, "optimizer.step", session.optimizer_step)
+                if not skip_optimizer:
+                    rec.call(i, "optimizer.step", session.optimizer_step)
             else:
                 rec.observe(i, session, case, observe_last_lr, drives_momentum)
-                rec.call(i, "optimizer.step", session.optimizer_step)
-                rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
+                if not skip_optimizer:
+                    rec.call(i, "optimizer.step", session.optimizer_step)
+                step_schedulers()
     except _Stop:
         pass
     finally:
         rec.close()
     return Trace(tuple(rec.observations), tuple(rec.events))
+
+
+# The interventions that are one Session call each (spec 4.5): (method, its arguments) for an action.
+_INTERVENE = {
+    "set": lambda session, action: (session.set_group, action.group, action.key, action.value),
+    "add-param-group": lambda session, action: (session.add_param_group, action.options),
+    "wrap-optimizer-step": lambda session, action: (session.wrap_optimizer_step, action.keep_attributes),
+}
+
+
+def _resume(rec: _Recorder, i: int, adapter, case: Case, session, load: tuple[str, ...]):
+    """Save both state dicts (phase state_dict), then fresh objects loading `load`, in that order (phase resume).
+    The whole resume calls `restore(case, checkpoint)` as before interventions existed; a partial one passes
+    `load`."""
+    checkpoint = rec.call(i, "state_dict", session.save)
+    if load == STATE_DICTS:
+        return rec.call(i, "resume", adapter.restore, case, checkpoint)
+    return rec.call(i, "resume", adapter.restore, case, checkpoint, load=load)
 
 
 # --- running cases against goldens ----------------------------------------------------------

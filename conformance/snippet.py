@@ -7,7 +7,8 @@ case's step protocol, what the optimizer uses:
     ...
 
 one line per loop iteration: the step, the lr of each param group (and, where a scheduler drives it, the
-momentum or Adam beta1 of each group). Run it on the torch release whose golden you compare with; it is
+momentum or Adam beta1 of each group). What a `call` intervention returns is printed on an indented line of its
+own (`    get_lr() = [0.05]`); the other interventions (spec 4.5) are written out as the code a user's loop has. Run it on the torch release whose golden you compare with; it is
 what a bug report to torch or to another implementation should contain.
 
 The mapping from case to code mirrors conformance/adapters/torch_reference.py: one 1-element parameter per
@@ -33,10 +34,16 @@ def torch_snippet(case: Case) -> str:
     lines = [f"# lr-conformance case {case.id}: {case.why}"]
     if case.source:
         lines.append(f"# defined in {case.source}")
-    resume = case.resume_at is not None
-    lines += ["import io", "", "import torch"] if resume else ["import torch"]
+    resume = case.resume_at is not None or any(a.do == "resume" for a in case.interventions)
+    wraps = any(a.do == "wrap-optimizer-step" and a.keep_attributes for a in case.interventions)
+    imports = (["import functools"] if wraps else []) + (["import io"] if resume else [])
+    lines += [*imports, "", "import torch"] if imports else ["import torch"]
     lines += ["from torch.optim import lr_scheduler", ""]
-    for source in _callable_classes(case.scheduler):
+    sources = _callable_classes(case.scheduler)
+    for action in case.interventions:
+        if action.scheduler is not None:
+            sources += [source for source in _callable_classes(action.scheduler) if source not in sources]
+    for source in sources:
         lines += source.rstrip("\n").splitlines() + ["", ""]
 
     build = _optimizer_lines(case) + _scheduler_lines(case.scheduler, [0], "scheduler")
@@ -58,24 +65,82 @@ def torch_snippet(case: Case) -> str:
         observe += ', [float(g["betas"][0] if "betas" in g else g["momentum"]) for g in optimizer.param_groups]'
     observe += ")"
     body = []
-    if resume:
-        body += [
-            f"if step == {case.resume_at}:  # checkpoint, then continue with fresh objects loaded from it",
-            INDENT + "buffer = io.BytesIO()",
-            INDENT + 'torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, buffer)',
-            INDENT + "buffer.seek(0)",
-            INDENT + "state = torch.load(buffer, weights_only=False)",
-            INDENT + "optimizer, scheduler = build()",
-            INDENT + 'optimizer.load_state_dict(state["optimizer"])',
-            INDENT + 'scheduler.load_state_dict(state["scheduler"])',
-        ]
+    if case.resume_at is not None:
+        body += [f"if step == {case.resume_at}:  # checkpoint, then continue with fresh objects loaded from it"]
+        body += [INDENT + line for line in _resume_lines(("optimizer", "scheduler"))]
+    added = [a for a in case.interventions if a.do == "add-scheduler"]
+    if added:
+        lines.append("added = []  # (stepped first, scheduler) of the schedulers added mid-run")
+    counter = [len(list(case.scheduler.walk())) - 1]
+    for step in sorted({a.at for a in case.interventions}):
+        block = []
+        for action in case.actions_at(step):
+            block += _intervention_lines(case, action, counter)
+        if block:
+            body += [f"if step == {step}:"] + [INDENT + line for line in block]
+    skipped = sorted(a.at for a in case.interventions if a.do == "skip-optimizer-step")
+    counts = {a.at: a.count for a in case.interventions if a.do == "scheduler-steps"}
+    optimizer_step = [f"if step not in {_literal(set(skipped))}:  # the optimizer step skipped (AMP, accumulation)",
+                      INDENT + "optimizer.step()"] if skipped else ["optimizer.step()"]
+    scheduler_step = [f"scheduler.step({arg})"]
+    if added:
+        scheduler_step = (["for first, other in added:", INDENT + "if first:", 2 * INDENT + "other.step()"]
+                          + scheduler_step
+                          + ["for first, other in added:", INDENT + "if not first:", 2 * INDENT + "other.step()"])
+    if counts:
+        lines.append(f"scheduler_steps = {_literal(counts)}  # scheduler steps per iteration where not 1")
+        scheduler_step = ["for _ in range(scheduler_steps.get(step, 1)):"] + [INDENT + line for line in scheduler_step]
     if case.protocol == "scheduler-first":
-        body += [f"scheduler.step({arg})", observe, "optimizer.step()"]
+        body += [*scheduler_step, observe, *optimizer_step]
     else:
-        body += [observe, "optimizer.step()", f"scheduler.step({arg})"]
+        body += [observe, *optimizer_step, *scheduler_step]
     lines.append(f"for step in range({case.steps}):")
     lines += [INDENT + line for line in body]
     return "\n".join(lines) + "\n"
+
+
+def _resume_lines(load) -> list[str]:
+    lines = [
+        "buffer = io.BytesIO()",
+        'torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, buffer)',
+        "buffer.seek(0)",
+        "state = torch.load(buffer, weights_only=False)",
+        "optimizer, scheduler = build()",
+    ]
+    return lines + [f'{name}.load_state_dict(state["{name}"])' for name in load]
+
+
+def _lr_value(case: Case, key: str, value) -> str:
+    if key in ("lr", "initial_lr") and case.tensor_lr:
+        return f"torch.tensor({_literal(value)})"
+    return _literal(value, tuples=True)
+
+
+def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
+    """The code of one intervention (spec 4.5), as a user's loop writes it."""
+    if action.do == "set":
+        return [f'optimizer.param_groups[{action.group}]["{action.key}"] = {_lr_value(case, action.key, action.value)}']
+    if action.do == "add-param-group":
+        items = ['"params": [torch.nn.Parameter(torch.zeros(1))]']
+        items += [f'"{key}": {_lr_value(case, key, value)}' for key, value in action.options.items()]
+        return ["optimizer.add_param_group({" + ", ".join(items) + "})"]
+    if action.do == "wrap-optimizer-step":
+        lines = ["original_step = optimizer.step  # replaced after the scheduler was built (accelerate, a trainer)",
+                 "def wrapped_step(*args, _original=original_step, **kwargs):",
+                 INDENT + "return _original(*args, **kwargs)"]
+        if action.keep_attributes:
+            return lines + ["optimizer.step = functools.wraps(original_step)(wrapped_step)"]
+        return lines + ["optimizer.step = wrapped_step"]
+    if action.do == "add-scheduler":
+        counter[0] += 1
+        name = f"added{counter[0]}"
+        return _scheduler_lines(action.scheduler, counter, name) + [f"added.append(({action.first!r}, {name}))"]
+    if action.do == "call":
+        return [f'print("    {action.method}() =", [float(x) for x in scheduler.{action.method}()])']
+    if action.do == "resume":
+        return ["# checkpoint, then fresh objects loading only " + (", ".join(action.load) or "nothing")]\
+            + _resume_lines(action.load)
+    return []  # skip-optimizer-step and scheduler-steps change the loop itself
 
 
 def _optimizer_lines(case: Case) -> list[str]:

@@ -35,6 +35,8 @@ What an adapter reads from a `Case` (conformance/model.py; the format is golden/
     case.epochs           step-epoch: the epoch passed to scheduler_step at each step
     case.tensor_lr        every lr is a 0-dim float32 tensor in torch (declare `tensor_lr` to be graded on it)
     case.drives_momentum  the scheduler cycles momentum / Adam's beta1: report it from momenta()
+    case.interventions    what the loop does besides the textbook steps (spec 4.5): the runner interprets
+                          them and calls the Session methods below; declare the feature of each you support
 
 Cannot express a case? Raise `Unsupported("why")` (exported by conformance.adapters) from build, restore,
 lrs_at or trace: the case is counted as unsupported, never a failure. Any other exception raised while
@@ -99,6 +101,38 @@ class Session(ABC):
         """A checkpoint of optimizer and scheduler (declare `state_dict`)."""
         raise NotImplementedError("this adapter does not declare the state_dict feature")
 
+    # Interventions (spec 4.5). The runner calls each only for cases needing its feature, which the adapter
+    # declares when it implements the method; the defaults say which feature is missing.
+
+    def set_group(self, group: int, key: str, value: float) -> None:
+        """`set`: write `value` into param group `group`'s `key` (lr, initial_lr, momentum), as a user's
+        `optimizer.param_groups[group][key] = value` (declare `set_group`)."""
+        raise NotImplementedError("this adapter does not declare the set_group feature")
+
+    def add_param_group(self, options: dict) -> None:
+        """`add-param-group`: a new param group with these keys (the optimizer's defaults for the rest)
+        (declare `add_param_group`)."""
+        raise NotImplementedError("this adapter does not declare the add_param_group feature")
+
+    def wrap_optimizer_step(self, keep_attributes: bool) -> None:
+        """`wrap-optimizer-step`: replace the optimizer's step with a function calling it; with
+        `keep_attributes`, one that carries the original's attributes (functools.wraps) (declare
+        `wrap_optimizer_step`)."""
+        raise NotImplementedError("this adapter does not declare the wrap_optimizer_step feature")
+
+    def add_scheduler(self, spec) -> Session:
+        """`add-scheduler`: build the SchedulerSpec `spec` on this session's optimizer and return a Session whose
+        `scheduler_step()` steps it (declare `add_scheduler`)."""
+        raise NotImplementedError("this adapter does not declare the add_scheduler feature")
+
+    def get_lr(self) -> Sequence[float]:
+        """`call get_lr`: what the user's `scheduler.get_lr()` returns (declare `call_scheduler`)."""
+        raise NotImplementedError("this adapter does not declare the call_scheduler feature")
+
+    def get_last_lr(self) -> Sequence[float]:
+        """`call get_last_lr`: what the user's `scheduler.get_last_lr()` returns (declare `call_scheduler`)."""
+        raise NotImplementedError("this adapter does not declare the call_scheduler feature")
+
 
 class StatefulAdapter(Adapter):
     @abstractmethod
@@ -106,7 +140,9 @@ class StatefulAdapter(Adapter):
         """Construct the optimizer and scheduler for `case`. Raise what the implementation raises."""
 
     def restore(self, case: Case, checkpoint: Any) -> Session:
-        """Fresh objects for `case`, then load `checkpoint` (from Session.save) into them."""
+        """Fresh objects for `case`, then load `checkpoint` (from Session.save) into them. For the `resume`
+        intervention (declare `partial_resume`) the runner passes `load=`: the state dicts to load, in order,
+        ("optimizer",), ("scheduler",), ("scheduler", "optimizer") or ()."""
         raise NotImplementedError("this adapter does not declare the state_dict feature")
 
     def trace(self, case: Case) -> Trace:

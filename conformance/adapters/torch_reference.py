@@ -9,11 +9,17 @@ Mapping from a case to torch (the contract every golden was generated under):
   * callables come from conformance.vocabulary (plain functions, as a user's lambdas would be);
   * a checkpoint is torch.save({"optimizer", "scheduler"} state dicts) into memory and torch.load back, as a
     real checkpoint would be; restoring builds fresh objects, then loads the optimizer, then the scheduler
-    (the order torch's documentation asks for).
+    (the order torch's documentation asks for);
+  * interventions (spec 4.5) are what a user's loop would write: `param_groups[g][key] = value` (a 0-dim
+    tensor for lr / initial_lr under `tensor_lr`), `add_param_group({"params": [a new parameter], **options})`,
+    `optimizer.step = wrapper` (a plain function, or functools.wraps of the bound method), a second scheduler
+    built on the same optimizer, `scheduler.get_lr()` / `get_last_lr()`, and a restore that loads only the
+    state dicts asked for, in the order asked.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 
 from conformance import vocabulary
@@ -46,9 +52,42 @@ def _release(version: str) -> str:
 
 
 class TorchSession(Session):
-    def __init__(self, optimizer, scheduler) -> None:
+    def __init__(self, optimizer, scheduler, adapter=None, case=None) -> None:
         self.optimizer = optimizer
         self.scheduler = scheduler
+        self._adapter, self._case = adapter, case
+
+    def set_group(self, group, key, value) -> None:
+        self.optimizer.param_groups[group][key] = self._as_lr(value) if key in ("lr", "initial_lr") else value
+
+    def add_param_group(self, options) -> None:
+        import torch
+
+        group = {key: tuple(v) if isinstance(v, list) else v for key, v in options.items()}
+        for key in ("lr", "initial_lr"):
+            if key in group:
+                group[key] = self._as_lr(group[key])
+        self.optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], **group})
+
+    def wrap_optimizer_step(self, keep_attributes) -> None:
+        original = self.optimizer.step
+
+        def step(*args, **kwargs):  # what accelerate / a GradScaler-style wrapper puts in its place
+            return original(*args, **kwargs)
+
+        self.optimizer.step = functools.wraps(original)(step) if keep_attributes else step
+
+    def add_scheduler(self, spec) -> TorchSession:
+        return TorchSession(self.optimizer, self._adapter._scheduler(spec, self.optimizer))
+
+    def get_lr(self):
+        return self.scheduler.get_lr()
+
+    def get_last_lr(self):
+        return self.scheduler.get_last_lr()
+
+    def _as_lr(self, value):
+        return self._adapter._lr(value, self._case)
 
     def lrs(self):
         return [float(group["lr"]) for group in self.optimizer.param_groups]
@@ -107,13 +146,13 @@ class TorchAdapter(StatefulAdapter):
 
     def build(self, case: Case) -> TorchSession:
         optimizer = self._optimizer(case)
-        return TorchSession(optimizer, self._scheduler(case.scheduler, optimizer))
+        return TorchSession(optimizer, self._scheduler(case.scheduler, optimizer), self, case)
 
-    def restore(self, case: Case, checkpoint: bytes) -> TorchSession:
+    def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler")) -> TorchSession:
         state = self._torch.load(io.BytesIO(checkpoint), weights_only=False)
         session = self.build(case)
-        session.optimizer.load_state_dict(state["optimizer"])
-        session.scheduler.load_state_dict(state["scheduler"])
+        for name in load:
+            getattr(session, name).load_state_dict(state[name])
         return session
 
     def _lr(self, value, case: Case):

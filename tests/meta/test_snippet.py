@@ -40,6 +40,8 @@ def run_snippet(case) -> dict[int, list[list[float]]]:
             sys.modules.pop("__snippet__", None)
     rows = {}
     for line in out.getvalue().splitlines():
+        if line.startswith(" "):  # what a `call` intervention returned: not an observation
+            continue
         step, rest = line.split(" ", 1)
         rows[int(step)] = [[float(x) for x in group.split(",")] for group in NUMBER_LISTS.findall(rest)]
     return rows
