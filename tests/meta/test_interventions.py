@@ -35,6 +35,14 @@ def test_every_intervention_is_pinned():
     assert set(INTERVENTION_FEATURES.values()) <= needed
 
 
+def _installed_release() -> str:
+    import torch
+
+    return torch.__version__.split("+", 1)[0]
+
+
+@pytest.mark.skipif(_installed_release() != golden.REFERENCE_RELEASE,
+                    reason="the mutants copy torch 2.13.0's StepLR internals (the reference env runs them)")
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.label for m in MUTANTS])
 def test_a_mutant_only_a_real_loop_shows_fails_run(store, mutant):
     adapter = mutant()
