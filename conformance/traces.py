@@ -62,6 +62,8 @@ def loads(text: str, name: str = "<trace>") -> Trace:
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
     if tuple(header or ()) != COLUMNS:
+        if text.startswith("\ufeff"):  # an editor's byte order mark: invisible in the message below
+            raise TraceFormatError(f"{name}:1: starts with a byte order mark (U+FEFF); a trace is UTF-8 without one")
         raise TraceFormatError(f"{name}:1: header must be {','.join(COLUMNS)}, got {','.join(header or [])!s}")
     observations, events = [], []
     for line, row in enumerate(reader, 2):
