@@ -87,6 +87,8 @@ REGISTRY: list[Variant] = [
             "timm.scheduler loaded without timm/__init__.py (no torchvision), float64"),
     Variant("mindspore", "mindspore", "mindspore", {},
             "mindspore.experimental.optim schedulers on a MindSpore SGD / Adam, float32 lrs (CPU, PyNative)"),
+    Variant("mlx", "mlx", "mlx", {},
+            "mlx.optimizers schedules on an mlx SGD per group, float32 (mlx[cpu])"),
 ]
 
 RESULTS_DIR = ROOT / "docs" / "results"

@@ -42,6 +42,7 @@ BUILTIN = {
     "mmengine": "conformance.libraries.mmengine:MMEngine",
     "timm": "conformance.libraries.timm:Timm",
     "mindspore": "conformance.libraries.mindspore:MindSpore",
+    "mlx": "conformance.libraries.mlx:MLX",
 }
 
 __all__ = ["Adapter", "AdapterLoadError", "FunctionAdapter", "Session", "StatefulAdapter", "Unsupported",
