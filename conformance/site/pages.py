@@ -131,6 +131,9 @@ def _library_pages(site: SiteData, base_url: str, render, built: Plan) -> None:
             rows = [{"id": r.case_id, "href": f"../{case_path(r.case_id)}" if site.case(r.case_id) else "",
                      "status": r.status, "divergence": divergence_text(r), "reason": lib.reasons.get(r.case_id, "")}
                     for r in lib.results if r.scheduler == scheduler]
+            rows += [{"id": case_id, "href": f"../{case_path(case_id)}", "status": "ungraded",
+                      "divergence": "no result: the result file predates this case", "reason": ""}
+                     for case_id, of in lib.ungraded if of == scheduler]
             sections.append({"scheduler": scheduler, "counts": lib.categories(scheduler), "rows": rows})
         totals = lib.categories()
         render(library_path(lib.name), "library.html", lib=lib, sections=sections, totals=totals,
