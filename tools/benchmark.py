@@ -3,6 +3,8 @@
     python tools/benchmark.py                                # run them, print pytest-benchmark's tables and a summary
     python tools/benchmark.py --save docs/matrix/bench/2.13.0.json    # ... and keep a small JSON of them
     python tools/benchmark.py -m "not command"               # other arguments go to pytest (here: no commands)
+    python tools/benchmark.py -m command --save docs/commands-bench.json && python tools/benchmark.py --readme
+                                                             # README's speed table, measured and rendered
 
 What is measured (tests/benchmarks says how): a full `lr-conformance run` against the installed torch in process,
 in cases per second, and its ratio to the floor - bare torch stepping the same cases (target <= 1.5x); the same run
@@ -74,6 +76,36 @@ def extract(report: dict) -> dict:
         "step": step,
         "harness": harness,
     }
+
+
+# --- README's table of the commands ---------------------------------------------------------------------
+
+COMMANDS_RECORD = ROOT / "docs" / "commands-bench.json"  # `--save docs/commands-bench.json -m command`
+
+
+def render_command_table(record: dict, suite_cases: int) -> str:
+    """README's speed table from a saved record of the command benchmarks (`-m command --save FILE`): median
+    seconds of each command and its ratio to the floor, with how many cases the runs graded (the suite's count
+    at the time; said so when the suite has grown since) and the load average the figures were taken under."""
+    harness = record["harness"]
+    load = record.get("load_average", {})
+    lines = ["| command | seconds (median) | fastest round | ratio to floor | target |", "| --- | --- | --- | --- | --- |"]
+    floor = harness["command floor"]
+    lines.append(f"| floor | {floor['median_s']:.2f} | {floor['min_s']:.2f} | 1.00 | |")
+    for name, label in (("lr-conformance run", "`lr-conformance run`"),
+                        ("pytest tests/conformance", "`pytest tests/conformance`")):
+        entry = harness[name]
+        cases = entry.get("cases")
+        scope = ("" if cases is None else f" (all {cases} cases)" if cases == suite_cases else
+                 f" ({cases} cases: the suite then; it has {suite_cases} now)")
+        lines.append(f"| {label}{scope} | {entry['median_s']:.2f} | {entry['min_s']:.2f} | "
+                     f"{entry['ratio_to_floor']:.2f} | <= {entry['target_ratio']:g} |")
+    start, end = load.get("start"), load.get("end")
+    where = (f"torch {record.get('torch', '?')}, {record['machine'].get('cores', '?')}-core {record['machine'].get('cpu', '')}"
+             f", {record.get('datetime', '')[:10]}, median of {floor['rounds']} rounds after a warm-up")
+    if start and end:
+        where += f", load average {start[0]:.1f} at the start and {end[0]:.1f} at the end"
+    return "\n".join(lines) + f"\n\n({where}; docs/commands-bench.json.)"
 
 
 # --- docs/step-cost.md --------------------------------------------------------------------------------
@@ -228,8 +260,31 @@ def run(pytest_args: list[str], save: Path | None) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--save", type=Path, metavar="FILE", help="write the small JSON record of this run there")
+    parser.add_argument("--readme", action="store_true",
+                        help="run nothing: rewrite README's speed table from docs/commands-bench.json")
     args, pytest_args = parser.parse_known_args(argv)
+    if args.readme:
+        return write_readme_table()
     return run(pytest_args, args.save)
+
+
+def write_readme_table(readme: Path = ROOT / "README.md") -> int:
+    """Replace the generated block of README's speed table with `render_command_table` of the saved record."""
+    import re
+
+    sys.path.insert(0, str(ROOT))
+    from conformance.cases import load_cases
+
+    record = json.loads(COMMANDS_RECORD.read_text(encoding="utf-8"))
+    text = readme.read_text(encoding="utf-8")
+    begin, end = "<!-- generated from docs/commands-bench.json -->\n", "\n<!-- end generated -->"
+    new, n = re.subn(re.escape(begin) + ".*?" + re.escape(end),
+                     lambda _: begin + render_command_table(record, len(load_cases())) + end, text, flags=re.S)
+    if n != 1:
+        print(f"{readme}: no generated speed table to replace", file=sys.stderr)
+        return 2
+    readme.write_text(new, encoding="utf-8")
+    return 0
 
 
 if __name__ == "__main__":

@@ -146,6 +146,8 @@ def summarize(document: dict, variant: Variant) -> dict:
         "library": variant.library,
         "adapter": {k: v for k, v in document["adapter"].items() if k != "schedulers"},
         "reference": document["suite"]["reference"],
+        # what it was graded against (suite version, goldens digest): the site flags a result of an older suite
+        "suite": {k: v for k, v in document["suite"].items() if k in ("version", "reference", "goldens")},
         "counts": {k: v for k, v in document["counts"].items() if v},
         "results": results,
     }

@@ -40,6 +40,7 @@ class BuildReport:
     plot_seconds: float
     processes: int
     notes: tuple[str, ...]
+    warnings: tuple[str, ...] = ()  # results graded against an older suite
 
 
 def check_output(out: Path) -> None:
@@ -88,7 +89,8 @@ def build_site(out: Path, sources: Sources | None = None, processes: int | None 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return BuildReport(out, len(planned.pages), len(planned.plots), len(planned.badges), size,
-                       time.perf_counter() - start, loaded - start, plot_seconds, processes, site.notes)
+                       time.perf_counter() - start, loaded - start, plot_seconds, processes, site.notes,
+                       site.warnings)
 
 
 def _swap(staging: Path, out: Path) -> None:

@@ -47,6 +47,8 @@ def run(args) -> int:
         return 2
     for note in report.notes:
         print(f"site: note: {note}")
+    for warning in report.warnings:  # the pages say it too; a build log should not need reading them
+        print(f"site: warning: {warning}", file=sys.stderr)
     print(f"site: {report.pages} pages, {report.plots} plots, {report.badges} badges, "
           f"{report.bytes / 1e6:.1f} MB in {report.seconds:.1f}s (inputs {report.load_seconds:.1f}s, plots "
           f"{report.plot_seconds:.1f}s on {report.processes} process{'es' if report.processes > 1 else ''}) "

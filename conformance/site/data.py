@@ -20,12 +20,12 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from conformance import cases as cases_mod, golden, traces
+from conformance import cases as cases_mod, golden, resources, traces
 from conformance.expectations import load_expectations
 from conformance.model import Case, Tolerance, Trace
 from conformance.snippet import torch_snippet
@@ -33,7 +33,9 @@ from conformance.snippet import torch_snippet
 # How each result status is counted in the matrix (as docs/conformance-matrix.md counts them).
 CATEGORY = {"pass": "pass", "xpass": "pass", "fail": "differs", "xfail": "differs", "error": "error",
             "timeout": "error", "crash": "error", "unsupported": "unsupported", "skip": "skip"}
-CATEGORIES = ("pass", "differs", "error", "unsupported", "skip")
+# ungraded: a case of the current suite that a result file has no result for (it was graded against an older
+# suite); counted so that a library's cells add up to the suite's cases, never shown as if it were graded
+CATEGORIES = ("pass", "differs", "error", "unsupported", "skip", "ungraded")
 RESULT_SCHEMAS = ("lr-conformance/thirdparty-summary/1", "lr-conformance/result/1")
 CHANGE_KEYS = {"id": str, "release": str, "kind": str, "summary": str, "cause": str, "cause_title": str,
                "cases": list}
@@ -136,6 +138,9 @@ class Library:
     reasons: Mapping[str, str]  # case id -> why it differs (expectations/<name>.toml, link appended)
     source: str  # the result file
     expectations_source: str = ""  # the expectations file, when there is one
+    goldens: str = ""  # the digest of the goldens it was graded against (suite.goldens), "" when not recorded
+    ungraded: tuple[tuple[str, str], ...] = ()  # (case id, scheduler) of current cases it has no result for
+    stale: str = ""  # why this result is not a grading of the current suite ("" when it is, or cannot be told)
 
     _by_case: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # filled on first use
 
@@ -149,6 +154,7 @@ class Library:
         for r in self.results:
             if scheduler is None or r.scheduler == scheduler:
                 counts[r.category] += 1
+        counts["ungraded"] = sum(1 for _, s in self.ungraded if scheduler is None or s == scheduler)
         return counts
 
 
@@ -189,6 +195,7 @@ class SiteData:
     changes: tuple[Change, ...] | None  # None: no behaviour-change file
     sources: Sources
     notes: tuple[str, ...] = ()  # inputs that were absent, for the pages to say so
+    warnings: tuple[str, ...] = ()  # results graded against an older suite (each page they appear on says so)
     _index: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # filled on first use
 
     def case(self, case_id: str) -> CaseData | None:
@@ -219,6 +226,12 @@ def load(sources: Sources) -> SiteData:
     libraries = _load_libraries(sources, problems)
     if not libraries:
         notes.append(f"no library results in {display_path(sources.results)}")
+    current = resources.goldens_digest(sources.traces) or ""
+    shipped = sources.results.resolve() == (CHECKOUT / "docs" / "results").resolve()
+    regrade = ("python tools/thirdparty.py --only {name}" if shipped else
+               "lr-conformance run --adapter ... --json FILE, then rebuild")
+    libraries = [_staleness(lib, cases, current, regrade.format(name=lib.name)) for lib in libraries]
+    warnings = tuple(f"{lib.source}: {lib.stale}" for lib in libraries if lib.stale)
     for lib in libraries:
         stale = sorted({r.case_id for r in lib.results} - known)
         if stale:
@@ -239,7 +252,25 @@ def load(sources: Sources) -> SiteData:
                      for r in unknown]
     if problems:
         raise SiteError("\n".join(problems))
-    return SiteData(store.reference, cases, tuple(libraries), tuple(releases), runs, changes, sources, tuple(notes))
+    return SiteData(store.reference, cases, tuple(libraries), tuple(releases), runs, changes, sources, tuple(notes),
+                    warnings)
+
+
+def _staleness(lib: Library, cases: tuple[CaseData, ...], current: str, regrade: str) -> Library:
+    """The library with what its result file lacks against the current suite: the cases it has no result for,
+    and, when its goldens digest is recorded and differs from the current one, that too."""
+    have = {r.case_id for r in lib.results}
+    ungraded = tuple((c.id, c.scheduler) for c in cases if c.id not in have)
+    reasons = []
+    if ungraded:
+        reasons.append(f"{len(cases) - len(ungraded)} of the suite's {len(cases)} cases graded, "
+                       f"{len(ungraded)} newer ones not")
+    if lib.goldens and current and lib.goldens != current:
+        reasons.append(f"graded against goldens {lib.goldens[:19]}, the suite's are {current[:19]}")
+    stale = ""
+    if reasons:
+        stale = f"graded against an older suite ({'; '.join(reasons)}); re-grade it: {regrade}"
+    return replace(lib, ungraded=ungraded, stale=stale)
 
 
 # --- cases and goldens ------------------------------------------------------------------------
@@ -338,11 +369,13 @@ def _library(document: Mapping, path: Path, expectations_dir: Path) -> Library:
     expectations = expectations_dir / f"{name}.toml"
     reasons = load_expectations(expectations) if expectations.is_file() else {}
     counts = {k: int(v) for k, v in document.get("counts", {}).items()}
+    suite = document.get("suite") if isinstance(document.get("suite"), dict) else {}
     return Library(
         name=name, library=str(document.get("library") or name.split("-")[0]), version=str(adapter.get("version", "")),
         tolerance=Tolerance(float(tol.get("rel", 0.0)), float(tol.get("abs", 0.0)), str(tol.get("reason", "bit-exact"))),
         counts=counts, results=tuple(results), reasons=reasons, source=display_path(path),
         expectations_source=display_path(expectations) if expectations.is_file() else "",
+        goldens=str(suite.get("goldens") or ""),
     )
 
 

@@ -115,7 +115,8 @@ def _scheduler_pages(site: SiteData, by_scheduler, render, built: Plan) -> None:
                           "plot": _figure("../" + src, plot), "differs": _differing(case, site),
                           "scoped": f"{len(case.records)} traces: {scoped}" if len(case.records) > 1 else ""})
         libraries = [{"variant": lib.name, "href": f"../{library_path(lib.name)}#{scheduler}",
-                      "counts": lib.categories(scheduler), "total": sum(lib.categories(scheduler).values())}
+                      "counts": lib.categories(scheduler), "total": sum(lib.categories(scheduler).values()),
+                      "stale": lib.stale}
                      for lib in site.libraries]
         render(f"schedulers/{scheduler}.html", "scheduler.html", scheduler=scheduler, cases=items,
                libraries=libraries, torch_docs=TORCH_DOCS.format(scheduler))
@@ -130,6 +131,9 @@ def _library_pages(site: SiteData, base_url: str, render, built: Plan) -> None:
             rows = [{"id": r.case_id, "href": f"../{case_path(r.case_id)}" if site.case(r.case_id) else "",
                      "status": r.status, "divergence": divergence_text(r), "reason": lib.reasons.get(r.case_id, "")}
                     for r in lib.results if r.scheduler == scheduler]
+            rows += [{"id": case_id, "href": f"../{case_path(case_id)}", "status": "ungraded",
+                      "divergence": "no result: the result file predates this case", "reason": ""}
+                     for case_id, of in lib.ungraded if of == scheduler]
             sections.append({"scheduler": scheduler, "counts": lib.categories(scheduler), "rows": rows})
         totals = lib.categories()
         render(library_path(lib.name), "library.html", lib=lib, sections=sections, totals=totals,
@@ -276,6 +280,10 @@ def _library_rows(case: CaseData, site: SiteData, root: str) -> list[dict]:
     for lib in site.libraries:
         result = lib.result(case.id)
         if result is None:
+            if lib.stale:
+                rows.append({"variant": lib.name, "href": f"{root}{library_path(lib.name)}", "status": "ungraded",
+                             "divergence": "no result: " + lib.stale, "reason": "", "differs": False,
+                             "expectations": lib.expectations_source})
             continue
         detail = divergence_text(result) if result.category != "unsupported" else (
             "needs " + ", ".join(result.missing) if result.missing else result.detail)
@@ -342,6 +350,8 @@ def badge_json(lib: Library) -> dict:
     message = f"{counts['pass']} pass / {counts['differs']} differ"
     if counts["error"]:
         message += f" / {counts['error']} error"
+    if counts["ungraded"]:
+        message += f" / {counts['ungraded']} not graded"
     unexplained = sum(statuses[s] for s in ("fail", "error", "timeout", "crash", "xpass"))
     color = ("none" if not lib.results else "unexplained" if unexplained
              else "known" if counts["differs"] else "clean")
@@ -384,8 +394,24 @@ def _timeline(site: SiteData, jobs: list[tuple[str, plots.Plot]]) -> list[dict]:
                 unattributed[after].append({"id": case.id, "href": case_path(case.id),
                                             "difference": f"from torch {before}: "
                                             + describe_change(case.case, rb.trace, ra.trace)})
-    return [{"release": r, "run": site.runs.get(r), "changes": by_release.get(r, []), "first": i == 0,
+    return [{"release": r, "run": site.runs.get(r), "run_note": _run_note(site.runs.get(r), site),
+             "changes": by_release.get(r, []), "first": i == 0,
              "unattributed": unattributed.get(r, [])} for i, r in enumerate(site.releases)]
+
+
+_RUN_COUNT = re.compile(r"(\d+) (pass|fail|error|timeout|crash|unsupported|skip|xfail|xpass)\b")
+
+
+def _run_note(run, site: SiteData) -> str:
+    """'' when a release's recorded env run graded as many cases as the suite has; else what it covered."""
+    if run is None or not run.run:
+        return ""
+    graded = sum(int(n) for n, _ in _RUN_COUNT.findall(run.run))
+    if not graded or graded == len(site.cases):
+        return ""
+    return (f"this run graded {graded} cases, against an older suite: the suite has {len(site.cases)} now, "
+            f"{len(site.cases) - graded} of them not graded in it" if graded < len(site.cases) else
+            f"this run graded {graded} cases; the suite has {len(site.cases)}")
 
 
 def _change_view(change: Change, site: SiteData, jobs: list) -> dict:
@@ -459,6 +485,8 @@ class _SiteView:
         self.runs = site.runs
         self.changes = site.changes
         self.notes = site.notes
+        self.warnings = site.warnings
+        self.stale = [lib for lib in site.libraries if lib.stale]
         self.sources = SimpleNamespace(**{f.name: display_path(getattr(site.sources, f.name))
                                           for f in fields(site.sources)})
 

@@ -107,7 +107,8 @@ def test_run_in_process(benchmark, medians, summary):
 @pytest.mark.benchmark(group="harness: commands (s)")
 def test_command(benchmark, medians, summary, name):
     command, target = COMMANDS[name]
-    benchmark.extra_info.update(what=name, **({"target_ratio": target, "floor": "command floor"} if target else {}))
+    benchmark.extra_info.update(what=name, **({"target_ratio": target, "floor": "command floor",
+                                               "cases": len(cases_mod.load_cases())} if target else {}))
     # one warm-up round: the first start reads torch from disk, every later one from the page cache
     benchmark.pedantic(lambda: subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
                                               stderr=subprocess.DEVNULL), rounds=COMMAND_ROUNDS, warmup_rounds=1)

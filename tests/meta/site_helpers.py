@@ -17,7 +17,8 @@ CHANGES_FIXTURE = Path(__file__).parent / "site_fixtures" / "changes.toml"
 
 # How the matrix must count each status, written out here rather than imported from the code under test.
 COUNTED_AS = {"pass": "pass", "xpass": "pass", "fail": "differs", "xfail": "differs", "error": "error",
-              "timeout": "error", "crash": "error", "unsupported": "unsupported", "skip": "skip"}
+              "timeout": "error", "crash": "error", "unsupported": "unsupported", "skip": "skip",
+              "ungraded": "ungraded"}  # a page's row for a current case its result file has no result for
 
 _BUILT: dict[str, tuple[Path, str]] = {}
 
@@ -73,14 +74,33 @@ def internal_target(page: Path, url: str, root: Path) -> tuple[Path, str] | None
     return target, unquote(parts.fragment)
 
 
+def current_cases() -> dict[str, str]:
+    """case id -> top-level scheduler, read from the case files with tomllib (not through conformance)."""
+    import tomllib
+
+    found = {}
+    for path in sorted((ROOT / "golden" / "cases").glob("*.toml")):
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        default = data.get("defaults", {}).get("scheduler")
+        for case in data.get("case", []):
+            found[case["id"]] = case.get("scheduler", default)
+    return found
+
+
 def expected_matrix(results_dir: Path = RESULTS) -> dict[tuple[str, str], Counter]:
-    """(variant, scheduler) -> Counter of categories, from the result files alone."""
+    """(variant, scheduler) -> Counter of categories, from the result files and the case files alone: a
+    current case a result file has no result for is `ungraded` (the file predates it)."""
     cells: dict[tuple[str, str], Counter] = {}
+    cases = current_cases()
     for path in sorted(results_dir.glob("*.json")):
         document = json.loads(path.read_text(encoding="utf-8"))
         variant = document.get("variant") or document["adapter"]["name"]
         for result in document["results"]:
             cells.setdefault((variant, result["scheduler"]), Counter())[COUNTED_AS[result["status"]]] += 1
+        graded = {r["id"] for r in document["results"]}
+        for case_id, scheduler in cases.items():
+            if case_id not in graded:
+                cells.setdefault((variant, scheduler), Counter())["ungraded"] += 1
     return cells
 
 

@@ -31,7 +31,7 @@ from conformance.site import Sources, data  # noqa: E402
 
 pytestmark = pytest.mark.release_independent
 
-CATEGORIES = ("pass", "differs", "error", "unsupported", "skip")
+CATEGORIES = ("pass", "differs", "error", "unsupported", "skip", "ungraded")
 # Flags that work in containers and keep the browser off the network (it only talks to 127.0.0.1 here).
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]

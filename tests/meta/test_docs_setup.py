@@ -1,0 +1,50 @@
+"""The setup steps the docs give a new user work as written, in either order, with the reference torch
+(issue 20, items 1 and 3)."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+from conformance.golden import REFERENCE_RELEASE
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES_README = (ROOT / "examples" / "README.md").read_text(encoding="utf-8")
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def setup_block() -> str:
+    """The bash block of examples/README.md's "Set up once" paragraph."""
+    start = EXAMPLES_README.index("Set up once")
+    return re.search(r"```bash\n(.*?)```", EXAMPLES_README[start:], re.S).group(1)
+
+
+def test_tox_writes_no_venv_redirect_file_into_the_checkout():
+    """tox >= 4.67 writes a `.venv` file (PEP 832 redirect to .tox/<env>) after a run unless told not to;
+    examples/README's venv step then cannot create its directory. Checked with tox 4.67.17 on a scratch
+    project: without the key `.venv` is a file holding `.tox/a` and `python -m venv .venv` fails."""
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(ROOT / "tox.ini", encoding="utf-8")
+    assert ini.getboolean("tox", "venv_redirect", fallback=None) is False
+
+
+def test_the_walkthroughs_venv_cannot_collide_with_what_tox_leaves():
+    """The walkthrough's venv is not `.venv` (where a tox run from before the setting above left a file) and
+    stays under .gitignore's `.venv*/`."""
+    created = re.findall(r"python -m venv (\S+)", setup_block())
+    assert created and all(Path(v).name != ".venv" and not v.startswith(".tox") for v in created), created
+    assert all(re.fullmatch(r"\.venv\S*", v) for v in created), "keep it under .gitignore's `.venv*/`"
+
+
+def test_every_documented_install_pins_the_reference_torch():
+    """An unpinned torch (`.[torch]`, `pip install torch`) installs the newest release - on Linux several GB
+    of CUDA wheels - which then grades itself against 2.13.0's goldens and serves as fuzz's reference."""
+    for name, text in (("README.md", README), ("examples/README.md", EXAMPLES_README)):
+        for block in re.findall(r"```(?:bash|console)\n(.*?)```", text, re.S):
+            for line in block.splitlines():
+                if re.search(r"\bpip install\b", line) and re.search(r"\[[^\]]*\btorch\b|\btorch\b(?![=\w-])", line):
+                    assert f"torch=={REFERENCE_RELEASE}" in line or re.search(r"torch==\d", line), (name, line)
+                    assert not re.search(r"\[[^\]]*\btorch\b", line), f"{name}: the unpinned torch extra: {line}"
+    assert f"torch=={REFERENCE_RELEASE}" in setup_block()
+    assert f"reference torch is {REFERENCE_RELEASE}" in EXAMPLES_README
