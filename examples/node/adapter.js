@@ -28,6 +28,10 @@ function handle(line) {
       if (!INFO.schedulers.includes(s) || !CONSTRUCTORS[s]) return { unsupported: `scheduler ${s} not implemented` };
     }
     if (c.tensor_lr === true && !INFO.features.includes('tensor_lr')) return { unsupported: 'tensor_lr' };
+    // an integer lr under tensor_lr is an int64 tensor (spec 3.3): int64 arithmetic is not implemented here
+    if (c.tensor_lr === true && c.groups.some((g) => typeof g.lr === 'bigint' || typeof g.initial_lr === 'bigint')) {
+      return { unsupported: 'an integer lr under tensor_lr (an int64 tensor, spec 3.3) is not implemented' };
+    }
     try {
       return { trace: runCase(c, INFO) };
     } catch (e) {

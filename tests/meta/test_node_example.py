@@ -45,6 +45,13 @@ def run(tmp_path, monkeypatch, math: str | None, *extra) -> tuple[int, dict]:
     return code, json.loads(out.read_text())
 
 
+def not_implemented(case) -> bool:
+    """What the example answers as unsupported: the interventions (spec 4.5), and an integer lr under tensor_lr
+    (an int64 tensor, spec 3.3), which it does not implement."""
+    return bool(case.interventions) or (case.tensor_lr and any(
+        isinstance(g.get(key), int) and not isinstance(g.get(key), bool) for g in case.groups for key in ("lr", "initial_lr")))
+
+
 def statuses(document) -> dict[str, str]:
     return {r["id"]: r["status"] for r in document["results"]}
 
@@ -58,7 +65,7 @@ def test_it_declares_everything_and_passes_every_case_bit_exact(tmp_path, monkey
     assert set(declared["features"]) == set(FEATURES) - set(INTERVENTION_FEATURES.values())
     assert set(declared["observables"]) == {"last_lr", "messages"}
     assert (declared["tolerance"]["rel"], declared["tolerance"]["abs"]) == (0.0, 0.0)
-    assert statuses(document) == {case.id: "unsupported" if case.interventions else "pass" for case in load_cases()}, \
+    assert statuses(document) == {case.id: "unsupported" if not_implemented(case) else "pass" for case in load_cases()}, \
         [r["detail"] for r in document["results"] if r["status"] != "pass"][:5]
     assert code == 0
 
@@ -68,7 +75,7 @@ def test_with_v8_math_it_passes_every_case_within_its_declared_tolerance(tmp_pat
     tolerance = document["adapter"]["tolerance"]
     assert (tolerance["rel"], tolerance["abs"]) == (V8_TOLERANCE, 0.0)
     assert "V8's Math.cos/Math.pow differ from glibc's" in tolerance["reason"]
-    assert statuses(document) == {case.id: "unsupported" if case.interventions else "pass" for case in load_cases()}
+    assert statuses(document) == {case.id: "unsupported" if not_implemented(case) else "pass" for case in load_cases()}
     assert code == 0
 
 
