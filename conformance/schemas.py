@@ -92,7 +92,7 @@ def case_file_problems(path: Path, validators=None) -> list[str]:
         errors = sorted(case_validator.iter_errors(merged), key=lambda e: list(map(str, e.absolute_path)))
         if errors:
             case_id = merged.get("id") if isinstance(merged.get("id"), str) else f"<case #{index + 1}>"
-            where = _where(path, case_id, text)
+            where = _where(path, case_id, text, index)
             found.extend(f"{where}: {_explain(e)}" for e in errors)
     return found
 
