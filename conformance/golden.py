@@ -535,10 +535,15 @@ def _write_holder(holder_file: Path) -> None:
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
     since = datetime.datetime.now().isoformat(timespec="seconds")
     text = f"pid {os.getpid()} on {socket.gethostname()} ({command}, since {since})"
-    with contextlib.suppress(OSError):
-        temporary = holder_file.with_name(holder_file.name + f".{os.getpid()}")
+    temporary = holder_file.with_name(holder_file.name + f".{os.getpid()}")
+    try:
         temporary.write_text(text + "\n", encoding="utf-8")
         os.replace(temporary, holder_file)
+    except OSError:
+        # a full disk creates the file and then fails to fill it: leave no empty temporary behind (the note is
+        # a courtesy to a waiting writer; the lock itself is what protects the goldens)
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def _holder(holder_file: Path) -> str:
