@@ -140,6 +140,18 @@ def load_cases(directory: Path = CASES_DIR) -> list[Case]:
     return cases
 
 
+def read_text(path: Path) -> str:
+    """A data file's text. Raises CaseError, one line naming the file (and the line of the first byte that is
+    not UTF-8), for what cannot be read as UTF-8 text: a directory, a missing file, another encoding."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise CaseError(f"{_rel(path)}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x})") from None
+    except OSError as exc:
+        raise CaseError(f"{_rel(path)}: cannot read ({exc.strerror})") from None
+
+
 def load_file(path: Path) -> list[Case]:
     """The cases of one file. Raises CaseError with every problem in it."""
     loaded, problems = _load_file(path)
@@ -152,12 +164,9 @@ def _load_file(path: Path) -> tuple[list[tuple[Case, int]], list[str]]:
     """The cases of one file that parse, each with the line of its id (0: unknown), and one line per
     problem."""
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = exc.object[: exc.start].count(b"\n") + 1
-        return [], [f"{_rel(path)}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x})"]
-    except OSError as exc:
-        return [], [f"{_rel(path)}: cannot read ({exc.strerror})"]
+        text = read_text(path)
+    except CaseError as exc:
+        return [], [str(exc)]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

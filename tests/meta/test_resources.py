@@ -45,6 +45,27 @@ def test_an_unknown_expectations_name_is_one_line_naming_the_shipped_ones(capsys
     assert err.count("\n") == 1 and "no-such-library: expectations file not found" in err and "paddle-float64" in err
 
 
+@pytest.mark.parametrize("content, message", [
+    (b'[[differs]]\nid = ["a"]\nreason = "x"\n', ".toml:1: [[differs]] #1: 'id' must be a string, got list"),
+    (b'[[differs]]\nid = "x"\nreason = "y"\n\n[[differs]]\nid = "z"\nreason = 3\n',
+     ".toml:5: [[differs]] #2: 'reason' must be a string, got int"),
+    (b'[[differs]]\nid = "x"\nreason = "y"\nlink = {}\n', "'link' must be a string, got dict"),
+    (b"differs = 3\n", ".toml: 'differs' must be [[differs]] tables, got int"),
+    (b'[[differs]]\nid = "x"\nreason = "\xff"\n', ".toml:3: not UTF-8 text (byte 0xff)"),
+    (None, ".toml: cannot read (Is a directory)"),
+])
+def test_a_malformed_expectations_file_is_one_line_exit_2(tmp_path, capsys, content, message):
+    # found by tools/mutate_data.py: these were tracebacks (or, for a list id, a silent non-match)
+    path = tmp_path / "mine.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    assert main(["run", "-k", CASE, "--expectations", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
 def test_the_result_records_the_suite_version_and_the_goldens_digest(tmp_path):
     from test_reports import schema_validator
 
