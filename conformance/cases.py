@@ -59,6 +59,7 @@ SCHEDULERS = (
     "CyclicLR",
     "CosineAnnealingWarmRestarts",
     "OneCycleLR",
+    "SWALR",  # torch.optim.swa_utils.SWALR: an LRScheduler that lives outside lr_scheduler
 )
 COMPOSITES = ("ChainedScheduler", "SequentialLR")
 OPTIMIZERS = ("SGD", "Adam", "Adagrad")  # Adagrad: an optimizer with neither momentum nor betas

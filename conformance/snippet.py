@@ -38,7 +38,8 @@ def torch_snippet(case: Case) -> str:
     wraps = any(a.do == "wrap-optimizer-step" and a.keep_attributes for a in case.interventions)
     imports = (["import functools"] if wraps else []) + (["import io"] if resume else [])
     lines += [*imports, "", "import torch"] if imports else ["import torch"]
-    lines += ["from torch.optim import lr_scheduler", ""]
+    modules = "lr_scheduler, swa_utils" if "SWALR" in case.schedulers else "lr_scheduler"
+    lines += [f"from torch.optim import {modules}", ""]
     sources = _callable_classes(case.scheduler)
     for action in case.interventions:
         if action.scheduler is not None:
@@ -184,8 +185,13 @@ def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str) -> list
             args.append(f"schedulers=[{', '.join(child_names)}]")
     for key, value in kwargs.items():
         args.append(f"{key}={_callable(value) if key in CALLABLE_KWARGS else _literal(value)}")
-    lines.append(f"{name} = lr_scheduler.{spec.name}({', '.join(args)})")
+    lines.append(f"{name} = {_module(spec.name)}.{spec.name}({', '.join(args)})")
     return lines
+
+
+def _module(scheduler: str) -> str:
+    """The torch.optim module a scheduler class is in: SWALR is in swa_utils, the fifteen in lr_scheduler."""
+    return "swa_utils" if scheduler == "SWALR" else "lr_scheduler"
 
 
 def _callable(spec) -> str:
