@@ -24,6 +24,7 @@ import math
 from collections.abc import Mapping
 
 from conformance import vocabulary
+from conformance.cases import reference_module
 from conformance.model import CALLABLE_KWARGS, Case, SchedulerSpec
 
 INDENT = "    "
@@ -38,8 +39,8 @@ def torch_snippet(case: Case) -> str:
     wraps = any(a.do == "wrap-optimizer-step" and a.keep_attributes for a in case.interventions)
     imports = (["import functools"] if wraps else []) + (["import io"] if resume else [])
     lines += [*imports, "", "import torch"] if imports else ["import torch"]
-    modules = "lr_scheduler, swa_utils" if "SWALR" in case.schedulers else "lr_scheduler"
-    lines += [f"from torch.optim import {modules}", ""]
+    modules = sorted({"lr_scheduler"} | {_module(name) for name in case.schedulers})
+    lines += [f"from torch.optim import {', '.join(modules)}", ""]
     sources = _callable_classes(case.scheduler)
     for action in case.interventions:
         if action.scheduler is not None:
@@ -190,8 +191,8 @@ def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str) -> list
 
 
 def _module(scheduler: str) -> str:
-    """The torch.optim module a scheduler class is in: SWALR is in swa_utils, the fifteen in lr_scheduler."""
-    return "swa_utils" if scheduler == "SWALR" else "lr_scheduler"
+    """The torch.optim submodule a scheduler class is in: lr_scheduler, or swa_utils for SWALR."""
+    return reference_module(scheduler).rsplit(".", 1)[1]
 
 
 def _callable(spec) -> str:

@@ -21,11 +21,12 @@ Mapping from a case to torch (the contract every golden was generated under):
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 
 from conformance import vocabulary
 from conformance.adapters.base import Session, StatefulAdapter
-from conformance.cases import COMPOSITES, SCHEDULERS
+from conformance.cases import COMPOSITES, SCHEDULERS, reference_module
 from conformance.model import CALLABLE_KWARGS, FEATURES, AdapterInfo, Case, SchedulerSpec
 
 
@@ -49,12 +50,9 @@ def torch_optimizer(case: Case, as_lr=lambda value: value):
 
 
 def scheduler_class(name: str):
-    """torch's class for a scheduler name, or None where the installed release lacks it: the fifteen live in
-    torch.optim.lr_scheduler, SWALR in torch.optim.swa_utils (an LRScheduler subclass all the same)."""
-    import torch.optim.lr_scheduler as lr_scheduler
-    import torch.optim.swa_utils as swa_utils
-
-    return getattr(lr_scheduler, name, None) or getattr(swa_utils, name, None)
+    """torch's class for a scheduler name, or None where the installed release lacks it (most live in
+    torch.optim.lr_scheduler, SWALR in torch.optim.swa_utils: cases.reference_module)."""
+    return getattr(importlib.import_module(reference_module(name)), name, None)
 
 
 def _release(version: str) -> str:
