@@ -59,8 +59,19 @@ SCHEDULERS = (
     "CyclicLR",
     "CosineAnnealingWarmRestarts",
     "OneCycleLR",
+    "SWALR",  # torch.optim.swa_utils.SWALR: an LRScheduler that lives outside lr_scheduler
 )
 COMPOSITES = ("ChainedScheduler", "SequentialLR")
+# Where the reference defines each scheduler class (snippets import it, the site links its documentation):
+# torch.optim.lr_scheduler, except SWALR, which torch keeps with stochastic weight averaging.
+REFERENCE_MODULES = {"SWALR": "torch.optim.swa_utils"}
+
+
+def reference_module(scheduler: str) -> str:
+    """The dotted module of the reference's class for `scheduler` ("torch.optim.lr_scheduler" for most)."""
+    return REFERENCE_MODULES.get(scheduler, "torch.optim.lr_scheduler")
+
+
 OPTIMIZERS = ("SGD", "Adam", "Adagrad")  # Adagrad: an optimizer with neither momentum nor betas
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9][a-z0-9._-]*$")

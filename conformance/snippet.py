@@ -24,6 +24,7 @@ import math
 from collections.abc import Mapping
 
 from conformance import vocabulary
+from conformance.cases import reference_module
 from conformance.model import CALLABLE_KWARGS, Case, SchedulerSpec
 
 INDENT = "    "
@@ -38,7 +39,8 @@ def torch_snippet(case: Case) -> str:
     wraps = any(a.do == "wrap-optimizer-step" and a.keep_attributes for a in case.interventions)
     imports = (["import functools"] if wraps else []) + (["import io"] if resume else [])
     lines += [*imports, "", "import torch"] if imports else ["import torch"]
-    lines += ["from torch.optim import lr_scheduler", ""]
+    modules = sorted({"lr_scheduler"} | {_module(name) for name in case.schedulers})
+    lines += [f"from torch.optim import {', '.join(modules)}", ""]
     sources = _callable_classes(case.scheduler)
     for action in case.interventions:
         if action.scheduler is not None:
@@ -184,8 +186,13 @@ def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str) -> list
             args.append(f"schedulers=[{', '.join(child_names)}]")
     for key, value in kwargs.items():
         args.append(f"{key}={_callable(value) if key in CALLABLE_KWARGS else _literal(value)}")
-    lines.append(f"{name} = lr_scheduler.{spec.name}({', '.join(args)})")
+    lines.append(f"{name} = {_module(spec.name)}.{spec.name}({', '.join(args)})")
     return lines
+
+
+def _module(scheduler: str) -> str:
+    """The torch.optim submodule a scheduler class is in: lr_scheduler, or swa_utils for SWALR."""
+    return reference_module(scheduler).rsplit(".", 1)[1]
 
 
 def _callable(spec) -> str:

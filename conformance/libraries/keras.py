@@ -92,6 +92,7 @@ PORTING = {
                                             "t_mul=T_mult, m_mul=1.0, alpha=eta_min / lr)",
                                         "keras finds the cycle of a step with a logarithm when t_mul != 1."),
     "OneCycleLR": Port(None, "keras has no one-cycle schedule."),
+    "SWALR": Port(None, "keras has no SWA learning-rate scheduler (keras.optimizers.schedules has no anneal-to-a-constant from the group's current lr)."),
 }
 
 _FLOAT64 = Tolerance(

@@ -110,6 +110,7 @@ PORTING = {
                                         "one-argument ops.Log with a base); a non-number eta_min is a TypeError "
                                         "(torch: ValueError)."),
     "OneCycleLR": Port(None, "MindSpore's experimental lr_scheduler has no OneCycleLR (and no momentum cycling)."),
+    "SWALR": Port(None, "MindSpore's experimental lr_scheduler has no SWALR (no SWA learning-rate schedule)."),
 }
 
 _TOLERANCE = Tolerance(

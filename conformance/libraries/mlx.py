@@ -111,6 +111,7 @@ PORTING = {
         "phase ends; three_phase adds the phase back to max_lr / div_factor. Phase ends must fall on whole "
         "steps. mlx does not schedule momentum (or Adam's betas): only cycle_momentum=False has an equivalent. "
         "torch extrapolates the last phase one step past total_steps - 1; mlx stays at the minimum." + GROUPS),
+    "SWALR": Port(None, "mlx has no SWA learning-rate schedule (mlx.optimizers schedules are functions of the step count, not an anneal from the current lr)."),
 }
 
 

@@ -111,6 +111,7 @@ PORTING = {
                            "by_epoch=True)",
                        "torch's phases and arithmetic. mmengine's OneCycleLR schedules the lr only: there is no "
                        "momentum cycle (cycle_momentum=True has no equivalent)."),
+    "SWALR": Port(None, "mmengine has no SWA learning-rate scheduler (its param schedulers have no anneal-to-swa_lr from the current lr)."),
 }
 
 _TOLERANCE = Tolerance(

@@ -127,6 +127,7 @@ PORTING = {
         "Momentum (beta1 for Adam) is a second schedule, max_momentum -> base_momentum -> max_momentum, given to "
         "inject_hyperparams. torch extrapolates the last phase one step past total_steps - 1; optax stays at the "
         "minimum." + X64),
+    "SWALR": Port(None, "optax has no SWA learning-rate schedule (a cosine decay to a floor is a function of the step count, not an anneal from the current lr)."),
 }
 
 _FLOAT64 = Tolerance(

@@ -153,6 +153,7 @@ PORTING = {
                        "total_steps - 1, ..., fractional included). paddle requires phase_pct < 0.5 with "
                        "three_phase. paddle does not cycle momentum: only cycle_momentum=False has an "
                        "equivalent." + GROUPS),
+    "SWALR": Port(None, "paddle.optimizer.lr has no SWA learning-rate scheduler."),
 }
 
 _FLOAT64 = Tolerance(

@@ -104,6 +104,7 @@ PORTING = {
         "cycle_mul != 1 timm finds the cycle of t with a logarithm, floor(log(1 - t / T_0 * (1 - T_mult), T_mult))." +
         WARMUP),
     "OneCycleLR": Port(None, "timm has no one-cycle schedule."),
+    "SWALR": Port(None, "timm has no SWA learning-rate scheduler."),
 }
 
 _TOLERANCE = Tolerance(

@@ -149,6 +149,28 @@ def test_composites_take_every_scheduler_as_a_child_in_any_position():
     assert {i for i, _ in positions} == set(range(strategies.MAX_CHILDREN))
 
 
+def test_swalr_draws_reach_its_clamps_its_upward_anneal_and_each_of_its_errors():
+    """SWALR's behaviour turns on anneal_epochs 0 and 1 (its max(1, ...) clamps), on swa_lr above the lr, on a
+    per-group swa_lr list, and on its three ValueErrors; drawn with SWALR at the top, each must appear."""
+    scope = strategies.Scope(frozenset(cases_mod.SCHEDULERS), frozenset(FEATURES), top=frozenset({"SWALR"}))
+    seen = Counter()
+    for data in draw_many(scope, 300):
+        kwargs, groups = data["kwargs"], data["groups"]
+        epochs, swa_lr = kwargs.get("anneal_epochs"), kwargs["swa_lr"]
+        seen["anneal_epochs=0"] += epochs == 0
+        seen["anneal_epochs=1"] += epochs == 1
+        seen["anneal_epochs default"] += epochs is None
+        seen["linear"] += kwargs.get("anneal_strategy") == "linear"
+        seen["per-group swa_lr"] += isinstance(swa_lr, list) and len(swa_lr) == len(groups)
+        seen["swa_lr above lr"] += not isinstance(swa_lr, list) and swa_lr > groups[0]["lr"]
+        seen["bad anneal_epochs"] += epochs is not None and (epochs < 0 or not isinstance(epochs, int))
+        seen["bad anneal_strategy"] += kwargs.get("anneal_strategy") not in (None, "cos", "linear")
+        seen["swa_lr list of the wrong length"] += isinstance(swa_lr, list) and len(swa_lr) != len(groups)
+    assert [name for name in ("anneal_epochs=0", "anneal_epochs=1", "anneal_epochs default", "linear",
+                              "per-group swa_lr", "swa_lr above lr", "bad anneal_epochs", "bad anneal_strategy",
+                              "swa_lr list of the wrong length") if seen[name] == 0] == []
+
+
 def test_plateau_metrics_land_exactly_on_the_threshold_boundary():
     """The walk puts a metric exactly at best * (1 - threshold) (min, rel) and its three siblings. Drawn with
     ReduceLROnPlateau at the top: over the whole language a few dozen plateau cases are drawn, and which of

@@ -281,4 +281,4 @@ class CosineAnnealingWarmRestarts extends S.LRScheduler {
   }
 }
 
-module.exports = { CYCLIC: { CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts } };
+module.exports = { CYCLIC: { CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts }, formatParam };

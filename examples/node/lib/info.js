@@ -6,7 +6,7 @@ const INFO = {
   protocol: 1n,
   schedulers: ['StepLR', 'MultiStepLR', 'ExponentialLR', 'CosineAnnealingLR', 'LinearLR', 'ReduceLROnPlateau',
     'ConstantLR', 'PolynomialLR', 'LambdaLR', 'MultiplicativeLR', 'ChainedScheduler', 'SequentialLR',
-    'CyclicLR', 'OneCycleLR', 'CosineAnnealingWarmRestarts'],
+    'CyclicLR', 'OneCycleLR', 'CosineAnnealingWarmRestarts', 'SWALR'],
   features: ['state_dict', 'last_epoch', 'scheduler_first', 'step_epoch', 'fractional_epoch', 'plateau', 'tensor_lr', 'momentum',
     'warnings', 'errors'],
   observables: ['last_lr', 'messages'],

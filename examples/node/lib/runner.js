@@ -6,8 +6,9 @@ const { Optimizer, serialize, deserialize } = require('./optimizer');
 const S = require('./schedulers');
 const C = require('./composites');
 const Y = require('./cyclic');
+const W = require('./swalr');
 
-const CONSTRUCTORS = { ...S.PLAIN, ...C.COMPOSITES, ...Y.CYCLIC };
+const CONSTRUCTORS = { ...S.PLAIN, ...C.COMPOSITES, ...Y.CYCLIC, ...W.SWA };
 
 function buildNode(node, opt) {
   const name = node.scheduler;
