@@ -194,6 +194,8 @@ def _callable(spec) -> str:
         return "[" + ", ".join(_callable(item) for item in spec) + "]"
     entry = vocabulary.ENTRIES[spec["fn"]]
     params = {**(entry.defaults or {}), **{k: v for k, v in spec.items() if k != "fn"}}
+    if not entry.is_callable:  # the user's mistake itself: the bare value where a callable belongs
+        return _literal(params["value"])
     if isinstance(entry.make, type):  # a callable object: its class is defined at the top of the snippet
         return f"{entry.make.__name__}({', '.join(f'{k}={_literal(params[k])}' for k in entry.params if k in params)})"
     bound = "".join(f", {key}={_literal(params[key])}" for key in entry.params if key in params)
