@@ -61,7 +61,7 @@ def torch_snippet(case: Case) -> str:
     args = (["metrics[step]"] if case.metrics is not None else []) + (["epochs[step]"] if case.epochs is not None else [])
     arg = ", ".join(args)
     observe = 'print(step, [float(g["lr"]) for g in optimizer.param_groups]'
-    if case.drives_momentum:
+    if case.observes_momentum:
         observe += ', [float(g["betas"][0] if "betas" in g else g["momentum"]) for g in optimizer.param_groups]'
     observe += ")"
     body = []
