@@ -89,6 +89,7 @@ CASE_KEYS = {
     "metrics",
     "epochs",
     "tensor_lr",
+    "observe_momentum",
     "torch",
     "tags",
     "expect_error",
@@ -267,6 +268,11 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CaseError("'tags' must be a list of strings")
     interventions = _parse_interventions(data.get("interventions", []), steps, len(groups), resume_at)
+    observe_momentum = data.get("observe_momentum", False)
+    if not isinstance(observe_momentum, bool):
+        raise CaseError("'observe_momentum' must be a boolean")
+    if observe_momentum and optimizer["name"] == "Adagrad":  # nothing to read: neither momentum nor betas
+        raise CaseError("'observe_momentum' needs an optimizer with momentum or betas, not Adagrad")
 
     return Case(
         id=case_id,
@@ -280,6 +286,7 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
         metrics=metrics,
         epochs=epochs,
         tensor_lr=bool(data.get("tensor_lr", False)),
+        observe_momentum=observe_momentum,
         torch=torch_range,
         tags=tuple(tags),
         expect_error=data.get("expect_error"),

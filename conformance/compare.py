@@ -43,7 +43,7 @@ def _same(expected: float | None, actual: float | None, tolerance: Tolerance) ->
 
 def compared_columns(case: Case, info: AdapterInfo) -> tuple[str, ...]:
     columns = ["lr"]
-    if case.drives_momentum:
+    if case.observes_momentum:
         columns.append("momentum")
     if "last_lr" in info.observables:
         columns.append("last_lr")

@@ -494,10 +494,10 @@ def row_problems(case: Case, trace: Trace, where: Path) -> list[str]:
         return [f"{show(where)}: events follow the error event at step {error.step}; an error ends the trace"]
     step_args = case.step_args
     for o in trace.observations:
-        if (o.momentum is not None) != case.drives_momentum:
+        if (o.momentum is not None) != case.observes_momentum:
             has = "has" if o.momentum is not None else "lacks"
             return [f"{show(where)}: step {o.step} group {o.group} {has} a momentum value; the case "
-                    + ("drives" if case.drives_momentum else "does not drive") + " momentum"]
+                    + ("observes" if case.observes_momentum else "does not observe") + " momentum"]
         want = None if step_args is None else float(step_args[o.step])
         if not _same(want, o.step_arg):
             return [f"{show(where)}: step {o.step} step_arg is {o.step_arg!r}, the case gives {want!r}"]

@@ -63,7 +63,7 @@ def torch_snippet(case: Case) -> str:
     args = (["metrics[step]"] if case.metrics is not None else []) + (["epochs[step]"] if case.epochs is not None else [])
     arg = ", ".join(args)
     observe = 'print(step, [float(g["lr"]) for g in optimizer.param_groups]'
-    if case.drives_momentum:
+    if case.observes_momentum:
         observe += ', [float(g["betas"][0] if "betas" in g else g["momentum"]) for g in optimizer.param_groups]'
     observe += ")"
     body = []
@@ -201,6 +201,8 @@ def _callable(spec) -> str:
         return "[" + ", ".join(_callable(item) for item in spec) + "]"
     entry = vocabulary.ENTRIES[spec["fn"]]
     params = {**(entry.defaults or {}), **{k: v for k, v in spec.items() if k != "fn"}}
+    if not entry.is_callable:  # the user's mistake itself: the bare value where a callable belongs
+        return _literal(params["value"])
     if isinstance(entry.make, type):  # a callable object: its class is defined at the top of the snippet
         return f"{entry.make.__name__}({', '.join(f'{k}={_literal(params[k])}' for k in entry.params if k in params)})"
     bound = "".join(f", {key}={_literal(params[key])}" for key in entry.params if key in params)

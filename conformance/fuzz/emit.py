@@ -23,8 +23,8 @@ from conformance.model import Case
 
 # The order keys are written in (the order golden/cases/*.toml use).
 KEY_ORDER = ("id", "why", "scheduler", "kwargs", "children", "optimizer", "groups", "steps", "protocol",
-             "resume_at", "epochs", "metrics", "tensor_lr", "interventions", "torch", "tags", "expect_error",
-             "expect_warning")
+             "resume_at", "epochs", "metrics", "tensor_lr", "observe_momentum", "interventions", "torch", "tags",
+             "expect_error", "expect_warning")
 # Keys always written even at their default value: a family file's [defaults] may set them, and a pasted
 # block must not inherit anything from there (every family file sets scheduler, groups and steps; two set
 # optimizer).
@@ -103,7 +103,7 @@ def _check_round_trip(case: Case, block: str) -> None:
 
 def _is_default(key: str, val) -> bool:
     return {"kwargs": val == {}, "protocol": val == "standard", "tensor_lr": val is False,
-            "tags": val == [], "torch": val == ""}.get(key, False)
+            "observe_momentum": val is False, "tags": val == [], "torch": val == ""}.get(key, False)
 
 
 def _children(children: list, indent: str) -> str:

@@ -168,6 +168,9 @@ class _Optax(StatefulAdapter):
     # --- sessions ---------------------------------------------------------------------------------
 
     def build(self, case: Case) -> Session:
+        if case.observes_momentum and not case.drives_momentum:
+            # optax schedules values; an optimizer's momentum that no schedule drives has no optax counterpart
+            raise Unsupported("observe_momentum: optax has no untouched optimizer momentum to report")
         if case.scheduler.name == "ReduceLROnPlateau":
             return _PlateauSession(self, case)
         lrs = group_lrs(case)

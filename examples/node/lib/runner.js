@@ -41,7 +41,7 @@ function runCase(caseObj, declared) {
   const steps = Number(caseObj.steps);
   const protocol = caseObj.protocol || 'standard';
   const resumeAt = caseObj.resume_at === undefined ? -1 : Number(caseObj.resume_at);
-  const momentum = drivesMomentum(caseObj);
+  const momentum = caseObj.observe_momentum === true || drivesMomentum(caseObj);  // spec 5.2
   const withLastLr = declared.observables.includes('last_lr');
   let opt; let sched;
 

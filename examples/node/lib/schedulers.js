@@ -279,6 +279,9 @@ class MultiplicativeLR extends LRScheduler {
   constructor(opt, kwargs) {
     const spec = kw('MultiplicativeLR', kwargs, 'lr_lambda', null, true);
     const fns = lambdas('MultiplicativeLR', opt, spec);
+    // Unlike LambdaLR, MultiplicativeLR checks its lambdas before anything calls them.
+    const bare = fns.find((f) => f.notCallable);
+    if (bare) throw new P.PyError('TypeError', `lr_lambda should be a function, but got ${P.typeName(bare.p.value)}`);
     super(opt, kw('MultiplicativeLR', kwargs, 'last_epoch', -1n));
     this._js_lambdas = fns;
     this._initialStep();
