@@ -1,4 +1,4 @@
-"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, export, regen, adapters, site.
+"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, export, regen, adapters, site, fuzz.
 
 Exit codes, the same for every command:
   0    conformant / nothing to do (check: the data is consistent; regen: written, or nothing to write)
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import math
 import os
 import sys
@@ -73,7 +74,7 @@ def _adapter_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lr-conformance", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="lr-conformance")
     parser.add_argument("--version", action="version", version=f"lr-conformance {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -110,7 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     _adapter_options(show)
     _filters(show)
 
-    sub.add_parser("check", help="lint case files and goldens: schema, ids, hashes, orphans")
+    sub.add_parser("check", help="lint case files and goldens: schema, ids, hashes, orphans",
+                   description="Validate the suite's data without grading anything: every case file against "
+                               "schemas/case.schema.json, unique ids, every case's golden present and matching its "
+                               "manifest hash and its case's spec hash, no orphan golden, and the shipped "
+                               "expectations files. Prints one line per problem; exit 0 when there is none, 2 "
+                               "otherwise.")
 
     export = sub.add_parser("export", help="write the resolved cases and their goldens as JSON lines "
                                            "(schemas/export.schema.json)")
@@ -131,10 +137,27 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("--adapter", default="torch", help=argparse.SUPPRESS)
 
     sub.add_parser("adapters", help="list the adapters registered by name (--adapter NAME): whether each one "
-                                    "loads here, and the version it grades")
+                                    "loads here, and the version it grades",
+                   description="List every adapter registered by name - the built-in torch and library adapters "
+                               "and any installed package's `lr_conformance.adapters` entry points - one line "
+                               "each: its class; whether it loads here and the library version it grades, or why "
+                               "not and what installs the library; and the shipped expectations for it "
+                               "(--expectations NAME), importable or not.")
     site_command.add_parser(sub)
     fuzz_command.add_parser(sub)
+    _describe_commands(parser, sub)
     return parser
+
+
+def _describe_commands(parser: argparse.ArgumentParser, sub) -> None:
+    """The top-level description lists every command there is (it once left out `fuzz`, added later), and a
+    command without a description of its own gets its one-line help as one (`check --help` said nothing)."""
+    parser.description = ("Golden traces of torch.optim.lr_scheduler and a harness that grades any LR scheduler "
+                          f"implementation against them. Commands: {', '.join(sub.choices)}.")
+    for action in sub._choices_actions:  # argparse keeps each command's help= here, and nowhere public
+        command = sub.choices[action.dest]
+        if not command.description:
+            command.description = action.help[0].upper() + action.help[1:] + "."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -511,24 +534,45 @@ def cmd_regen(args) -> int:
 
 def cmd_adapters(args) -> int:
     """One line per registered adapter: its name, its class, and whether it loads here - with the name and
-    version of what it grades (and the shipped expectations by that name) - or why not."""
+    version of what it grades - or why not and what installs it; and the shipped expectations by its name
+    either way (a library adapter states its variant and install command without the library)."""
     names = registered()
     shipped = set(resources.expectations_names())
     width, target_width = max(map(len, names)), max(map(len, names.values()))
     for name, target in sorted(names.items()):
+        variant, install = _declared(target)
         try:
             adapter = load_adapter(name)
         except (AdapterLoadError, SystemExit) as exc:
             reason = str(exc).removeprefix(f"--adapter {name!r}: ") or type(exc).__name__
             status = f"not importable: {reason}"
+            if install:  # what to install, not which of the library's own imports happened to fail first
+                status += f" - install it: {install} (in a checkout: tox -e {_library(target)})"
         else:
-            info = adapter.info
-            status = f"importable: {info.name} {info.version}"
-            if info.name in shipped:
-                status += f" (recorded differences: --expectations {info.name})"
+            variant = adapter.info.name
+            status = f"importable: {variant} {adapter.info.version}"
             adapter.close()
+        if variant in shipped:
+            status += f"; recorded differences: --expectations {variant}"
         print(f"{name:{width}}  {target:{target_width}}  {status}")
     return 0
+
+
+def _declared(target: str) -> tuple[str | None, str | None]:
+    """What a registered "module:Class" states without loading its library: the class's `variant` (its
+    info.name) and the module's `INSTALL` command (conformance/libraries/common.py's convention). (None, None)
+    for an adapter that states neither, or whose module does not import."""
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:  # noqa: BLE001 - load_adapter reports why, on the same line
+        return None, None
+    return getattr(getattr(module, attr, None), "variant", None), getattr(module, "INSTALL", None)
+
+
+def _library(target: str) -> str:
+    """The LIBRARY a registered adapter's module names (the tox env that installs it)."""
+    return importlib.import_module(target.partition(":")[0]).LIBRARY
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,

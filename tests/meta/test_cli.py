@@ -1,5 +1,6 @@
 """The command line, in-process: exit codes and one-line errors."""
 
+import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -221,3 +222,36 @@ def test_check_lints_the_shipped_expectations_files(monkeypatch, tmp_path, capsy
     out = capsys.readouterr().out
     assert code == 2
     assert f"{shipped / 'mylib.toml'}:2: [[differs]] id 'steplr/renamed' names no case of the suite" in out
+
+
+# --- help texts ---------------------------------------------------------------------------------------------
+
+
+def _help(capsys, *command) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
+
+
+def test_the_top_level_help_describes_every_command(capsys):
+    from conformance.cli import COMMANDS
+
+    description = _help(capsys).partition("Commands: ")[2].partition(".")[0]
+    assert description.split(", ") == list(COMMANDS), description  # `fuzz` was left out once
+
+
+def test_every_command_has_a_description_in_its_own_help(capsys):
+    """`check --help` and `adapters --help` printed only their options."""
+    from conformance.cli import COMMANDS, build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) == set(COMMANDS)
+    assert not [name for name, command in commands.items() if not command.description]
+    for name in ("check", "adapters"):
+        assert commands[name].description.split()[0] in _help(capsys, name)
+
+
+def test_run_help_names_the_command_that_shows_the_shipped_expectations(capsys):
+    assert "(`lr-conformance adapters` shows them)" in _help(capsys, "run")  # each line names its own, tested in
+    # test_adapter_names.py, importable or not
