@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
                                        "case's id and why on stderr), without comparing")
     _adapter_options(show)
     _filters(show)
+    show.add_argument("--diff", action="store_true",
+                      help="print the golden and the actual trace side by side instead, in only what grading "
+                           "compares for this adapter (no last_lr column for one that does not observe it), "
+                           "rows that differ marked '>'; exit 1 when any case differs")
 
     sub.add_parser("check", help="lint case files and goldens: schema, ids, hashes, orphans",
                    description="Validate the suite's data without grading anything: every case file against "
@@ -421,20 +425,32 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     """Each case's trace as the goldens' CSV on stdout (so it diffs against golden/traces/<id>.csv), its id and
-    why on stderr. A case the adapter does not support says why on stderr; an adapter error exits 1."""
+    why on stderr; with --diff, the golden and the actual side by side (side_by_side). A case the adapter does
+    not support says why on stderr; an adapter error (or, with --diff, a difference) exits 1."""
     from conformance import runner
     from conformance.adapters import Unsupported
     from conformance.model import Status, Trace
 
     _refuse(_run_problems(args))
     chosen = _selected(args)
+    store = golden.load() if args.diff else None
     spec = resolve_spec(args.adapter)
     adapter, info = _load(args, spec)
-    errors = 0
+    unobserved = _unobserved(info)
+    if unobserved and not args.diff:
+        print(f"# {info.name} does not observe {' or '.join(unobserved)}: left empty here, unlike in the goldens "
+              "(`show --diff` shows only what it observes)", file=sys.stderr)
+    errors = differing = 0
     try:
         for case in chosen:
-            print(f"# {case.id}: {case.why}", file=sys.stderr, flush=True)
-            missing = runner.missing_capabilities(case, Trace(), info)
+            print(f"# {case.id}: {case.why}", file=sys.stdout if args.diff else sys.stderr, flush=True)
+            release = info.mirrors or (store.reference if store else None)
+            if store is not None and not cases_mod.applies_to(case, release):
+                print(f"lr-conformance: {case.id}: skipped: applies to torch{case.torch}, not {release}",
+                      file=sys.stderr)
+                continue
+            expected, expected_file = store.expected(case, release) if store else (Trace(), "")
+            missing = runner.missing_capabilities(case, expected, info)
             try:
                 if missing:
                     raise Unsupported(f"needs {', '.join(missing)}")
@@ -448,11 +464,46 @@ def cmd_show(args) -> int:
                 status = getattr(exc, "status", Status.ERROR).value
                 print(f"lr-conformance: {case.id}: {status}: {info.name}: {exc}", file=sys.stderr)
                 continue
-            sys.stdout.write(traces.dumps(trace))
+            if store is None:
+                sys.stdout.write(traces.dumps(trace))
+            else:
+                differing += _print_side_by_side(case, expected, expected_file, trace, info, unobserved)
             sys.stdout.flush()
     finally:
         _close(adapter)
-    return 1 if errors else 0
+    return 1 if errors or differing else 0
+
+
+def _unobserved(info) -> list[str]:
+    """What the goldens record and this adapter does not (so it is not compared)."""
+    return [name for name, declared in (("last_lr", "last_lr" in info.observables),
+                                        ("warnings", "warnings" in info.features)) if not declared]
+
+
+def _print_side_by_side(case, expected, expected_file: str, actual, info, unobserved) -> bool:
+    """`show --diff`'s table for one case, under the adapter's tolerance; whether any row differs."""
+    from conformance.compare import side_by_side
+
+    columns, rows = side_by_side(case, expected, actual, info)
+    left_out = f"; not compared: {', '.join(unobserved)}" if unobserved else ""
+    print(f"# golden {expected_file} | {info.name} {info.version}{left_out}")
+    width = 24
+    print(f" {'step':>5}  {'group':>5}  " + "  ".join(f"{c + ' ' + side:{width}}" for c in columns
+                                                    for side in ("golden", info.name)).rstrip())
+    for differs, step, group, pairs in rows:
+        mark = ">" if differs else " "
+        if group is None:  # an event: its two descriptions, on two lines when they differ
+            golden_text, actual_text = pairs[0]
+            print(f"{mark}{step:>5}  {'event':>5}  " + (f"golden: {golden_text}\n{'':14}{info.name}: {actual_text}"
+                                                        if differs else golden_text))
+            continue
+        cells = "  ".join(f"{_value(value):{width}}" for pair in pairs for value in pair)
+        print(f"{mark}{step:>5}  {group:>5}  {cells}".rstrip())
+    return any(row[0] for row in rows)
+
+
+def _value(value) -> str:
+    return "-" if value is None else repr(value)
 
 
 def cmd_check(args) -> int:
