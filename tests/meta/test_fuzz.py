@@ -375,6 +375,16 @@ def test_fuzz_prints_a_ready_to_paste_case_and_exits_1(capsys, tmp_path, monkeyp
     block = out[out.index("[[case]]"):out.index("  torch (standalone")]
     case = emit.parse_block(block)
     assert case.scheduler.name == "CosineAnnealingLR" and case.why.startswith("TODO")
+    # tidy: a short why, the details in comments wrapped at emit.COMMENT_WIDTH (the reproduce command whole),
+    # nothing of them lost to a cut
+    emitted = out[out.index("# found by"):out.index("[[case]]")]
+    comments = emitted.splitlines()
+    assert len(case.why) <= emit.WHY_LIMIT and all(line.startswith("#") for line in comments), emitted
+    assert all(len(line) <= emit.COMMENT_WIDTH for line in comments if not line.startswith("# reproduce:")), emitted
+    what = out.split("what:   ", 1)[1].splitlines()[0]
+    assert what in " ".join(line.lstrip("# ") for line in comments), block
+    assert any(line.startswith("# reproduce: lr-conformance fuzz ") and line.endswith(" --seed 0")
+               for line in comments), block
     assert "lr_scheduler.CosineAnnealingLR(optimizer" in out  # the torch snippet
     assert "--seed 0" in out and "examples/s" in out
     assert not (tmp_path / ".hypothesis").exists()  # hypothesis kept its files in the cache directory
