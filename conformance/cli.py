@@ -3,7 +3,7 @@
 Exit codes, the same for every command:
   0    conformant / nothing to do (check: the data is consistent; regen: written, or nothing to write)
   1    graded and not conformant: a case failed, errored, timed out, crashed or xpassed; or regen refused to
-       change or remove existing goldens without --accept
+       change or remove existing goldens without --accept; or show --diff found a case that differs
   2    a usage, data or configuration problem found before grading: a bad option or --adapter, filters that
        match no case, a malformed case file, a golden that is missing, corrupt (hash, encoding, rows) or older
        than its case, a malformed manifest, goldens that cannot be written. Every problem found is reported
