@@ -80,7 +80,7 @@ def lock_path(root: Path) -> Path:
 
 
 def show(path: Path) -> str:
-    """A path for messages: relative to the checkout when inside it (conformance.resources.display)."""
+    """A path for messages that opens from the current directory (conformance.resources.display)."""
     return resources.display(path)
 
 

@@ -99,7 +99,9 @@ class Session(ABC):
         step-epoch protocol, else plainly."""
 
     def save(self) -> Any:
-        """A checkpoint of optimizer and scheduler (declare `state_dict`)."""
+        """A checkpoint of optimizer and scheduler (declare `state_dict`): a copy (deep, or serialized), never
+        the live objects - restore() must show that fresh objects resume from it alone (spec 4.3). Called at
+        the start of iteration resume_at, when the scheduler has been stepped resume_at times."""
         raise NotImplementedError("this adapter does not declare the state_dict feature")
 
     # Interventions (spec 4.5). The runner calls each only for cases needing its feature, which the adapter

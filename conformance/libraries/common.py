@@ -6,6 +6,9 @@ generate docs/conformance-matrix.md and docs/porting/<lib>.md from it:
 
 * Import the library lazily (inside the adapter's __init__ or methods): the module must import without it.
 * `LIBRARY = "optax"` - the name the docs use for the library (docs/porting/<LIBRARY>.md).
+* `INSTALL = "pip install 'lr-conformance[optax]'"` - what installs the library (an extra of pyproject.toml where
+  there is one); `lr-conformance adapters` prints it, with the tox env named LIBRARY, when the library does not
+  import - rather than whichever of its dependencies happened to be imported first.
 * `PORTING = {torch scheduler name: Port(call, notes)}` - the porting guide, as data. One entry for each of
   the 16 torch schedulers (conformance.cases.SCHEDULERS):
     - `Port("optax.exponential_decay(init_value=lr, transition_steps=step_size, decay_rate=gamma, "
@@ -16,7 +19,9 @@ generate docs/conformance-matrix.md and docs/porting/<lib>.md from it:
   An adapter declares a scheduler in `info.schedulers` only if PORTING has a call for it
   (`check_porting(PORTING, adapter.info)` returns the inconsistencies; use it in tests/meta).
 * Adapter classes (`StatefulAdapter` / `FunctionAdapter` subclasses, zero-argument constructors). Variants
-  of one library (float32 / float64) are separate classes or zero-argument subclasses of one class.
+  of one library (float32 / float64) are separate classes or zero-argument subclasses of one class. Each class
+  names its variant in a class attribute, `variant = "optax-float64"`, and uses it as `info.name`: readable
+  without the library, so `lr-conformance adapters` names the class's expectations even where it cannot load.
 * Expectations: `expectations/<variant>.toml` (see conformance/expectations.py; the variant is the adapter's
   `info.name`), one per adapter class, with each known difference: case id, reason (first differing step +
   cause in the library's source), link. They ship in the wheel: `--expectations <variant>` names one.

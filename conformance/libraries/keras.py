@@ -41,6 +41,7 @@ from conformance.libraries.common import (
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "keras"
+INSTALL = "pip install 'lr-conformance[keras]'"  # `lr-conformance adapters` says it when the library does not import (tox -e keras)
 
 S = "keras.optimizers.schedules."
 PORTING = {
@@ -115,7 +116,7 @@ class _Keras(StatefulAdapter):
         keras.config.set_floatx(self.floatx)
         self._keras = keras
         self.info = AdapterInfo(
-            name=f"keras-{self.floatx}",
+            name=self.variant,
             version=f"{keras.__version__} ({keras.backend.backend()} backend)",
             schedulers=ported(PORTING),
             features=frozenset({"plateau"}),
@@ -259,9 +260,11 @@ class Keras64(_Keras):
     """keras 3 with floatx float64."""
 
     floatx = "float64"
+    variant = "keras-float64"
 
 
 class Keras32(_Keras):
     """keras 3 with the default floatx float32."""
 
     floatx = "float32"
+    variant = "keras-float32"

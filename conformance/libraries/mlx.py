@@ -49,6 +49,7 @@ from conformance.libraries.common import (
 from conformance.model import AdapterInfo, Case, SchedulerSpec
 
 LIBRARY = "mlx"
+INSTALL = "pip install 'lr-conformance[mlx]'"  # `lr-conformance adapters` says it when the library does not import (tox -e mlx)
 
 O = "mlx.optimizers."
 CONST = "lambda step: mx.array(v)"
@@ -118,6 +119,8 @@ PORTING = {
 class MLX(StatefulAdapter):
     """mlx.optimizers schedules on a real mlx SGD per param group, float32."""
 
+    variant = "mlx"
+
     def __init__(self) -> None:
         import mlx.core as mx
         import mlx.optimizers as optim
@@ -125,7 +128,7 @@ class MLX(StatefulAdapter):
         self._mx = mx
         self._optim = optim
         self.info = AdapterInfo(
-            name="mlx",
+            name=self.variant,
             version=mx.__version__,
             schedulers=ported(PORTING),
             features=frozenset(),

@@ -52,6 +52,7 @@ from conformance.libraries.common import (
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "optax"
+INSTALL = "pip install 'lr-conformance[optax]'"  # `lr-conformance adapters` says it when the library does not import (tox -e optax)
 
 X64 = (" Under JAX_ENABLE_X64 it carries float32 rounding (optax's int32 count; see the module docstring): wrap "
        "it as `lambda count: schedule(jnp.asarray(count, jnp.float64))` for float64.")
@@ -158,7 +159,7 @@ class _Optax(StatefulAdapter):
         if not hasattr(getattr(optax, "contrib", None), "reduce_on_plateau"):
             schedulers.discard("ReduceLROnPlateau")
         self.info = AdapterInfo(
-            name=f"optax-{'float64' if self.x64 else 'float32'}",
+            name=self.variant,
             version=optax.__version__,
             schedulers=frozenset(schedulers),
             features=frozenset({"momentum", "plateau"}),
@@ -325,9 +326,11 @@ class Optax64(_Optax):
     """optax with JAX_ENABLE_X64: float64 schedules."""
 
     x64 = True
+    variant = "optax-float64"
 
 
 class Optax32(_Optax):
     """optax in JAX's default float32."""
 
     x64 = False
+    variant = "optax-float32"

@@ -23,8 +23,28 @@ def test_a_checkout_reads_its_own_top_level_data():
     assert resources.IN_CHECKOUT and resources.DATA_ROOT == ROOT
     assert (cases.CASES_DIR, golden.TRACES_DIR) == (ROOT / "golden" / "cases", ROOT / "golden" / "traces")
     assert resources.schema_path("result") == ROOT / "schemas" / "result.schema.json"
-    assert resources.display(ROOT / "golden" / "traces" / "steplr" / "x.csv") == "golden/traces/steplr/x.csv"
     assert resources.display(Path("/elsewhere/x.csv")) == "/elsewhere/x.csv"
+
+
+def test_a_data_file_is_named_by_a_path_that_opens_from_the_current_directory(tmp_path, monkeypatch):
+    """An editable install run from another directory used to print `golden/traces/...` relative to the
+    checkout, which does not exist where the user stands: relative when under the current directory, else
+    absolute."""
+    trace = golden.TRACES_DIR / "steplr" / "gamma-half-step3.csv"
+    monkeypatch.chdir(golden.TRACES_DIR.parent)
+    assert resources.display(trace) == "traces/steplr/gamma-half-step3.csv"
+    monkeypatch.chdir(tmp_path)
+    assert resources.display(trace) == str(trace) and Path(resources.display(trace)).is_file()
+    assert resources.display(Path("sub/x.csv")) == "sub/x.csv"  # a relative path stays as the user gave it
+
+
+def test_a_failure_names_its_golden_by_a_path_that_opens_from_another_directory(tmp_path, monkeypatch, capsys):
+    tinysched = ROOT / "examples" / "tinysched" / "adapter.py"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TINYSCHED_BUG", "1")
+    assert main(["run", "--adapter", str(tinysched), "-k", CASE, "-q"]) == 1
+    named = [line.split("golden: ", 1)[1] for line in capsys.readouterr().out.splitlines() if "golden: " in line]
+    assert named and all(Path(path).is_file() for path in named), named
 
 
 def test_expectations_by_name_or_by_path(tmp_path, monkeypatch):
