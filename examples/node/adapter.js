@@ -25,10 +25,10 @@ function unspecified(c) {
   if (tensor && acts.some((a) => a.do === 'set' && a.key !== 'momentum' && typeof a.value === 'bigint')) {
     return 'an integer set under tensor_lr: spec 4.5 says a float32 tensor, 3.3 says an integer is int64';
   }
-  const firstAdd = Math.min(...acts.filter((a) => a.do === 'add-param-group').flatMap((a) => [a.at].flat()).map(Number));
-  const resumes = acts.filter((a) => a.do === 'resume').flatMap((a) => [a.at].flat()).map(Number);
-  if (c.resume_at !== undefined) resumes.push(Number(c.resume_at));
-  if (resumes.some((r) => r > firstAdd)) {
+  const iterations = (what) => acts.filter((a) => a.do === what).flatMap((a) => [a.at].flat()).map(Number);
+  const firstAdd = Math.min(...iterations('add-param-group'));
+  // resume_at comes before the iteration's actions; a resume action of the add's iteration may follow it
+  if (iterations('resume').some((r) => r >= firstAdd) || (c.resume_at !== undefined && Number(c.resume_at) > firstAdd)) {
     return 'a resume after add-param-group: the spec does not say how a checkpoint of more groups loads into fresh objects';
   }
   const plateauList = (node) => (node.scheduler === 'ReduceLROnPlateau' && Array.isArray((node.kwargs || {}).min_lr));
