@@ -1,6 +1,6 @@
 """The Node.js example (examples/node): an implementation written from docs/spec.md and the suite's data alone,
 graded over every case through the subprocess protocol exactly as a user would:
-`lr-conformance run --adapter 'cmd:node examples/node/adapter.js'`, in both of its numeric modes (about 15 s).
+`lr-conformance run --adapter 'cmd:node examples/node/adapter.js'`, in both of its numeric modes (about 20 s).
 Skipped, saying so, where `node` is not on PATH."""
 
 from __future__ import annotations
