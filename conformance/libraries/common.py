@@ -230,12 +230,16 @@ def group_lrs(case: Case) -> list[float]:
 
 class ScheduleSession(Session):
     """A Session over pure functions of the step count (optax schedules, keras LearningRateSchedules):
-    `lr_fn(n)` / `momentum_fn(n)` return the per-group values after n scheduler steps; the optimizer step
-    is a no-op. Only the standard protocol makes sense for it (declare no protocol features)."""
+    `lr_fn(n)` / `momentum_fn(n)` return the per-group values after n steps; n counts what the library's
+    schedule is evaluated at. With `by_updates` that is the optimizer's update count (optax inject_hyperparams'
+    `count`, keras `optimizer.iterations`): it advances with optimizer_step, so a skipped update (optax
+    apply_if_finite, keras LossScaleOptimizer on overflow) does not advance the schedule, and there is no
+    scheduler to step. Without it, scheduler steps count. Only the standard protocol makes sense for it."""
 
-    def __init__(self, lr_fn, momentum_fn=None) -> None:
+    def __init__(self, lr_fn, momentum_fn=None, by_updates: bool = False) -> None:
         self.lr_fn = lr_fn
         self.momentum_fn = momentum_fn
+        self.by_updates = by_updates
         self.count = 0
 
     def lrs(self):
@@ -245,10 +249,15 @@ class ScheduleSession(Session):
         return None if self.momentum_fn is None else self.momentum_fn(self.count)
 
     def optimizer_step(self) -> None:
-        pass
+        if self.by_updates:
+            self.count += 1
 
     def scheduler_step(self, metric=None, epoch=None) -> None:
         if epoch is not None:
             raise Unsupported("a pure function of the step count cannot be stepped to an explicit epoch")
-        self.count += 1
+        if not self.by_updates:
+            self.count += 1
 
+    def set_group(self, group, key, value) -> None:
+        raise Unsupported("the lr is the schedule's value at the update count, evaluated at every update: "
+                          "there is no stored lr to set")
