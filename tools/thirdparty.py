@@ -355,7 +355,39 @@ def porting_markdown(library: str, variants: list[Variant], summaries: dict[str,
                 names = ", ".join(n for n, _ in entries)
                 out.append(f"- {_code(case_id)} ({names}): {reason_text(entries[0][1])}")
             out.append("")
+    out += interventions_markdown(library, getattr(module, "INTERVENTIONS", {}), graded, summaries)
     return "\n".join(out)
+
+
+def interventions_markdown(library: str, interventions: dict, graded: list[Variant], summaries: dict[str, dict]):
+    """The porting guide's section on the interventions of spec 4.5: the adapter module's INTERVENTIONS table
+    (how a loop does each with the library, or why it has none) and the grades of the cases using each."""
+    from conformance.cases import load_cases
+    from conformance.model import INTERVENTIONS
+
+    uses = defaultdict(set)  # intervention -> ids of the cases using it
+    for case in load_cases():
+        for action in case.interventions:
+            uses[action.do].add(case.id)
+    out = ["## Interventions", "",
+           f"What real training loops do besides observe / optimizer step / scheduler step ([spec 4.5]"
+           f"(../spec.md#45-interventions)), as a loop around {library} does it, or why {library} has no such "
+           "thing. The adapter declares (and so is graded on) exactly the ones with a call.", ""]
+    for do in INTERVENTIONS:
+        port = interventions.get(do)
+        out += [f"### {do}", ""]
+        if port is None or port.call is None:
+            out += [f"**None.** {port.notes if port else 'Not described by the adapter.'}", ""]
+        else:
+            out += ["```python", port.call, "```", ""] + ([port.notes, ""] if port.notes else [])
+        grades = []
+        for v in graded:
+            counts = Counter(r["status"] for r in summaries[v.name]["results"] if r["id"] in uses[do])
+            if counts:
+                grades.append(f"{v.name}: {cell(counts)}")
+        if grades:
+            out += ["Graded: " + "; ".join(grades) + ".", ""]
+    return out
 
 
 def draft_expectations(summaries: dict[str, dict]) -> str:

@@ -32,19 +32,12 @@ from conformance.model import CALLABLE_KWARGS, FEATURES, AdapterInfo, Case, Sche
 
 def torch_optimizer(case: Case, as_lr=lambda value: value):
     """The torch optimizer every torch-based adapter (torch itself, mmengine, timm) builds for a case, so that
-    all of them drive the same thing: one 1-element zero Parameter per param group carrying the group's keys
-    (lists as tuples: betas), the case's optimizer class and kwargs, its default lr the first group's lr.
-    `as_lr` converts each lr / initial_lr (the torch reference makes 0-dim tensors of them for `tensor_lr`)."""
+    all of them drive the same thing: one param group per group table (torch_group), the case's optimizer class
+    and kwargs, its default lr the first group's lr. `as_lr` converts each lr / initial_lr (the torch reference
+    makes 0-dim tensors of them for `tensor_lr`)."""
     import torch
 
-    groups = []
-    for spec in case.groups:
-        group = {key: tuple(v) if isinstance(v, list) else v for key, v in spec.items()}
-        group["params"] = [torch.nn.Parameter(torch.zeros(1))]
-        for key in ("lr", "initial_lr"):
-            if key in spec:
-                group[key] = as_lr(spec[key])
-        groups.append(group)
+    groups = [torch_group(spec, as_lr) for spec in case.groups]
     kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in case.optimizer.kwargs.items()}
     return getattr(torch.optim, case.optimizer.name)(groups, **{"lr": groups[0]["lr"], **kwargs})
 
@@ -53,6 +46,29 @@ def scheduler_class(name: str):
     """torch's class for a scheduler name, or None where the installed release lacks it (most live in
     torch.optim.lr_scheduler, SWALR in torch.optim.swa_utils: cases.reference_module)."""
     return getattr(importlib.import_module(reference_module(name)), name, None)
+
+
+def torch_group(options, as_lr=lambda value: value) -> dict:
+    """A torch param group from a case's group table or an add-param-group's options (spec 4.5): a new
+    1-element zero Parameter carrying those keys (lists as tuples: betas; lr / initial_lr through `as_lr`)."""
+    import torch
+
+    group = {key: tuple(v) if isinstance(v, list) else v for key, v in options.items()}
+    for key in ("lr", "initial_lr"):
+        if key in options:
+            group[key] = as_lr(options[key])
+    return {**group, "params": [torch.nn.Parameter(torch.zeros(1))]}
+
+
+def wrapped_step(original, keep_attributes: bool):
+    """What accelerate / a GradScaler-style wrapper puts in place of an optimizer's `step` after the scheduler
+    was built (spec 4.5): a function calling the original; with `keep_attributes`, functools.wraps of it (which
+    copies the attributes a scheduler may have marked the original with)."""
+
+    def step(*args, **kwargs):
+        return original(*args, **kwargs)
+
+    return functools.wraps(original)(step) if keep_attributes else step
 
 
 def _release(version: str) -> str:
@@ -69,21 +85,10 @@ class TorchSession(Session):
         self.optimizer.param_groups[group][key] = self._as_lr(value) if key in ("lr", "initial_lr") else value
 
     def add_param_group(self, options) -> None:
-        import torch
-
-        group = {key: tuple(v) if isinstance(v, list) else v for key, v in options.items()}
-        for key in ("lr", "initial_lr"):
-            if key in group:
-                group[key] = self._as_lr(group[key])
-        self.optimizer.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], **group})
+        self.optimizer.add_param_group(torch_group(options, self._as_lr))
 
     def wrap_optimizer_step(self, keep_attributes) -> None:
-        original = self.optimizer.step
-
-        def step(*args, **kwargs):  # what accelerate / a GradScaler-style wrapper puts in its place
-            return original(*args, **kwargs)
-
-        self.optimizer.step = functools.wraps(original)(step) if keep_attributes else step
+        self.optimizer.step = wrapped_step(self.optimizer.step, keep_attributes)
 
     def add_scheduler(self, spec) -> TorchSession:
         return TorchSession(self.optimizer, self._adapter._scheduler(spec, self.optimizer))

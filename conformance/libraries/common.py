@@ -18,6 +18,12 @@ generate docs/conformance-matrix.md and docs/porting/<lib>.md from it:
     - `Port(None, "the library has no cyclic schedule")` - no faithful equivalent, and why.
   An adapter declares a scheduler in `info.schedulers` only if PORTING has a call for it
   (`check_porting(PORTING, adapter.info)` returns the inconsistencies; use it in tests/meta).
+* `INTERVENTIONS = {intervention: Port(call, notes)}` - the same for the interventions of spec 4.5 (keys:
+  conformance.model.INTERVENTIONS, "skip-optimizer-step" ... "resume"): how a user's loop does it with the
+  library, or `Port(None, "why")` when the library has no such thing. An adapter declares an intervention's
+  feature exactly when the table has a call for it (`expressed(INTERVENTIONS)` gives those features):
+  what the library's API can express is graded, not declared away (`check_porting(PORTING, info,
+  INTERVENTIONS)` checks both directions). docs/porting/<lib>.md prints the table.
 * Adapter classes (`StatefulAdapter` / `FunctionAdapter` subclasses, zero-argument constructors). Variants
   of one library (float32 / float64) are separate classes or zero-argument subclasses of one class. Each class
   names its variant in a class attribute, `variant = "optax-float64"`, and uses it as `info.name`: readable
@@ -50,7 +56,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from conformance.adapters.base import Session, Unsupported
-from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
+from conformance.model import INTERVENTION_FEATURES, AdapterInfo, Case, SchedulerSpec, Tolerance
 
 __all__ = [
     "TORCH_DEFAULTS",
@@ -58,6 +64,7 @@ __all__ = [
     "ScheduleSession",
     "Unsupported",
     "check_porting",
+    "expressed",
     "group_lrs",
     "kwargs_of",
     "onecycle_phases",
@@ -108,8 +115,17 @@ def ported(porting: Mapping[str, Port]) -> frozenset[str]:
     return frozenset(name for name, port in porting.items() if port.call is not None)
 
 
-def check_porting(porting: Mapping[str, Port], info: AdapterInfo) -> list[str]:
-    """Inconsistencies between a module's PORTING table and what an adapter declares (empty = consistent)."""
+def expressed(interventions: Mapping[str, Port]) -> frozenset[str]:
+    """The features of the interventions (spec 4.5) an INTERVENTIONS table has a call for: what the adapter
+    declares for them."""
+    return frozenset(INTERVENTION_FEATURES[do] for do, port in interventions.items()
+                     if do in INTERVENTION_FEATURES and port.call is not None)
+
+
+def check_porting(porting: Mapping[str, Port], info: AdapterInfo,
+                  interventions: Mapping[str, Port] | None = None) -> list[str]:
+    """Inconsistencies between a module's PORTING (and INTERVENTIONS) table and what an adapter declares
+    (empty = consistent)."""
     from conformance.cases import SCHEDULERS
 
     problems = [f"PORTING has no entry for {name}" for name in SCHEDULERS if name not in porting]
@@ -119,6 +135,16 @@ def check_porting(porting: Mapping[str, Port], info: AdapterInfo) -> list[str]:
         for name in sorted(info.schedulers)
         if porting.get(name, Port(None)).call is None
     ]
+    if interventions is None:
+        return problems
+    problems += [f"INTERVENTIONS has no entry for {do}" for do in INTERVENTION_FEATURES if do not in interventions]
+    problems += [f"INTERVENTIONS names unknown intervention {do}" for do in interventions
+                 if do not in INTERVENTION_FEATURES]
+    declared = info.features & frozenset(INTERVENTION_FEATURES.values())
+    problems += [f"{info.name} declares {feature} but INTERVENTIONS has no call for it"
+                 for feature in sorted(declared - expressed(interventions))]
+    problems += [f"INTERVENTIONS has a call for the {feature} intervention but {info.name} does not declare it"
+                 for feature in sorted(expressed(interventions) - declared)]
     return problems
 
 
@@ -210,12 +236,16 @@ def group_lrs(case: Case) -> list[float]:
 
 class ScheduleSession(Session):
     """A Session over pure functions of the step count (optax schedules, keras LearningRateSchedules):
-    `lr_fn(n)` / `momentum_fn(n)` return the per-group values after n scheduler steps; the optimizer step
-    is a no-op. Only the standard protocol makes sense for it (declare no protocol features)."""
+    `lr_fn(n)` / `momentum_fn(n)` return the per-group values after n steps; n counts what the library's
+    schedule is evaluated at. With `by_updates` that is the optimizer's update count (optax inject_hyperparams'
+    `count`, keras `optimizer.iterations`): it advances with optimizer_step, so a skipped update (optax
+    apply_if_finite, keras LossScaleOptimizer on overflow) does not advance the schedule, and there is no
+    scheduler to step. Without it, scheduler steps count. Only the standard protocol makes sense for it."""
 
-    def __init__(self, lr_fn, momentum_fn=None) -> None:
+    def __init__(self, lr_fn, momentum_fn=None, by_updates: bool = False) -> None:
         self.lr_fn = lr_fn
         self.momentum_fn = momentum_fn
+        self.by_updates = by_updates
         self.count = 0
 
     def lrs(self):
@@ -225,10 +255,15 @@ class ScheduleSession(Session):
         return None if self.momentum_fn is None else self.momentum_fn(self.count)
 
     def optimizer_step(self) -> None:
-        pass
+        if self.by_updates:
+            self.count += 1
 
     def scheduler_step(self, metric=None, epoch=None) -> None:
         if epoch is not None:
             raise Unsupported("a pure function of the step count cannot be stepped to an explicit epoch")
-        self.count += 1
+        if not self.by_updates:
+            self.count += 1
 
+    def set_group(self, group, key, value) -> None:
+        raise Unsupported("the lr is the schedule's value at the update count, evaluated at every update: "
+                          "there is no stored lr to set")

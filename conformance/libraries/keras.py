@@ -17,7 +17,8 @@ What is graded:
 Both variants set floatx when constructed (a process-wide setting): run one variant per process.
 
 Mapping rules, per torch scheduler: PORTING below (docs/porting/keras.md is generated from it).
-Features: plateau. No resume, step(epoch) or momentum (keras has no one-cycle or cyclic schedule).
+Features: plateau, and the interventions of INTERVENTIONS below (a skipped update; an lr set by hand where the lr is
+a variable: the plateau callback's). No resume, step(epoch) or momentum (keras has no one-cycle or cyclic schedule).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from conformance.libraries.common import (
     ScheduleSession,
     Session,
     Unsupported,
+    expressed,
     group_lrs,
     only_kwargs,
     ported,
@@ -106,6 +108,31 @@ _FLOAT64 = Tolerance(
 _FLOAT32 = FLOAT32_CLOSED_FORMS
 
 
+# How a keras training loop does each intervention of spec 4.5 (docs/porting/keras.md prints this table). A
+# LearningRateSchedule is evaluated at optimizer.iterations, which counts the updates applied; the plateau
+# callback writes a plain learning_rate variable.
+INTERVENTIONS = {
+    "skip-optimizer-step": Port("keras.optimizers.LossScaleOptimizer(optimizer) - a non-finite update is skipped",
+                                "A skipped update never calls inner_optimizer.apply, which increments iterations: the "
+                                "schedule does not advance, where torch's scheduler.step() still does. "
+                                "ReduceLROnPlateau (a callback at epoch end) is unaffected."),
+    "scheduler-steps": Port(None, "a schedule is evaluated at optimizer.iterations and the callback at each "
+                                  "epoch end: there is no scheduler a loop steps by hand."),
+    "wrap-optimizer-step": Port(None, "nothing in keras watches or patches the optimizer's apply method."),
+    "set": Port("optimizer.learning_rate = value (where the lr is a variable: ReduceLROnPlateau's)",
+                "Only lr: keras has no initial_lr, and SGD's momentum is a constructor float. Where the lr is "
+                "a LearningRateSchedule the setter raises TypeError (\"its learning rate is not settable\", "
+                "keras/src/optimizers/base_optimizer.py): unsupported."),
+    "add-param-group": Port(None, "keras optimizers have no param groups: a different lr per variable set is "
+                                  "another optimizer."),
+    "add-scheduler": Port(None, "an optimizer has one learning_rate: a second schedule replaces it, it does not "
+                                "act beside it."),
+    "call": Port(None, "no get_lr() / get_last_lr(): a loop reads optimizer.learning_rate."),
+    "resume": Port(None, "the schedule has no state of its own (a function of optimizer.iterations) and the "
+                         "callback's is not saved: no separate scheduler state to load or leave out."),
+}
+
+
 class _Keras(StatefulAdapter):
     floatx = "float64"
 
@@ -119,7 +146,7 @@ class _Keras(StatefulAdapter):
             name=self.variant,
             version=f"{keras.__version__} ({keras.backend.backend()} backend)",
             schedulers=ported(PORTING),
-            features=frozenset({"plateau"}),
+            features=frozenset({"plateau"}) | expressed(INTERVENTIONS),
             tolerance=_FLOAT64 if self.floatx == "float64" else _FLOAT32,
         )
 
@@ -139,7 +166,7 @@ class _Keras(StatefulAdapter):
                 values.append(float(keras.ops.cast(optimizer.learning_rate, self.floatx)))
             return values
 
-        return ScheduleSession(lr_fn)
+        return ScheduleSession(lr_fn, by_updates=True)  # evaluated at optimizer.iterations: updates applied
 
     def _schedule(self, spec: SchedulerSpec, lr: float):
         schedules = self._keras.optimizers.schedules
@@ -247,6 +274,11 @@ class _PlateauSession(Session):
 
     def lrs(self):
         return [float(self.keras.ops.convert_to_numpy(o.learning_rate)) for o in self.optimizers]
+
+    def set_group(self, group, key, value) -> None:
+        if key != "lr":
+            raise Unsupported(f"keras has no {key} to set by hand")
+        self.optimizers[group].learning_rate = value  # assigns the variable the callback reads and writes
 
     def optimizer_step(self) -> None:
         pass

@@ -33,7 +33,7 @@ at all it is a recorded difference); observable: last_lr (get_last_lr(), of the 
 ChainedScheduler list). Not graded: state_dict (MindSpore's schedulers have no state_dict()/load_state_dict();
 only Parameters are checkpointed, and the schedulers' Python state - milestones, cooldown, lambdas - is not a
 Parameter), momentum (MindSpore's CyclicLR has no cycle_momentum, there is no OneCycleLR), warnings (MindSpore
-emits none of torch's UserWarnings: order check, step(epoch) deprecation).
+emits none of torch's UserWarnings: order check, step(epoch) deprecation). Interventions: INTERVENTIONS below.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ import os
 
 from conformance import vocabulary
 from conformance.adapters.base import StatefulAdapter
-from conformance.libraries.common import Port, Session, Unsupported, kwargs_of, only_kwargs, ported
+from conformance.adapters.torch_reference import wrapped_step
+from conformance.libraries.common import Port, Session, Unsupported, expressed, kwargs_of, only_kwargs, ported
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "mindspore"
@@ -129,6 +130,29 @@ _TOLERANCE = Tolerance(
 )
 
 
+# How a MindSpore training loop does each intervention of spec 4.5 (docs/porting/mindspore.md prints this table).
+# The schedulers are torch 1.13's, chainable on the optimizer's float32 lr Parameters.
+INTERVENTIONS = {
+    "skip-optimizer-step": Port("skip optimizer(grads) (an overflowing step under loss scaling); scheduler.step() "
+                                "as usual", "MindSpore's schedulers do not watch the optimizer: no warning."),
+    "scheduler-steps": Port("call scheduler.step() n times (or not at all) in one iteration", ""),
+    "wrap-optimizer-step": Port("a wrapper function calling optimizer(grads) in the loop's place",
+                                "The schedulers never patch or check the optimizer's call."),
+    "set": Port("ops.assign(optimizer.param_groups[g]['lr'], value) (the lr is a float32 Parameter); "
+                "param_groups[g]['initial_lr'] = value",
+                "The chainable forms continue from the value written. momentum has no settable form here: "
+                "unsupported."),
+    "add-param-group": Port("optimizer.add_param_group({'params': [p], **options})",
+                            "MindSpore's Optimizer.add_param_group builds the new group's lr Parameter; the loop "
+                            "passes one more gradient from then on."),
+    "add-scheduler": Port("a second scheduler built on the same optimizer, stepped after (or before) the first", ""),
+    "call": Port("scheduler.get_lr() / scheduler.get_last_lr()",
+                 "torch 1.13's get_lr() (the chainable formula at last_epoch), without torch's warning."),
+    "resume": Port(None, "the schedulers have no state_dict() / load_state_dict() (see above): nothing to restore "
+                         "in part."),
+}
+
+
 class MindSpore(StatefulAdapter):
     """mindspore.experimental.optim.lr_scheduler on a mindspore.experimental.optim optimizer (float32)."""
 
@@ -150,7 +174,7 @@ class MindSpore(StatefulAdapter):
             version=mindspore.__version__,
             schedulers=ported(PORTING),
             features=frozenset({"plateau", "last_epoch", "step_epoch", "fractional_epoch", "scheduler_first",
-                                "tensor_lr", "errors"}),
+                                "tensor_lr", "errors"}) | expressed(INTERVENTIONS),
             observables=frozenset({"last_lr"}),
             tolerance=_TOLERANCE,
         )
@@ -165,7 +189,7 @@ class MindSpore(StatefulAdapter):
         else:
             schedulers = [self._scheduler(spec, optimizer)]
         return _Session(optimizer, grads, schedulers, chained=spec.name == "ChainedScheduler",
-                        plateau=spec.name == "ReduceLROnPlateau")
+                        plateau=spec.name == "ReduceLROnPlateau", adapter=self)
 
     def _optimizer(self, case: Case):
         ms, np = self._ms, self._np
@@ -276,12 +300,48 @@ def _float(value):
 
 
 class _Session(Session):
-    def __init__(self, optimizer, grads, schedulers: list, chained: bool, plateau: bool) -> None:
+    def __init__(self, optimizer, grads, schedulers: list, chained: bool, plateau: bool, adapter) -> None:
         self.optimizer = optimizer
         self.grads = grads
         self.schedulers = schedulers
         self.chained = chained
         self.plateau = plateau
+        self._adapter = adapter
+        self._step = lambda: self.optimizer(self.grads)  # the loop's optimizer step (wrap-optimizer-step wraps it)
+
+    def set_group(self, group, key, value) -> None:
+        import mindspore as ms
+
+        if key == "lr":
+            ms.ops.assign(self.optimizer.param_groups[group]["lr"], ms.Tensor(value, ms.float32))
+        elif key == "initial_lr":
+            self.optimizer.param_groups[group]["initial_lr"] = value
+        else:
+            raise Unsupported(f"MindSpore's optimizer has no settable {key}")
+
+    def add_param_group(self, options) -> None:
+        import mindspore as ms
+        import numpy as np
+
+        param = ms.Parameter(ms.Tensor(np.zeros(1, np.float32)), name=f"param_{len(self.optimizer.param_groups)}")
+        group = {key: tuple(v) if isinstance(v, list) else v for key, v in options.items()}
+        self.optimizer.add_param_group({**group, "params": [param]})
+        self.grads = (*self.grads, ms.ops.zeros_like(param))
+
+    def wrap_optimizer_step(self, keep_attributes) -> None:
+        self._step = wrapped_step(self._step, keep_attributes)
+
+    def add_scheduler(self, spec) -> Session:
+        adapter = self._adapter
+        chained = spec.name == "ChainedScheduler"
+        schedulers = adapter._chained(spec, self.optimizer) if chained else [adapter._scheduler(spec, self.optimizer)]
+        return _Session(self.optimizer, self.grads, schedulers, chained=chained, plateau=False, adapter=adapter)
+
+    def get_lr(self):
+        return self.schedulers[-1].get_lr()
+
+    def get_last_lr(self):
+        return self.schedulers[-1].get_last_lr()
 
     def lrs(self):
         return [float(group["lr"].value()) for group in self.optimizer.param_groups]
@@ -290,7 +350,7 @@ class _Session(Session):
         return [float(lr) for lr in self.schedulers[-1].get_last_lr()]
 
     def optimizer_step(self) -> None:
-        self.optimizer(self.grads)
+        self._step()
 
     def scheduler_step(self, metric=None, epoch=None) -> None:
         if self.plateau:

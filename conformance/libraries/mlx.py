@@ -24,8 +24,9 @@ by `join_schedules` (the library code graded is the join). Not graded: momentum 
 `learning_rate`: SGD's momentum and Adam's betas are fixed numbers), ReduceLROnPlateau, CyclicLR, resume,
 step(epoch) - nothing in mlx provides them.
 
-Mapping rules, per torch scheduler: PORTING below (docs/porting/mlx.md is generated from it). Features: none
-beyond the standard loop.
+Mapping rules, per torch scheduler: PORTING below (docs/porting/mlx.md is generated from it). Features: the one
+intervention of INTERVENTIONS below that mlx can express, a skipped update (the schedule, a function of the
+optimizer's own counter, does not advance on it).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from collections import Counter
 
 from conformance.adapters.base import StatefulAdapter
 from conformance.libraries.common import (
+    expressed,
     FLOAT32_CLOSED_FORMS,
     Port,
     Session,
@@ -116,6 +118,25 @@ PORTING = {
 }
 
 
+# How an mlx training loop does each intervention of spec 4.5 (docs/porting/mlx.md prints this table). The
+# schedule is evaluated at the optimizer's own update counter; there is no scheduler object.
+NO_SCHEDULER = "mlx has no scheduler object: the schedule is called by the optimizer at its step counter."
+INTERVENTIONS = {
+    "skip-optimizer-step": Port("skip optimizer.update(model, grads) for that batch",
+                                "The counter (state['step']) only advances in apply_gradients: the schedule does "
+                                "not advance on a skipped update, where torch's scheduler.step() still does."),
+    "scheduler-steps": Port(None, NO_SCHEDULER),
+    "wrap-optimizer-step": Port(None, "nothing in mlx watches or patches optimizer.update."),
+    "set": Port(None, "apply_gradients sets state['learning_rate'] = schedule(step) at every update: a value "
+                      "set by hand is replaced before it is used."),
+    "add-param-group": Port(None, "mlx optimizers have no param groups (one schedule for all parameters)."),
+    "add-scheduler": Port(None, NO_SCHEDULER + " Schedules compose as functions (join_schedules)."),
+    "call": Port(None, "no get_lr() / get_last_lr(): a loop reads optimizer.learning_rate."),
+    "resume": Port(None, "the optimizer's state (its counter included) is the whole state: no separate scheduler "
+                         "state to load or leave out."),
+}
+
+
 class MLX(StatefulAdapter):
     """mlx.optimizers schedules on a real mlx SGD per param group, float32."""
 
@@ -131,7 +152,7 @@ class MLX(StatefulAdapter):
             name=self.variant,
             version=mx.__version__,
             schedulers=ported(PORTING),
-            features=frozenset(),
+            features=expressed(INTERVENTIONS),
             tolerance=FLOAT32_CLOSED_FORMS,
         )
 

@@ -21,7 +21,8 @@ take their length from it (`total_iters = end - begin - 1`), so torch's `total_i
 Mapping rules, per torch scheduler: PORTING below (docs/porting/mmengine.md is generated from it). Features:
 plateau, state_dict (the optim wrapper's and every scheduler's state_dict, restored into fresh objects),
 last_epoch (mmengine's `last_step`), scheduler_first (mmengine keeps torch's step counting, warning
-included); observable: last_lr (`get_last_value()` of the last scheduler of the list). Not graded: step(epoch)
+included), the interventions of INTERVENTIONS below (all but get_lr(), which mmengine has no public form of);
+observable: last_lr (`get_last_value()` of the last scheduler of the list). Not graded: step(epoch)
 (mmengine's step() takes no epoch), momentum (mmengine's OneCycleLR does not cycle momentum), tensor lrs,
 errors and warnings (torch's validation is torch's API; mmengine validates differently - e.g. it accepts
 LinearLR(start_factor=0), torch does not, and then divides by zero at the second step - and an implementation
@@ -33,17 +34,18 @@ from __future__ import annotations
 import copy
 
 from conformance.adapters.base import StatefulAdapter
-from conformance.adapters.torch_reference import torch_optimizer
+from conformance.adapters.torch_reference import torch_group, torch_optimizer, wrapped_step
 from conformance.libraries.common import (
     Port,
     Session,
     Unsupported,
+    expressed,
     kwargs_of,
     only_kwargs,
     ported,
     rejected_as_unsupported,
 )
-from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
+from conformance.model import STATE_DICTS, AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "mmengine"
 INSTALL = "pip install 'lr-conformance[mmengine]'"  # `lr-conformance adapters` says it when the library does not import (tox -e mmengine)
@@ -115,6 +117,32 @@ PORTING = {
     "SWALR": Port(None, "mmengine has no SWA learning-rate scheduler (its param schedulers have no anneal-to-swa_lr from the current lr)."),
 }
 
+# How a loop around mmengine (its Runner, or a hand-written one) does each intervention of spec 4.5
+# (docs/porting/mmengine.md prints this table). mmengine's schedulers are chainable like torch's: they read and
+# write the optimizer's groups, and wrap optim_wrapper.step with a counter as torch wraps optimizer.step.
+INTERVENTIONS = {
+    "skip-optimizer-step": Port("skip optim_wrapper.step() (AMP overflow); scheduler.step() as usual",
+                                "mmengine counts the wrapper's steps as torch counts the optimizer's and warns "
+                                "on a scheduler step before the first optimizer step (warnings are not graded)."),
+    "scheduler-steps": Port("call scheduler.step() n times (or not at all) in one iteration", ""),
+    "wrap-optimizer-step": Port("optim_wrapper.step = wrapper(optim_wrapper.step)",
+                                "the step mmengine's schedulers wrap with their counter (with_counter in "
+                                "param_scheduler.py) is the OptimWrapper's: that is what a loop replaces."),
+    "set": Port("optim_wrapper.optimizer.param_groups[g][key] = value",
+                "the chainable forms continue from the value written, as torch's."),
+    "add-param-group": Port("optim_wrapper.optimizer.add_param_group({'params': [p], **options})",
+                            "A bug for plateau schedules: ReduceOnPlateauLR._get_value zips the groups' values with "
+                            "the min_values it expanded per group at construction, so it silently never reduces a "
+                            "group added later (torch's ReduceLROnPlateau re-expands a scalar min_lr to the new "
+                            "group count): reducelronplateau/add-param-group-mid-run."),
+    "add-scheduler": Port("a second mmengine scheduler built on the same OptimWrapper, stepped after (or before) "
+                          "the first", "its begin / end count its own steps from its construction."),
+    "call": Port("scheduler.get_last_value() (torch's get_last_lr()); get_lr() has none",
+                 "torch's get_lr() is mmengine's protected _get_value(): a case calling get_lr() is unsupported."),
+    "resume": Port("optim_wrapper.load_state_dict(state['optimizer']) and/or each scheduler's load_state_dict("
+                   "state) on fresh objects, in the loop's order", ""),
+}
+
 _TOLERANCE = Tolerance(
     rel=4e-15,
     abs=0.0,
@@ -146,7 +174,7 @@ class MMEngine(StatefulAdapter):
             name=self.variant,
             version=mmengine.__version__,
             schedulers=ported(PORTING),
-            features=frozenset({"plateau", "state_dict", "last_epoch", "scheduler_first"}),
+            features=frozenset({"plateau", "state_dict", "last_epoch", "scheduler_first"}) | expressed(INTERVENTIONS),
             observables=frozenset({"last_lr"}),
             tolerance=_TOLERANCE,
         )
@@ -158,15 +186,23 @@ class MMEngine(StatefulAdapter):
         self._top = case.scheduler
         with rejected_as_unsupported(LIBRARY):
             schedulers = self._schedulers(case.scheduler, wrapper, begin=0, end=None)
-        return _Session(wrapper, schedulers, plateau=case.scheduler.name == "ReduceLROnPlateau")
+        return _Session(wrapper, schedulers, plateau=case.scheduler.name == "ReduceLROnPlateau", adapter=self)
 
-    def restore(self, case: Case, checkpoint) -> Session:
+    def restore(self, case: Case, checkpoint, load=STATE_DICTS) -> Session:
         wrapper_state, scheduler_states = copy.deepcopy(checkpoint)
         session = self.build(case)
-        session.wrapper.load_state_dict(wrapper_state)
-        for scheduler, state in zip(session.schedulers, scheduler_states):
-            scheduler.load_state_dict(state)
+        for name in load:
+            if name == "optimizer":
+                session.wrapper.load_state_dict(wrapper_state)
+            else:
+                for scheduler, state in zip(session.schedulers, scheduler_states):
+                    scheduler.load_state_dict(state)
         return session
+
+    def added(self, spec: SchedulerSpec, wrapper) -> Session:
+        """add-scheduler: mmengine schedulers for `spec` on the same OptimWrapper, counting from now."""
+        with rejected_as_unsupported(LIBRARY):
+            return _Session(wrapper, self._schedulers(spec, wrapper, begin=0, end=None), plateau=False, adapter=self)
 
     def _optimizer(self, case: Case):
         if case.tensor_lr:
@@ -298,10 +334,29 @@ def _periods(t0: int, mult: int, horizon: int) -> list[int]:
 
 
 class _Session(Session):
-    def __init__(self, wrapper, schedulers: list, plateau: bool) -> None:
+    def __init__(self, wrapper, schedulers: list, plateau: bool, adapter: MMEngine) -> None:
         self.wrapper = wrapper
         self.schedulers = schedulers
         self.plateau = plateau
+        self._adapter = adapter
+
+    def set_group(self, group, key, value) -> None:
+        self.wrapper.optimizer.param_groups[group][key] = value
+
+    def add_param_group(self, options) -> None:
+        self.wrapper.optimizer.add_param_group(torch_group(options))
+
+    def wrap_optimizer_step(self, keep_attributes) -> None:
+        self.wrapper.step = wrapped_step(self.wrapper.step, keep_attributes)
+
+    def add_scheduler(self, spec) -> Session:
+        return self._adapter.added(spec, self.wrapper)
+
+    def get_lr(self):
+        raise Unsupported("mmengine has no public get_lr(): torch's get_lr() is its protected _get_value()")
+
+    def get_last_lr(self):
+        return self.schedulers[-1].get_last_value()
 
     def lrs(self):
         # The torch optimizer's groups: with several groups, OptimWrapper.param_groups appends a

@@ -27,6 +27,8 @@ the epoch; optax compares in the params' dtype).
 Mapping rules, per torch scheduler: PORTING below (the porting guide docs/porting/optax.md is generated from
 it). Features: momentum (OneCycleLR's momentum / Adam beta1 cycle, as a second injected schedule) and plateau.
 No resume, no step(epoch): schedules are stateless functions of the count, so there is nothing to resume.
+Interventions: INTERVENTIONS below - only a skipped update (apply_if_finite) has an optax form; the count is the
+optimizer's update count, so the schedule does not advance on it (torch's scheduler does).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from conformance.libraries.common import (
     ScheduleSession,
     Session,
     Unsupported,
+    expressed,
     group_lrs,
     kwargs_of,
     onecycle_phases,
@@ -56,6 +59,30 @@ INSTALL = "pip install 'lr-conformance[optax]'"  # `lr-conformance adapters` say
 
 X64 = (" Under JAX_ENABLE_X64 it carries float32 rounding (optax's int32 count; see the module docstring): wrap "
        "it as `lambda count: schedule(jnp.asarray(count, jnp.float64))` for float64.")
+
+# How an optax training loop does each intervention of spec 4.5 (docs/porting/optax.md prints this table).
+# There is no scheduler object: inject_hyperparams evaluates schedule(count) at every update, count being the
+# number of updates applied.
+NO_SCHEDULER = "optax has no scheduler object to step: the schedule is evaluated at the update count."
+INTERVENTIONS = {
+    "skip-optimizer-step": Port("optax.apply_if_finite(optax.inject_hyperparams(optax.sgd)(learning_rate="
+                                "schedule), max_consecutive_errors) - a non-finite update is skipped",
+                                "A skipped update leaves the inner state, its count included, unchanged: the "
+                                "schedule does not advance, where torch's scheduler.step() still does."),
+    "scheduler-steps": Port(None, NO_SCHEDULER + " Stepping it twice (or not) per update is a different schedule "
+                                  "function, not a loop action."),
+    "wrap-optimizer-step": Port(None, "an optax optimizer is a pair of pure functions (init, update): nothing "
+                                      "watches or patches a step method."),
+    "set": Port(None, "inject_hyperparams overrides the hyperparams with schedule(count) at every update: "
+                      "there is no stored lr a loop could set."),
+    "add-param-group": Port(None, "optax has no param groups: per-group lrs are optax.multi_transform over a "
+                                  "params pytree fixed at init."),
+    "add-scheduler": Port(None, NO_SCHEDULER + " Two schedules are composed as functions (optax.join_schedules)."),
+    "call": Port(None, "no get_lr() / get_last_lr(): a loop calls schedule(count) or reads "
+                       "opt_state.hyperparams['learning_rate']."),
+    "resume": Port(None, "schedules are stateless functions of the count: a restored opt_state is the whole "
+                         "state; there is no separate scheduler state to load or leave out."),
+}
 
 # The porting guide, as data (see conformance/libraries/common.py). `lr` is each param group's lr.
 PORTING = {
@@ -162,7 +189,7 @@ class _Optax(StatefulAdapter):
             name=self.variant,
             version=optax.__version__,
             schedulers=frozenset(schedulers),
-            features=frozenset({"momentum", "plateau"}),
+            features=frozenset({"momentum", "plateau"}) | expressed(INTERVENTIONS),
             tolerance=_FLOAT64 if self.x64 else _FLOAT32,
         )
 
@@ -184,7 +211,7 @@ class _Optax(StatefulAdapter):
         momentum_fn = None
         if momenta is not None:
             momentum_fn = lambda n: [self._value(s, n) for s in momenta]  # noqa: E731
-        return ScheduleSession(lr_fn, momentum_fn)
+        return ScheduleSession(lr_fn, momentum_fn, by_updates=True)  # inject_hyperparams' count: updates applied
 
     def _value(self, schedule, step: int) -> float:
         # What inject_hyperparams hands the optimizer: schedule(int32 count), cast to the params' dtype.
@@ -299,6 +326,7 @@ class _PlateauSession(Session):
             self.transform = self._transform(optax, k, rel, min_scale)
         self.params = jnp.zeros((), self.dtype)
         self.state = self.transform.init(self.params)
+        self.updated = False  # an update since the last metric: the metric reaches optax through an update
 
     @staticmethod
     def _transform(optax, k, rel: bool, min_scale: float):
@@ -315,9 +343,13 @@ class _PlateauSession(Session):
         return [float(self.jnp.asarray(lr * self.state.scale, self.dtype)) for lr in self.lrs0]
 
     def optimizer_step(self) -> None:
-        pass
+        self.updated = True
 
     def scheduler_step(self, metric=None, epoch=None) -> None:
+        if not self.updated:
+            raise Unsupported("reduce_on_plateau takes the metric in an update (update(..., value=metric)): "
+                              "with the update skipped, it has no way to see it")
+        self.updated = False
         value = self.jnp.asarray(self.sign * metric, self.dtype)
         _, self.state = self.transform.update(self.params, self.state, self.params, value=value)
 

@@ -30,7 +30,8 @@ beta1, so only their cycle_momentum=False cases are graded.
 
 Mapping rules, per torch scheduler: PORTING below (docs/porting/paddle.md is generated from it).
 Features: state_dict, last_epoch (`learning_rate=initial_lr, last_epoch=k`), scheduler_first, step_epoch,
-fractional_epoch, plateau; observable last_lr.
+fractional_epoch, plateau, and the interventions of INTERVENTIONS below (those a loop around a standalone
+scheduler can write); observable last_lr.
 """
 
 from __future__ import annotations
@@ -46,13 +47,14 @@ from conformance.libraries.common import (
     Port,
     Session,
     Unsupported,
+    expressed,
     kwargs_of,
     only_kwargs,
     per_group,
     ported,
     rejected_as_unsupported,
 )
-from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
+from conformance.model import STATE_DICTS, AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "paddle"
 INSTALL = "pip install 'lr-conformance[paddle]'"  # `lr-conformance adapters` says it when the library does not import (tox -e paddle)
@@ -196,6 +198,29 @@ def _epoch(epoch):
     return int(epoch) if float(epoch).is_integer() else float(epoch)
 
 
+# How a paddle training loop does each intervention of spec 4.5 (docs/porting/paddle.md prints this table). A
+# paddle LRScheduler is standalone: the optimizer reads float(scheduler()) before each update and nothing else.
+INTERVENTIONS = {
+    "skip-optimizer-step": Port("skip optimizer.step() (paddle.amp.GradScaler on overflow); scheduler.step() as "
+                                "usual", "The scheduler does not know about the optimizer's steps: nothing changes."),
+    "scheduler-steps": Port("call scheduler.step() n times (or not at all) in one iteration", ""),
+    "wrap-optimizer-step": Port("optimizer.step = wrapper(optimizer.step)",
+                                "Nothing in paddle patches or checks optimizer.step: no effect on the schedule."),
+    "set": Port(None, "Optimizer.set_lr raises RuntimeError when the optimizer's learning_rate is an "
+                      "LRScheduler (\"can't be LRScheduler when invoke this API\"): the lr is the scheduler's value."),
+    "add-param-group": Port(None, "no public add_param_group (Optimizer._add_param_group is internal), and the "
+                                  "one scheduler serves every group."),
+    "add-scheduler": Port(None, "an optimizer takes one LRScheduler as its learning_rate: a second scheduler "
+                                "built later is not attached to it."),
+    "call": Port("scheduler.get_lr() (the formula at last_epoch, as torch's get_lr()); scheduler.last_lr (torch's "
+                 "get_last_lr())", "One scheduler per torch group here, so one value per group."),
+    "resume": Port("optimizer.set_state_dict(state['optimizer']) and/or scheduler.set_state_dict("
+                   "state['scheduler']) on fresh objects",
+                   "Optimizer.state_dict() carries its scheduler's state (key 'LR_Scheduler') and set_state_dict "
+                   "restores it: loading only the optimizer restores the schedule too."),
+}
+
+
 class _Paddle(StatefulAdapter):
     float32 = False
 
@@ -217,7 +242,7 @@ class _Paddle(StatefulAdapter):
             version=paddle.__version__,
             schedulers=frozenset(schedulers),
             features=frozenset({"state_dict", "last_epoch", "scheduler_first", "step_epoch", "fractional_epoch",
-                                "plateau"}),
+                                "plateau"}) | expressed(INTERVENTIONS),
             observables=frozenset({"last_lr"}),
             tolerance=_FLOAT32 if self.float32 else _FLOAT64,
         )
@@ -231,10 +256,11 @@ class _Paddle(StatefulAdapter):
             schedulers = [self._scheduler(case.scheduler, case, g, groups, callables) for g in range(groups)]
         return _Session(schedulers, self._numpy.float32 if self.float32 else float)
 
-    def restore(self, case: Case, checkpoint) -> Session:
+    def restore(self, case: Case, checkpoint, load=STATE_DICTS) -> Session:
         session = self.build(case)
-        for scheduler, state in zip(session.schedulers, checkpoint):
-            scheduler.set_state_dict(copy.deepcopy(state))
+        if load:  # the optimizer's state dict holds its scheduler's ('LR_Scheduler'): either one restores it
+            for scheduler, state in zip(session.schedulers, checkpoint):
+                scheduler.set_state_dict(copy.deepcopy(state))
         return session
 
     # --- schedulers -------------------------------------------------------------------------------
@@ -391,6 +417,15 @@ class _Session(Session):
 
     def optimizer_step(self) -> None:
         pass
+
+    def wrap_optimizer_step(self, keep_attributes) -> None:
+        pass  # paddle's schedulers never look at optimizer.step: a wrapper changes nothing they see
+
+    def get_lr(self):
+        return [scheduler.get_lr() for scheduler in self.schedulers]
+
+    def get_last_lr(self):
+        return [scheduler.last_lr for scheduler in self.schedulers]
 
     def scheduler_step(self, metric=None, epoch=None) -> None:
         for scheduler in self.schedulers:

@@ -24,8 +24,10 @@ Mapping rules, per torch scheduler: PORTING below (docs/porting/timm.md is gener
 warm-up is an option of every timm scheduler (warmup_t, warmup_lr_init, warmup_prefix), not a scheduler: torch's
 LinearLR (end_factor=1) and SequentialLR([LinearLR, X], milestones=[total_iters]) map to it. TanhLRScheduler and
 WSDLRScheduler have no torch counterpart and are not graded. Features: plateau, state_dict (timm's
-`state_dict()` / `load_state_dict()`), step_epoch, fractional_epoch, last_epoch, scheduler_first. Not graded:
-momentum (no one-cycle or cyclic schedule), tensor lrs, errors and warnings.
+`state_dict()` / `load_state_dict()`), step_epoch, fractional_epoch, last_epoch, scheduler_first, and the
+interventions of INTERVENTIONS below (the loop's own code around a torch optimizer: skipped or wrapped optimizer
+steps, groups set or added by hand, a second timm scheduler, a partial resume). Not graded: momentum (no
+one-cycle or cyclic schedule), tensor lrs, errors and warnings, get_lr() / get_last_lr() (timm has neither).
 """
 
 from __future__ import annotations
@@ -37,17 +39,18 @@ import sys
 import types
 
 from conformance.adapters.base import StatefulAdapter
-from conformance.adapters.torch_reference import torch_optimizer
+from conformance.adapters.torch_reference import torch_group, torch_optimizer, wrapped_step
 from conformance.libraries.common import (
     Port,
     Session,
     Unsupported,
+    expressed,
     kwargs_of,
     only_kwargs,
     ported,
     uniform,
 )
-from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
+from conformance.model import STATE_DICTS, AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "timm"
 INSTALL = "pip install numpy && pip install --no-deps timm"  # `lr-conformance adapters` says it when the library does not import (tox -e timm)
@@ -108,6 +111,34 @@ PORTING = {
     "SWALR": Port(None, "timm has no SWA learning-rate scheduler."),
 }
 
+# How a training loop around timm does each intervention of spec 4.5 (docs/porting/timm.md prints this table).
+# timm's schedulers write the lr into the torch optimizer's groups from a closed form of the epoch passed to
+# step(); what the loop does to that optimizer is the loop's own torch code.
+INTERVENTIONS = {
+    "skip-optimizer-step": Port("skip optimizer.step() (GradScaler on overflow); scheduler.step(epoch + 1) as "
+                                "usual", "The schedule does not watch the optimizer: no warning, it goes on."),
+    "scheduler-steps": Port("call scheduler.step(epoch + 1) n times (or not at all) in one iteration",
+                            "Each call sets the lr of the epoch it is given; the loop's epoch counter advances "
+                            "per call."),
+    "wrap-optimizer-step": Port("optimizer.step = wrapper(optimizer.step)",
+                                "timm's schedulers never patch or check optimizer.step."),
+    "set": Port("optimizer.param_groups[g][key] = value",
+                "A timm scheduler reads initial_lr only when it is built (its base values), and overwrites lr "
+                "at the next step() from its closed form."),
+    "add-param-group": Port("optimizer.add_param_group({'params': [p], **options})",
+                            "Scheduler.update_groups zips its base values with the groups: a group added later "
+                            "is never scheduled."),
+    "add-scheduler": Port("a second timm scheduler built on the same optimizer, stepped with its own epoch "
+                          "count from 1", "Its base values are each group's initial_lr, which the first one "
+                          "already set (group.setdefault), not the current lr."),
+    "call": Port(None, "The schedulers have no get_lr() / get_last_lr(): a loop reads the lr from "
+                       "optimizer.param_groups (timm's train.py logs param_groups[0]['lr'])."),
+    "resume": Port("optimizer.load_state_dict(state['optimizer']) and/or scheduler.load_state_dict("
+                   "state['scheduler']) on fresh objects, in the loop's order",
+                   "A timm state_dict holds no epoch: the epoch goes with the scheduler's state here (what the "
+                   "loop passes to step()); a fresh scheduler counts from 0."),
+}
+
 _TOLERANCE = Tolerance(
     rel=4e-15,
     abs=0.0,
@@ -155,7 +186,7 @@ class Timm(StatefulAdapter):
             version=version("timm"),
             schedulers=ported(PORTING),
             features=frozenset({"plateau", "state_dict", "step_epoch", "fractional_epoch", "last_epoch",
-                                "scheduler_first"}),
+                                "scheduler_first"}) | expressed(INTERVENTIONS),
             tolerance=_TOLERANCE,
         )
 
@@ -171,20 +202,34 @@ class Timm(StatefulAdapter):
             scheduler = self._build(spec, optimizer, case)
         except (ValueError, AssertionError) as exc:  # timm asserts t_initial > 0, lr_min >= 0
             raise Unsupported(f"timm rejects this configuration: {exc!r}") from exc
-        session = _Session(optimizer, scheduler, plateau=spec.name == "ReduceLROnPlateau")
+        session = _Session(optimizer, scheduler, plateau=spec.name == "ReduceLROnPlateau",
+                           added=lambda added_spec: self._added(added_spec, optimizer, case))
         if last_epoch != -1:
             # timm's train.py resumes with scheduler.step(start_epoch): the lr from the absolute epoch.
             session.count = last_epoch
             scheduler.step(last_epoch)
         return session
 
-    def restore(self, case: Case, checkpoint) -> Session:
+    def restore(self, case: Case, checkpoint, load=STATE_DICTS) -> Session:
         optimizer_state, scheduler_state, count = copy.deepcopy(checkpoint)
         session = self.build(case)
-        session.optimizer.load_state_dict(optimizer_state)
-        session.scheduler.load_state_dict(scheduler_state)
-        session.count = count
+        for name in load:
+            if name == "optimizer":
+                session.optimizer.load_state_dict(optimizer_state)
+            else:  # the epoch the loop passes to step() is the scheduler's position (timm's state holds none)
+                session.scheduler.load_state_dict(scheduler_state)
+                session.count = count
         return session
+
+    def _added(self, spec: SchedulerSpec, optimizer, case: Case) -> Session:
+        """add-scheduler: a second timm scheduler on the same optimizer, counting its own epochs from 0."""
+        if spec.kwargs.get("last_epoch", -1) != -1:
+            raise Unsupported("an added scheduler resuming at last_epoch")
+        try:
+            scheduler = self._build(spec, optimizer, case)
+        except (ValueError, AssertionError) as exc:
+            raise Unsupported(f"timm rejects this configuration: {exc!r}") from exc
+        return _Session(optimizer, scheduler, plateau=False, added=None)
 
     def _optimizer(self, case: Case):
         return torch_optimizer(case)
@@ -271,11 +316,24 @@ def _cycles(t0, mult, horizon: float) -> int:
 
 
 class _Session(Session):
-    def __init__(self, optimizer, scheduler, plateau: bool) -> None:
+    def __init__(self, optimizer, scheduler, plateau: bool, added) -> None:
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.plateau = plateau
         self.count = 0  # epochs done: timm's train.py calls step(epoch + 1) after epoch `epoch`
+        self._added = added  # builds an add-scheduler's session on this optimizer
+
+    def set_group(self, group, key, value) -> None:
+        self.optimizer.param_groups[group][key] = value
+
+    def add_param_group(self, options) -> None:
+        self.optimizer.add_param_group(torch_group(options))
+
+    def wrap_optimizer_step(self, keep_attributes) -> None:
+        self.optimizer.step = wrapped_step(self.optimizer.step, keep_attributes)
+
+    def add_scheduler(self, spec) -> Session:
+        return self._added(spec)
 
     def lrs(self):
         return [float(group["lr"]) for group in self.optimizer.param_groups]

@@ -31,5 +31,5 @@ def grade(adapter, cases, tmp_path) -> dict[str, tuple[Status, str]]:
 
 
 def assert_porting_consistent(module, adapter) -> None:
-    assert check_porting(module.PORTING, adapter.info) == []
+    assert check_porting(module.PORTING, adapter.info, module.INTERVENTIONS) == []
     assert isinstance(module.LIBRARY, str) and module.LIBRARY
