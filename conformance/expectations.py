@@ -32,12 +32,24 @@ def load_expectations(path: Path, case_ids: Collection[str] | None = None) -> di
     except FileNotFoundError:
         shipped = ", ".join(resources.expectations_names()) or "none"
         raise CaseError(f"{path}: expectations file not found (nor a shipped one by that name: {shipped})") from None
+    except UnicodeDecodeError as exc:
+        raise CaseError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:  # a directory, an unreadable file
+        raise CaseError(f"{path}: cannot read the expectations file ({exc.strerror or exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(f"{path}: invalid TOML: {exc}") from None
+    differs = data.get("differs", [])
+    if not isinstance(differs, list):
+        raise CaseError(f"{path}: `differs` must be an array of tables ([[differs]]), not a {type(differs).__name__}")
     found: dict[str, str] = {}
-    for index, item in enumerate(data.get("differs", []), 1):
+    for index, item in enumerate(differs, 1):
+        # every value is text: a reason or link of another type would print as a Python repr, an id of another
+        # type would be looked up as a case it can never name
         if not isinstance(item, dict) or not item.get("id") or not item.get("reason"):
             raise CaseError(f"{path}: [[differs]] #{index} needs an id and a reason")
+        mistyped = [key for key in ("id", "reason", "link") if key in item and not isinstance(item[key], str)]
+        if mistyped:
+            raise CaseError(f"{path}: [[differs]] #{index}: {', '.join(mistyped)} must be a string")
         reason = item["reason"] + (f" ({item['link']})" if item.get("link") else "")
         found[item["id"]] = reason
     if case_ids is not None:

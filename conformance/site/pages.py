@@ -31,7 +31,8 @@ from conformance import __version__, traces
 from conformance.model import Event, Trace
 from conformance.regenerate import describe_change
 from conformance.site import plots
-from conformance.site.data import CATEGORIES, CaseData, Change, Library, SiteData, display_path, release_ranges
+from conformance.site.data import (CATEGORIES, CaseData, Change, Library, SiteData, display_path, file_slug,
+                                   release_ranges)
 
 TORCH_DOCS = "https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.{}.html"
 BADGE_COLORS = {"clean": "brightgreen", "known": "yellow", "unexplained": "red", "none": "lightgrey"}
@@ -149,15 +150,11 @@ def case_path(case_id: str) -> str:
 
 
 def library_path(name: str) -> str:
-    return f"libraries/{_file_slug(name)}.html"
+    return f"libraries/{file_slug(name)}.html"
 
 
 def badge_path(name: str) -> str:
-    return f"badges/{_file_slug(name)}.json"
-
-
-def _file_slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "unnamed"
+    return f"badges/{file_slug(name)}.json"
 
 
 def _anchor(case_id: str) -> str:
@@ -487,8 +484,17 @@ class _SiteView:
         self.notes = site.notes
         self.warnings = site.warnings
         self.stale = [lib for lib in site.libraries if lib.stale]
-        self.sources = SimpleNamespace(**{f.name: display_path(getattr(site.sources, f.name))
+        self.sources = SimpleNamespace(**{f.name: _display(getattr(site.sources, f.name))
                                           for f in fields(site.sources)})
+
+
+def _display(source) -> str:
+    """A source as the pages name it: a path, "none", or several paths."""
+    if source is None:
+        return "none"
+    if isinstance(source, tuple):
+        return ", ".join(map(display_path, source)) or "none"
+    return display_path(source)
 
 
 def _environment():
