@@ -376,7 +376,8 @@ def _load_libraries(sources: Sources, problems: list[str]) -> tuple[list[Library
                           ("yours", list(sources.user_results))):
         names = [lib.name for lib in kept.values() if lib.origin == origin]
         if where:
-            loaded.append(f"{len(names)} {origin} result(s) from {', '.join(map(display_path, where))}"
+            loaded.append(f"{len(names)} {'shipped result(s)' if origin == 'shipped' else 'of your results'} from "
+                          f"{', '.join(map(display_path, where))}"
                           + (f": {', '.join(names)}" if names else ""))
     if sources.results is None:
         loaded.append("shipped results not shown (--results-only)")
@@ -470,16 +471,17 @@ def _library(document: Mapping, path: Path, expectations_dir: Path) -> Library:
         ))
     tol = adapter.get("tolerance") or {}
     # the user's expectations file beside their result (mylib.json, mylib.toml), else the suite's recorded one
+    # (one that exists but is not a readable file is reported, not passed over)
     expectations = next((p for p in (path.with_name(f"{file_slug(name)}.toml"), expectations_dir / f"{name}.toml")
-                         if p.is_file()), expectations_dir / f"{name}.toml")
-    reasons = load_expectations(expectations) if expectations.is_file() else {}
+                         if p.exists()), None)
+    reasons = load_expectations(expectations) if expectations else {}
     counts = {k: int(v) for k, v in document.get("counts", {}).items()}
     suite = document.get("suite") if isinstance(document.get("suite"), dict) else {}
     return Library(
         name=name, library=str(document.get("library") or name.split("-")[0]), version=str(adapter.get("version", "")),
         tolerance=Tolerance(float(tol.get("rel", 0.0)), float(tol.get("abs", 0.0)), str(tol.get("reason", "bit-exact"))),
         counts=counts, results=tuple(results), reasons=reasons, source=display_path(path),
-        expectations_source=display_path(expectations) if expectations.is_file() else "",
+        expectations_source=display_path(expectations) if expectations else "",
         goldens=str(suite.get("goldens") or ""),
     )
 

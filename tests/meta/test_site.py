@@ -385,7 +385,7 @@ def test_rebuilding_replaces_the_previous_site_and_is_byte_identical(site, tmp_p
 
 @pytest.mark.parametrize("argv, message", [
     (["--jobs", "0"], "--jobs 0: must be at least 1"),
-    (["--results", "no/such/dir"], "--results no/such/dir: not a directory"),
+    (["--results", "no/such/dir"], "--results no/such/dir: no such file or directory"),
 ])
 def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert main(["site", str(tmp_path / "out"), *argv]) == 2
