@@ -31,12 +31,22 @@ from conformance import __version__, traces
 from conformance.model import Event, Trace
 from conformance.regenerate import describe_change
 from conformance.site import plots
-from conformance.site.data import (CATEGORIES, CaseData, Change, Library, SiteData, display_path, file_slug,
+from conformance.site.data import (CATEGORIES, CATEGORY, CaseData, Change, Library, SiteData, display_path, file_slug,
                                    release_ranges)
 
 TORCH_DOCS = "https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.{}.html"
 BADGE_COLORS = {"clean": "brightgreen", "known": "yellow", "unexplained": "red", "none": "lightgrey"}
 PASSING_NOTE = "matches the golden within its tolerance; its trace is not stored (a passing curve is the golden)"
+# One vocabulary on every page: a result is named by its matrix category (data.CATEGORY), with its status beside
+# it where the two differ - "differs" is a recorded difference (xfail) or an unexplained one (fail).
+STATUS_NOTES = {"xfail": "xfail: recorded in the expectations", "fail": "fail: not in the expectations",
+                "xpass": "xpass: recorded as differing, matches now", "timeout": "timeout", "crash": "crash"}
+
+
+def status_text(status: str) -> str:
+    """"differs (xfail: recorded in the expectations)", "pass", "error (timeout)"."""
+    category = CATEGORY.get(status, status)
+    return f"{category} ({STATUS_NOTES[status]})" if status in STATUS_NOTES else category
 
 
 @dataclass(frozen=True)
@@ -108,7 +118,7 @@ def _scheduler_pages(site: SiteData, by_scheduler, render, built: Plan) -> None:
         for case in members:
             src = f"plots/small/{case.id}.svg"
             plot = plots.Plot("small", _torch_curves(case, site), empty_note=_empty_note(case, short=True),
-                              alt=f"{case.id}: golden lr per step")
+                              alt=f"{case.id}: golden lr per step", milestones=milestones(case))
             built.plots.append((src, plot))
             scoped = "; ".join(release_ranges(r.generated_by, site.releases) for r in case.records)
             items.append({"anchor": _anchor(case.id), "href": "../" + case_path(case.id), "name": case.id,
@@ -189,11 +199,14 @@ def _empty_note(case: CaseData, short: bool = False) -> str:
 
 def _case_plot(case: CaseData, site: SiteData, colors: Mapping[str, str]) -> tuple[plots.Plot, list[dict]]:
     """The case's plot - the golden, every release-scoped torch trace, each differing library (its own trace when
-    its result kept one, and a mark at its first divergence) - and the legend the page shows under it."""
+    its result kept one, and a mark at its first divergence) - and the legend the page shows under it.
+    Libraries that depart the same way (the same kept trace, the same first divergence) are drawn once, in the
+    first one's colour, and named together: drawn one over another, only the last colour would show."""
     curves = list(_torch_curves(case, site))
     scoped = [_legend(curve, note=f"release-scoped golden {_golden_path(record.file)} (torch {record.torch})")
               for curve, record in zip(curves[1:], case.records[1:])]
     libraries, marks, passing = [], [], []
+    alike: dict[tuple, list] = {}
     for lib in site.libraries:
         result = lib.result(case.id)
         if result is None or result.category in ("unsupported", "skip"):
@@ -201,29 +214,63 @@ def _case_plot(case: CaseData, site: SiteData, colors: Mapping[str, str]) -> tup
         if result.category == "pass":
             passing.append(lib.name)
             continue
+        alike.setdefault(_departure(result), []).append((lib, result))
+    for members in alike.values():
+        lib, result = members[0]
         color = colors[lib.name]
+        names = ", ".join(other.name for other, _ in members)
+        same = ("; the same for " + ", ".join(other.name for other, _ in members[1:])) if len(members) > 1 else ""
         if result.trace is not None:
-            curve = plots.Curve(f"{lib.name} ({result.status})", result.trace, "library", color, events=True)
+            curve = plots.Curve(f"{names}: {status_text(result.status)}", result.trace, "library", color, events=True)
             curves.append(curve)
-            libraries.append(_legend(curve, note="its own trace"))
+            libraries.append(_legend(curve, note="its own trace" + (", identical for each" if same else "")))
         d = result.divergence
         if d:
             value = _number(d.get("actual")) if d.get("column") in ("lr", "momentum") else None
-            marks.append(plots.Mark(lib.name, int(d["step"]), str(d["column"]), value, color))
-            libraries.append({"label": f"{lib.name}: first differs at step {d['step']} ({d['column']})",
+            marks.append(plots.Mark(names, int(d["step"]), str(d["column"]), value, color))
+            libraries.append({"label": f"{lib.name}: first differs at step {d['step']} ({d['column']}){same}",
                               "note": divergence_text(result) if result.trace is None else "",
                               "swatch": {"color": color, "width": 0, "dash": "",
                                          "marker": "X" if value is not None else "v"}})
         elif result.trace is None:
-            libraries.append({"label": f"{lib.name}: {result.status}", "note": result.detail,
+            libraries.append({"label": f"{names}: {status_text(result.status)}", "note": result.detail,
                               "swatch": {"color": color, "width": 1, "dash": "2 2", "marker": ""}})
     plot = plots.Plot("case", tuple(curves), tuple(marks), empty_note=_empty_note(case),
-                      alt=f"{case.id}: lr per step of the golden trace and its overlays")
+                      alt=f"{case.id}: lr per step of the golden trace and its overlays", milestones=milestones(case))
     legend = _golden_legend(case, site, curves[0], plots.log_scale(plot.curves, plot.marks))
+    if plot.milestones:
+        legend.append({"label": "grey dash-dot lines: " + "; ".join(f"step {step}: {what}" for step, what in
+                                                                   plot.milestones),
+                       "note": "where the loop resumes or intervenes (the case's resume_at and interventions)",
+                       "swatch": plots.swatch("milestone", plots.MILESTONE_COLOR)})
     if passing:
+        # a check mark, not a line: a line in the golden's colour would read as one more curve
         legend.append({"label": f"matches the golden ({len(passing)} librar{'y' if len(passing) == 1 else 'ies'}): "
-                                + ", ".join(passing), "note": PASSING_NOTE, "swatch": plots.swatch(curves[0])})
+                                + ", ".join(passing), "note": PASSING_NOTE,
+                       "swatch": {"color": plots.PASS_COLOR, "width": 0, "dash": "", "marker": "check"}})
     return plot, legend + scoped + libraries
+
+
+def _departure(result) -> tuple:
+    """What a differing library's plot entry shows: two results with the same one are drawn as one."""
+    trace = result.trace
+    kept = None if trace is None else (tuple(trace.observations), tuple(trace.events))
+    d = result.divergence or {}
+    return kept, d.get("step"), d.get("column"), repr(d.get("actual")), None if (kept or d) else result.status
+
+
+def milestones(case: CaseData) -> tuple[tuple[int, str], ...]:
+    """(step, what happens there) for the resume step and each intervention (spec 4.3, 4.5), in step order."""
+    found = [(case.case.resume_at, "resume")] if case.case.resume_at is not None else []
+    for action in case.case.interventions:
+        what = {"set": f"set group {action.group} {action.key} = {action.value!r}", "call": f"call {action.method}()",
+                "scheduler-steps": f"{action.count} scheduler steps",
+                "resume": "resume (" + ", ".join(action.load) + ")"}.get(action.do, action.do)
+        found.append((action.at, what))
+    merged: dict[int, list[str]] = {}
+    for step, what in found:
+        merged.setdefault(step, []).append(what)
+    return tuple((step, ", ".join(dict.fromkeys(whats))) for step, whats in sorted(merged.items()))
 
 
 def _golden_legend(case: CaseData, site: SiteData, golden: plots.Curve, log: bool) -> list[dict]:
@@ -505,4 +552,6 @@ def _environment():
                       undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
     env.filters["linkify"] = linkify
     env.globals["categories"] = CATEGORIES
+    env.globals["category_of"] = CATEGORY
+    env.globals["status_notes"] = STATUS_NOTES
     return env
