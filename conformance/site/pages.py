@@ -206,35 +206,38 @@ def _case_plot(case: CaseData, site: SiteData, colors: Mapping[str, str]) -> tup
     scoped = [_legend(curve, note=f"release-scoped golden {_golden_path(record.file)} (torch {record.torch})")
               for curve, record in zip(curves[1:], case.records[1:])]
     libraries, marks, passing = [], [], []
-    alike: dict[tuple, list] = {}
+    differing = []
     for lib in site.libraries:
         result = lib.result(case.id)
         if result is None or result.category in ("unsupported", "skip"):
             continue
         if result.category == "pass":
             passing.append(lib.name)
-            continue
-        alike.setdefault(_departure(result), []).append((lib, result))
-    for members in alike.values():
+        else:
+            differing.append((lib, result))
+    # kept traces and first divergences are grouped apart: float32 and float64 variants draw the same curve
+    # but may first depart at different steps
+    for members in _alike(differing, lambda r: _drawn(r.trace) if r.trace is not None else None):
         lib, result = members[0]
-        color = colors[lib.name]
-        names = ", ".join(other.name for other, _ in members)
-        same = ("; the same for " + ", ".join(other.name for other, _ in members[1:])) if len(members) > 1 else ""
-        if result.trace is not None:
-            curve = plots.Curve(f"{names}: {status_text(result.status)}", result.trace, "library", color, events=True)
-            curves.append(curve)
-            libraries.append(_legend(curve, note="its own trace" + (", identical for each" if same else "")))
+        curve = plots.Curve(_names_and_statuses(members), result.trace, "library", colors[lib.name], events=True)
+        curves.append(curve)
+        libraries.append(_legend(curve, note="its own trace" + (", drawn once: the same curve for each"
+                                                                 if len(members) > 1 else "")))
+    for members in _alike(differing, lambda r: _first_departure(r.divergence) if r.divergence else None):
+        lib, result = members[0]
         d = result.divergence
-        if d:
-            value = _number(d.get("actual")) if d.get("column") in ("lr", "momentum") else None
-            marks.append(plots.Mark(names, int(d["step"]), str(d["column"]), value, color))
-            libraries.append({"label": f"{lib.name}: first differs at step {d['step']} ({d['column']}){same}",
-                              "note": divergence_text(result) if result.trace is None else "",
-                              "swatch": {"color": color, "width": 0, "dash": "",
-                                         "marker": "X" if value is not None else "v"}})
-        elif result.trace is None:
-            libraries.append({"label": f"{names}: {status_text(result.status)}", "note": result.detail,
-                              "swatch": {"color": color, "width": 1, "dash": "2 2", "marker": ""}})
+        value = _number(d.get("actual")) if d.get("column") in ("lr", "momentum") else None
+        marks.append(plots.Mark(", ".join(other.name for other, _ in members), int(d["step"]), str(d["column"]),
+                                value, colors[lib.name]))
+        same = "; the same for " + ", ".join(other.name for other, _ in members[1:]) if len(members) > 1 else ""
+        libraries.append({"label": f"{lib.name}: first differs at step {d['step']} ({d['column']}){same}",
+                          "note": divergence_text(result) if result.trace is None else "",
+                          "swatch": {"color": colors[lib.name], "width": 0, "dash": "",
+                                     "marker": "X" if value is not None else "v"}})
+    for lib, result in differing:
+        if result.trace is None and not result.divergence:
+            libraries.append({"label": f"{lib.name}: {status_text(result.status)}", "note": result.detail,
+                              "swatch": {"color": colors[lib.name], "width": 1, "dash": "2 2", "marker": ""}})
     plot = plots.Plot("case", tuple(curves), tuple(marks), empty_note=_empty_note(case),
                       alt=f"{case.id}: lr per step of the golden trace and its overlays", milestones=milestones(case))
     legend = _golden_legend(case, site, curves[0], plots.log_scale(plot.curves, plot.marks))
@@ -251,12 +254,38 @@ def _case_plot(case: CaseData, site: SiteData, colors: Mapping[str, str]) -> tup
     return plot, legend + scoped + libraries
 
 
-def _departure(result) -> tuple:
-    """What a differing library's plot entry shows: two results with the same one are drawn as one."""
-    trace = result.trace
-    kept = None if trace is None else (tuple(trace.observations), tuple(trace.events))
-    d = result.divergence or {}
-    return kept, d.get("step"), d.get("column"), repr(d.get("actual")), None if (kept or d) else result.status
+def _alike(differing: list, key) -> list[list]:
+    """The (library, result) pairs whose key(result) is not None, grouped by it, in first-seen order."""
+    groups: dict = {}
+    for lib, result in differing:
+        if (found := key(result)) is not None:
+            groups.setdefault(found, []).append((lib, result))
+    return list(groups.values())
+
+
+# Values equal to this many significant digits draw the same line (a plot is a few hundred pixels tall)
+DRAWN_DIGITS = 6
+
+
+def _drawn(trace: Trace) -> tuple:
+    """What a plot shows of a trace: each lr and momentum to DRAWN_DIGITS, and the events' steps."""
+    def shown(value):
+        return None if value is None else f"{value:.{DRAWN_DIGITS}g}"
+    return (tuple((o.step, o.group, shown(o.lr), shown(o.momentum)) for o in trace.observations),
+            tuple((e.step, e.kind) for e in trace.events))
+
+
+def _first_departure(d: Mapping) -> tuple:
+    value = _number(d.get("actual"))
+    return d.get("step"), d.get("column"), f"{value:.{DRAWN_DIGITS}g}" if value is not None else repr(d.get("actual"))
+
+
+def _names_and_statuses(members: list) -> str:
+    """"a, b: differs (xfail: ...)" when they share a status, else each name with its own."""
+    statuses = {result.status for _, result in members}
+    if len(statuses) == 1:
+        return f"{', '.join(lib.name for lib, _ in members)}: {status_text(statuses.pop())}"
+    return ", ".join(f"{lib.name} ({status_text(result.status)})" for lib, result in members)
 
 
 def milestones(case: CaseData) -> tuple[tuple[int, str], ...]:

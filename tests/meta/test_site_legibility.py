@@ -134,3 +134,22 @@ def test_the_resume_step_and_every_intervention_are_marked(site, plan):
         assert f"step {case.case.interventions[0].at}: " in plan.pages[pages.case_path(case.id)]
     svg = plots.svg(drawn[f"plots/cases/{resumed[0].id}.svg"])
     assert ">resume<" in svg  # drawn as text on the plot (svg.fonttype none)
+
+
+def test_curves_that_look_the_same_are_drawn_once_even_if_they_first_depart_apart(site):
+    """A float32 twin: its curve differs from the float64 one in the 9th digit (one line on the plot) and it
+    first departs a step earlier (a mark of its own)."""
+    case_id, lib = next((c.id, lib) for c in site.cases for lib in _differing(site, c.id)
+                        if lib.result(c.id).trace is not None and lib.result(c.id).divergence["step"] > 0)
+    result = lib.result(case_id)
+    nudged = replace(result.trace, observations=tuple(replace(o, lr=o.lr * (1 + 1e-9))
+                                                      for o in result.trace.observations))
+    earlier = replace(result, trace=nudged, divergence={**result.divergence, "step": result.divergence["step"] - 1})
+    twin = replace(lib, name=f"{lib.name}-32", results=tuple(earlier if r.case_id == case_id else r
+                                                             for r in lib.results))
+    plan = pages.plan(replace(site, libraries=(lib, twin)))
+    plot = dict(plan.plots)[f"plots/cases/{case_id}.svg"]
+    drawn = [c for c in plot.curves if c.style == "library"]
+    assert [c.label.split(":")[0] for c in drawn] == [f"{lib.name}, {twin.name}"]
+    assert [m.label for m in plot.marks] == [lib.name, twin.name]
+    assert "drawn once: the same curve for each" in plan.pages[pages.case_path(case_id)]
