@@ -160,8 +160,9 @@ def test_every_case_has_a_page_with_its_plot(site):
         assert int(images[0].get("width")) > 0 and int(images[0].get("height")) > 0
 
 
-def test_a_case_page_shows_every_overlay_and_reason(site, checkout_data):
+def test_a_case_page_shows_every_overlay_and_reason(site, checkout_data, checkout_plan):
     case_id = "cosineannealinglr/last-epoch-resume"
+    marks = dict(checkout_plan.plots)[f"plots/cases/{case_id}.svg"].marks
     text = _squash("".join(parse_html(site / "cases" / f"{case_id}.html").itertext()))
     case = checkout_data.case(case_id)
     assert len(case.records) > 1
@@ -173,10 +174,11 @@ def test_a_case_page_shows_every_overlay_and_reason(site, checkout_data):
             continue
         if result.category == "differs":
             step = result.divergence["step"]
-            first = _squash(f": first differs at step {step} ({result.divergence['column']})")
-            # its own entry, or named in the entry of a library that departs the same way
-            assert (_squash(lib.name) + first in text
-                    or re.search(re.escape(first) + r";thesamefor[^.]*?\b" + re.escape(lib.name) + r"\b", text)), lib.name
+            # its own mark and legend entry, or named in those of the first library that departs the same way
+            mark = next(m for m in marks if lib.name in m.label.split(", "))
+            first = mark.label.split(", ")[0]
+            assert mark.step == step
+            assert _squash(f"{first}: first differs at step {step} ({result.divergence['column']})") in text
             assert _squash(lib.reasons[case_id]) in text
         if result.category == "pass":
             assert re.search(rf"matchesthegolden\(\d+librar(y|ies)\):[^.]*{re.escape(lib.name)}\b", text)
