@@ -472,7 +472,7 @@ def _library(document: Mapping, path: Path, expectations_dir: Path) -> Library:
     tol = adapter.get("tolerance") or {}
     # the user's expectations file beside their result (mylib.json, mylib.toml), else the suite's recorded one
     # (one that exists but is not a readable file is reported, not passed over)
-    expectations = next((p for p in (path.with_name(f"{file_slug(name)}.toml"), expectations_dir / f"{name}.toml")
+    expectations = next((p for p in (path.with_suffix(".toml"), expectations_dir / f"{name}.toml")
                          if p.exists()), None)
     reasons = load_expectations(expectations) if expectations else {}
     counts = {k: int(v) for k, v in document.get("counts", {}).items()}
