@@ -215,3 +215,19 @@ def test_report_refuses_a_hostile_result_in_one_line(tmp_path, capsys, corruptio
     assert main(["report", str(result)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"lr-conformance: {result}: "), err
+
+
+@pytest.mark.parametrize("corruption", sorted(HOSTILE_EXPECTATIONS))
+def test_run_refuses_the_same_hostile_expectations_in_one_line(tmp_path, capsys, corruption):
+    """The site and `run --expectations` read expectations with one loader: neither prints a traceback."""
+    content, message = HOSTILE_EXPECTATIONS[corruption]
+    expectations = tmp_path / "mine.toml"
+    if content is None:
+        expectations.mkdir()
+    elif isinstance(content, bytes):
+        expectations.write_bytes(content)
+    else:
+        expectations.write_text(content, encoding="utf-8")
+    assert main(["run", "-k", "steplr/gamma-one", "--expectations", str(expectations), "-q"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"lr-conformance: {expectations}: ") and message in err[0], err
