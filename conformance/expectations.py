@@ -21,35 +21,31 @@ from collections.abc import Collection
 from pathlib import Path
 
 from conformance import resources
-from conformance.cases import CaseError
+from conformance.cases import CaseError, read_text
 
 
 def load_expectations(path: Path, case_ids: Collection[str] | None = None) -> dict[str, str]:
     """The file's {case id: reason}. With `case_ids` (every case of the suite), an id outside them is a
     CaseError naming the file and line - all such ids at once."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         shipped = ", ".join(resources.expectations_names()) or "none"
-        raise CaseError(f"{path}: expectations file not found (nor a shipped one by that name: {shipped})") from None
-    except UnicodeDecodeError as exc:
-        raise CaseError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:  # a directory, an unreadable file
-        raise CaseError(f"{path}: cannot read the expectations file ({exc.strerror or exc})") from None
+        raise CaseError(f"{path}: expectations file not found (nor a shipped one by that name: {shipped})")
+    text = read_text(path)
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(f"{path}: invalid TOML: {exc}") from None
-    differs = data.get("differs", [])
-    if not isinstance(differs, list):
-        raise CaseError(f"{path}: `differs` must be an array of tables ([[differs]]), not a {type(differs).__name__}")
+    entries = data.get("differs", [])
+    if not isinstance(entries, list):
+        raise CaseError(f"{path}: 'differs' must be [[differs]] tables, got {type(entries).__name__}")
     found: dict[str, str] = {}
-    for index, item in enumerate(differs, 1):
-        # every value is text: a reason or link of another type would print as a Python repr, an id of another
-        # type would be looked up as a case it can never name
+    for index, item in enumerate(entries, 1):
         if not isinstance(item, dict) or not item.get("id") or not item.get("reason"):
             raise CaseError(f"{path}: [[differs]] #{index} needs an id and a reason")
-        mistyped = [key for key in ("id", "reason", "link") if key in item and not isinstance(item[key], str)]
-        if mistyped:
-            raise CaseError(f"{path}: [[differs]] #{index}: {', '.join(mistyped)} must be a string")
+        wrong = [key for key in ("id", "reason", "link") if key in item and not isinstance(item[key], str)]
+        if wrong:
+            raise CaseError(f"{_line_of(text, index, path)}: [[differs]] #{index}: {wrong[0]!r} must be a string, "
+                            f"got {type(item[wrong[0]]).__name__}")
         reason = item["reason"] + (f" ({item['link']})" if item.get("link") else "")
         found[item["id"]] = reason
     if case_ids is not None:
@@ -57,6 +53,12 @@ def load_expectations(path: Path, case_ids: Collection[str] | None = None) -> di
         if unknown:
             raise CaseError(*unknown)
     return found
+
+
+def _line_of(text: str, index: int, path: Path) -> str:
+    """`file:line` of the index-th (from 1) [[differs]] table's header."""
+    headers = [n for n, line in enumerate(text.splitlines(), 1) if re.match(r"^\s*\[\[\s*differs\s*\]\]", line)]
+    return f"{path}:{headers[index - 1]}" if index <= len(headers) else str(path)
 
 
 def _unknown_id(path: Path, case_id: str, case_ids: Collection[str]) -> str:

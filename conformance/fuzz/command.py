@@ -122,7 +122,7 @@ def cmd_fuzz(args) -> int:
 def _usage_problems(args) -> list[str]:
     problems = []
     known = {name.lower() for name in SCHEDULERS}
-    problems += [f"--scheduler {name}: not one of the 15 torch schedulers ({', '.join(SCHEDULERS)})"
+    problems += [f"--scheduler {name}: not one of the 16 torch schedulers ({', '.join(SCHEDULERS)})"
                  for name in args.scheduler if name.lower() not in known]
     if args.max_seconds is not None and not args.max_seconds > 0:
         problems.append(f"--max-seconds {args.max_seconds:g}: must be positive (seconds)")
