@@ -4,8 +4,8 @@ recorded expectations of the library adapters. The one module that knows; every 
 The repository's top-level golden/, schemas/ and expectations/ are the source of truth. A wheel carries a
 copy of them inside the package, put there at build time (pyproject.toml, [tool.hatch.build.targets.wheel]):
 
-    installed wheel               <site-packages>/conformance/_data/{golden,schemas,expectations}
-    checkout, editable install    <checkout>/{golden,schemas,expectations}
+    installed wheel               <site-packages>/conformance/_data/{golden,schemas,expectations,results,matrix}
+    checkout, editable install    <checkout>/{golden,schemas,expectations,docs/results,docs/matrix}
 
 The package directory comes from importlib.resources; a `_data` directory beside the code means a wheel,
 otherwise the code runs from a checkout and reads the checkout's files. Only `lr-conformance regen` writes,
@@ -47,6 +47,11 @@ SHIPPED_CASES_DIR = DATA_ROOT / "golden" / "cases"  # the cases this suite ships
 TRACES_DIR = GOLDEN_DIR / "traces"
 SCHEMAS_DIR = DATA_ROOT / "schemas"
 EXPECTATIONS_DIR = DATA_ROOT / "expectations"
+# What the site shows beside the goldens: the library adapters' recorded results (docs/results/*.json) and the
+# torch-release matrix (docs/matrix/results.json, changes.toml). A wheel carries them too, as _data/results and
+# _data/matrix: a library author builds the site from the wheel to put their own result beside the shipped ones.
+RESULTS_DIR = CHECKOUT / "docs" / "results" if IN_CHECKOUT else PACKAGED / "results"
+MATRIX_DIR = CHECKOUT / "docs" / "matrix" if IN_CHECKOUT else PACKAGED / "matrix"
 MANIFEST = "manifest.json"
 
 

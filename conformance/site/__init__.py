@@ -41,6 +41,7 @@ class BuildReport:
     processes: int
     notes: tuple[str, ...]
     warnings: tuple[str, ...] = ()  # results graded against an older suite
+    loaded: tuple[str, ...] = ()  # which library results were read from where
 
 
 def check_output(out: Path) -> None:
@@ -90,7 +91,7 @@ def build_site(out: Path, sources: Sources | None = None, processes: int | None 
         raise
     return BuildReport(out, len(planned.pages), len(planned.plots), len(planned.badges), size,
                        time.perf_counter() - start, loaded - start, plot_seconds, processes, site.notes,
-                       site.warnings)
+                       site.warnings, site.loaded)
 
 
 def _swap(staging: Path, out: Path) -> None:

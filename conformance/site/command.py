@@ -10,9 +10,13 @@ from pathlib import Path
 def add_parser(sub) -> argparse.ArgumentParser:
     site = sub.add_parser("site", help="build the static conformance site (cases, curves, libraries, torch releases)")
     site.add_argument("out", type=Path, metavar="OUT", help="directory to write the site to (e.g. build/site)")
-    site.add_argument("--results", type=Path, metavar="DIR",
-                      help="library result files (default: docs/results; full `run --json` results, e.g. "
-                           "build/thirdparty, also draw each differing library's curve)")
+    site.add_argument("--results", type=Path, metavar="PATH", action="append", default=[],
+                      help="your own result file (`lr-conformance run --json FILE`), or a directory of them; "
+                           "repeatable. Shown beside the shipped library results (docs/results), yours replacing "
+                           "a shipped one of the same name; a full `run --json` result also draws your curve. "
+                           "An expectations file NAME.toml beside NAME.json gives the reasons")
+    site.add_argument("--results-only", action="store_true",
+                      help="show only the --results given, not the shipped library results")
     site.add_argument("--changes", type=Path, metavar="FILE",
                       help="behaviour-change data (default: docs/matrix/changes.toml)")
     site.add_argument("--base-url", default="", metavar="URL",
@@ -31,11 +35,15 @@ def run(args) -> int:
         print(f"lr-conformance: --jobs {args.jobs}: must be at least 1", file=sys.stderr)
         return 2
     sources = Sources.checkout()
-    if args.results is not None:
-        if not args.results.is_dir():
-            print(f"lr-conformance: --results {args.results}: not a directory", file=sys.stderr)
-            return 2
-        sources = replace(sources, results=args.results)
+    missing = [path for path in args.results if not path.exists()]
+    if missing:
+        for path in missing:
+            print(f"lr-conformance: --results {path}: no such file or directory", file=sys.stderr)
+        return 2
+    if args.results_only and not args.results:
+        print("lr-conformance: --results-only: give the results to show with --results PATH", file=sys.stderr)
+        return 2
+    sources = replace(sources, user_results=tuple(args.results), results=None if args.results_only else sources.results)
     if args.changes is not None:
         sources = replace(sources, changes=args.changes)
     try:
@@ -45,6 +53,8 @@ def run(args) -> int:
         for line in str(exc).splitlines():
             print(f"lr-conformance: {line}", file=sys.stderr)
         return 2
+    for line in report.loaded:  # which results the matrix holds, so that a missing or replaced one is not a surprise
+        print(f"site: results: {line}", file=sys.stderr)
     for note in report.notes:
         print(f"site: note: {note}")
     for warning in report.warnings:  # the pages say it too; a build log should not need reading them

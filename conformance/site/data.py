@@ -26,6 +26,7 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from conformance import cases as cases_mod, golden, resources, traces
+from conformance.cases import CaseError
 from conformance.expectations import load_expectations
 from conformance.model import Case, Tolerance, Trace
 from conformance.snippet import torch_snippet
@@ -40,9 +41,13 @@ RESULT_SCHEMAS = ("lr-conformance/thirdparty-summary/1", "lr-conformance/result/
 CHANGE_KEYS = {"id": str, "release": str, "kind": str, "summary": str, "cause": str, "cause_title": str,
                "cases": list}
 SLUG = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
+# How to re-grade a stale result, by where it came from
+REGRADE = {"shipped": "python tools/thirdparty.py --only {name}",
+           "yours": "lr-conformance run --adapter ... --json FILE, then rebuild"}
 
 
-# The checkout the site is built from (docs/ and expectations/ live there, not in a wheel).
+# The checkout this code runs from (or, installed from a wheel, the site-packages directory): paths inside it are
+# shown relative to it.
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
@@ -56,18 +61,24 @@ class Sources:
 
     cases: Path
     traces: Path
-    results: Path
+    results: Path | None  # the shipped library results (docs/results); None: show only `user_results`
     expectations: Path
     matrix: Path
     changes: Path
+    user_results: tuple[Path, ...] = ()  # `--results`: the user's own result files or directories of them
 
     @classmethod
     def checkout(cls, root: Path | None = None) -> Sources:
-        root = Path(root) if root is not None else CHECKOUT
-        here = root == CHECKOUT  # this checkout: read the cases and goldens where conformance itself reads them
+        """The suite's own inputs (where conformance reads them: a checkout's files or a wheel's copy), or those
+        of the checkout at `root`."""
+        if root is None:
+            return cls(cases=cases_mod.CASES_DIR, traces=golden.TRACES_DIR, results=resources.RESULTS_DIR,
+                       expectations=resources.EXPECTATIONS_DIR, matrix=resources.MATRIX_DIR / "results.json",
+                       changes=resources.MATRIX_DIR / "changes.toml")
+        root = Path(root)
         return cls(
-            cases=cases_mod.CASES_DIR if here else root / "golden" / "cases",
-            traces=golden.TRACES_DIR if here else root / "golden" / "traces",
+            cases=root / "golden" / "cases",
+            traces=root / "golden" / "traces",
             results=root / "docs" / "results",
             expectations=root / "expectations",
             matrix=root / "docs" / "matrix" / "results.json",
@@ -141,6 +152,7 @@ class Library:
     goldens: str = ""  # the digest of the goldens it was graded against (suite.goldens), "" when not recorded
     ungraded: tuple[tuple[str, str], ...] = ()  # (case id, scheduler) of current cases it has no result for
     stale: str = ""  # why this result is not a grading of the current suite ("" when it is, or cannot be told)
+    origin: str = "shipped"  # "shipped" (the suite's docs/results) or "yours" (given with --results)
 
     _by_case: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # filled on first use
 
@@ -196,6 +208,7 @@ class SiteData:
     sources: Sources
     notes: tuple[str, ...] = ()  # inputs that were absent, for the pages to say so
     warnings: tuple[str, ...] = ()  # results graded against an older suite (each page they appear on says so)
+    loaded: tuple[str, ...] = ()  # which results were read from where (the command says it on stderr)
     _index: dict = field(default_factory=dict, init=False, compare=False, repr=False)  # filled on first use
 
     def case(self, case_id: str) -> CaseData | None:
@@ -223,14 +236,13 @@ def load(sources: Sources) -> SiteData:
     cases = tuple(_case_data(case, store, blocks[case.family], problems) for case in all_cases)
     known = {c.id for c in cases}
 
-    libraries = _load_libraries(sources, problems)
+    libraries, loaded = _load_libraries(sources, problems)
     if not libraries:
-        notes.append(f"no library results in {display_path(sources.results)}")
+        notes.append("no library results" + (f" in {display_path(sources.results)}" if sources.results else "")
+                     + (f" nor in {', '.join(map(display_path, sources.user_results))}" if sources.user_results
+                        else ""))
     current = resources.goldens_digest(sources.traces) or ""
-    shipped = sources.results.resolve() == (CHECKOUT / "docs" / "results").resolve()
-    regrade = ("python tools/thirdparty.py --only {name}" if shipped else
-               "lr-conformance run --adapter ... --json FILE, then rebuild")
-    libraries = [_staleness(lib, cases, current, regrade.format(name=lib.name)) for lib in libraries]
+    libraries = [_staleness(lib, cases, current, REGRADE[lib.origin].format(name=lib.name)) for lib in libraries]
     warnings = tuple(f"{lib.source}: {lib.stale}" for lib in libraries if lib.stale)
     for lib in libraries:
         stale = sorted({r.case_id for r in lib.results} - known)
@@ -253,7 +265,7 @@ def load(sources: Sources) -> SiteData:
     if problems:
         raise SiteError("\n".join(problems))
     return SiteData(store.reference, cases, tuple(libraries), tuple(releases), runs, changes, sources, tuple(notes),
-                    warnings)
+                    warnings, loaded)
 
 
 def _staleness(lib: Library, cases: tuple[CaseData, ...], current: str, regrade: str) -> Library:
@@ -328,27 +340,119 @@ def case_blocks(path: Path) -> dict[str, str]:
 # --- library results --------------------------------------------------------------------------
 
 
-def _load_libraries(sources: Sources, problems: list[str]) -> list[Library]:
-    if not sources.results.is_dir():
-        return []
-    libraries = []
-    for path in sorted(sources.results.glob("*.json")):
-        where = display_path(path)
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            problems.append(f"{where}: not a JSON result file ({exc})")
+def _result_files(sources: Sources) -> list[tuple[str, Path]]:
+    """(origin, file) of every result to show: the shipped ones, then the user's (files, or directories' *.json)."""
+    files = []
+    if sources.results is not None and sources.results.is_dir():
+        files += [("shipped", path) for path in sorted(sources.results.glob("*.json"))]
+    for given in sources.user_results:
+        files += [("yours", path) for path in (sorted(given.glob("*.json")) if given.is_dir() else [given])]
+    return files
+
+
+def _load_libraries(sources: Sources, problems: list[str]) -> tuple[list[Library], tuple[str, ...]]:
+    """The libraries to show - the user's first, then the shipped ones, each by name - and what was loaded from
+    where (one line each). One of the user's results replaces the shipped one of the same name (a library author
+    re-grading their library); two results of one origin with the same name (or names that make the same file
+    name) would share a page and a badge, so they are refused, naming both files."""
+    kept: dict[str, Library] = {}
+    replaced = []
+    for origin, path in _result_files(sources):
+        lib = _read_library(path, origin, sources.expectations, problems)
+        if lib is None:
             continue
-        if not isinstance(document, dict) or document.get("schema") not in RESULT_SCHEMAS:
-            found = document.get("schema") if isinstance(document, dict) else type(document).__name__
-            problems.append(f"{where}: not an lr-conformance result (schema {found!r}, expected one of "
-                            f"{', '.join(RESULT_SCHEMAS)})")
+        slug = file_slug(lib.name)
+        other = kept.get(slug)
+        if other is not None and not (other.origin == "shipped" and origin == "yours"):
+            same = "the same name" if other.name == lib.name else f"names that make one file name ({other.name!r})"
+            problems.append(f"{lib.source}: grades {lib.name!r}, {same} as {other.source}: one site entry (page, "
+                            "badge) per name - set a distinct \"variant\" in one of them, or show them apart")
             continue
-        try:
-            libraries.append(_library(document, path, sources.expectations))
-        except (KeyError, TypeError, ValueError) as exc:
-            problems.append(f"{where}: malformed result ({type(exc).__name__}: {exc})")
-    return libraries  # by file name, so by variant name
+        if other is not None:
+            replaced.append(f"{lib.name}: yours ({lib.source}) replaces the shipped {other.source}")
+        kept[slug] = lib
+    loaded = []
+    for origin, where in (("shipped", [sources.results] if sources.results else []),
+                          ("yours", list(sources.user_results))):
+        names = [lib.name for lib in kept.values() if lib.origin == origin]
+        if where:
+            loaded.append(f"{len(names)} {'shipped result(s)' if origin == 'shipped' else 'of your results'} from "
+                          f"{', '.join(map(display_path, where))}"
+                          + (f": {', '.join(names)}" if names else ""))
+    if sources.results is None:
+        loaded.append("shipped results not shown (--results-only)")
+    elif not sources.results.is_dir():
+        loaded.append(f"no shipped results: {display_path(sources.results)} does not exist")
+    libraries = sorted(kept.values(), key=lambda lib: (lib.origin != "yours", lib.name))
+    return libraries, tuple(loaded + replaced)
+
+
+def _read_library(path: Path, origin: str, expectations_dir: Path, problems: list[str]) -> Library | None:
+    """One result file as a Library, or None with its problem appended (one line naming the file)."""
+    where = display_path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problems.append(f"{where}: no such result file")
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problems.append(f"{where}: not a JSON result file ({exc})")
+        return None
+    if not isinstance(document, dict) or document.get("schema") not in RESULT_SCHEMAS:
+        found = document.get("schema") if isinstance(document, dict) else type(document).__name__
+        problems.append(f"{where}: not an lr-conformance result (schema {found!r}, expected one of "
+                        f"{', '.join(RESULT_SCHEMAS)})")
+        return None
+    shape = _shape_problem(document)
+    if shape:
+        problems.append(f"{where}: malformed result: {shape}")
+        return None
+    try:
+        return replace(_library(document, path, expectations_dir), origin=origin)
+    except CaseError as exc:  # its expectations file
+        problems.append(str(exc))
+    except (KeyError, TypeError, ValueError) as exc:
+        problems.append(f"{where}: malformed result ({type(exc).__name__}: {exc})")
+    return None
+
+
+# What the site reads of a result file (a `run --json` result or tools/thirdparty.py's summary), by type: a
+# hostile or broken file is refused with the first field that is wrong, before anything reads it.
+_TEXT = {"type": "string"}
+_NUMBER = {"type": "number"}
+RESULT_SHAPE = {
+    "type": "object",
+    "required": ["adapter", "results"],
+    "properties": {
+        "variant": {"type": ["string", "null"]},
+        "library": {"type": ["string", "null"]},
+        "adapter": {"type": "object", "required": ["name"], "properties": {
+            "name": _TEXT, "version": _TEXT,
+            "tolerance": {"type": ["object", "null"], "properties": {"rel": _NUMBER, "abs": _NUMBER, "reason": _TEXT}},
+        }},
+        "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "suite": {"type": ["object", "null"], "properties": {"goldens": {"type": ["string", "null"]}}},
+        "results": {"type": "array", "items": {"type": "object", "required": ["id", "scheduler", "status"],
+                                               "properties": {
+            "id": _TEXT, "scheduler": _TEXT, "status": {"enum": sorted(CATEGORY)}, "detail": _TEXT,
+            "divergence": {"type": ["object", "null"], "properties": {"step": {"type": "integer"},
+                                                                     "column": _TEXT}},
+            "missing": {"type": "array", "items": _TEXT},
+            "traces": {"type": ["object", "null"], "properties": {"actual": {"type": ["object", "null"]}}},
+        }}},
+    },
+}
+
+
+def _shape_problem(document: Mapping) -> str:
+    """Where `document` departs from RESULT_SHAPE (one line), or ""."""
+    import jsonschema
+
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(RESULT_SHAPE).iter_errors(document))
+    if error is None:
+        return ""
+    where = "/".join(str(part) for part in error.absolute_path) or "the top level"
+    return f"at {where}: {traces.short_message(error.message)}"
 
 
 def _library(document: Mapping, path: Path, expectations_dir: Path) -> Library:
@@ -366,15 +470,18 @@ def _library(document: Mapping, path: Path, expectations_dir: Path) -> Library:
             trace=Trace.from_json(kept["actual"]) if kept and kept.get("actual") else None,
         ))
     tol = adapter.get("tolerance") or {}
-    expectations = expectations_dir / f"{name}.toml"
-    reasons = load_expectations(expectations) if expectations.is_file() else {}
+    # the user's expectations file beside their result (mylib.json, mylib.toml), else the suite's recorded one
+    # (one that exists but is not a readable file is reported, not passed over)
+    expectations = next((p for p in (path.with_suffix(".toml"), expectations_dir / f"{name}.toml")
+                         if p.exists()), None)
+    reasons = load_expectations(expectations) if expectations else {}
     counts = {k: int(v) for k, v in document.get("counts", {}).items()}
     suite = document.get("suite") if isinstance(document.get("suite"), dict) else {}
     return Library(
         name=name, library=str(document.get("library") or name.split("-")[0]), version=str(adapter.get("version", "")),
         tolerance=Tolerance(float(tol.get("rel", 0.0)), float(tol.get("abs", 0.0)), str(tol.get("reason", "bit-exact"))),
         counts=counts, results=tuple(results), reasons=reasons, source=display_path(path),
-        expectations_source=display_path(expectations) if expectations.is_file() else "",
+        expectations_source=display_path(expectations) if expectations else "",
         goldens=str(suite.get("goldens") or ""),
     )
 
@@ -462,6 +569,11 @@ def release_ranges(releases: tuple[str, ...] | list[str], universe: tuple[str, .
             else:
                 runs.append([release])
     return ", ".join(r[0] if len(r) == 1 else f"{r[0]}–{r[-1]}" for r in runs)
+
+
+def file_slug(name: str) -> str:
+    """A library variant's name as a file name (its page and badge): two names with one slug would collide."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "unnamed"
 
 
 def display_path(path: Path) -> str:

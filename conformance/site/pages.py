@@ -32,11 +32,22 @@ from conformance.model import Event, Trace
 from conformance.cases import reference_module
 from conformance.regenerate import describe_change
 from conformance.site import plots
-from conformance.site.data import CATEGORIES, CaseData, Change, Library, SiteData, display_path, release_ranges
+from conformance.site.data import (CATEGORIES, CATEGORY, CaseData, Change, Library, SiteData, display_path, file_slug,
+                                   release_ranges)
 
 TORCH_DOCS = "https://pytorch.org/docs/stable/generated/{}.html"  # the class's dotted name
 BADGE_COLORS = {"clean": "brightgreen", "known": "yellow", "unexplained": "red", "none": "lightgrey"}
 PASSING_NOTE = "matches the golden within its tolerance; its trace is not stored (a passing curve is the golden)"
+# One vocabulary on every page: a result is named by its matrix category (data.CATEGORY), with its status beside
+# it where the two differ - "differs" is a recorded difference (xfail) or an unexplained one (fail).
+STATUS_NOTES = {"xfail": "xfail: recorded in the expectations", "fail": "fail: not in the expectations",
+                "xpass": "xpass: recorded as differing, matches now", "timeout": "timeout", "crash": "crash"}
+
+
+def status_text(status: str) -> str:
+    """"differs (xfail: recorded in the expectations)", "pass", "error (timeout)"."""
+    category = CATEGORY.get(status, status)
+    return f"{category} ({STATUS_NOTES[status]})" if status in STATUS_NOTES else category
 
 
 @dataclass(frozen=True)
@@ -108,7 +119,7 @@ def _scheduler_pages(site: SiteData, by_scheduler, render, built: Plan) -> None:
         for case in members:
             src = f"plots/small/{case.id}.svg"
             plot = plots.Plot("small", _torch_curves(case, site), empty_note=_empty_note(case, short=True),
-                              alt=f"{case.id}: golden lr per step")
+                              alt=f"{case.id}: golden lr per step", milestones=milestones(case))
             built.plots.append((src, plot))
             scoped = "; ".join(release_ranges(r.generated_by, site.releases) for r in case.records)
             items.append({"anchor": _anchor(case.id), "href": "../" + case_path(case.id), "name": case.id,
@@ -151,15 +162,11 @@ def case_path(case_id: str) -> str:
 
 
 def library_path(name: str) -> str:
-    return f"libraries/{_file_slug(name)}.html"
+    return f"libraries/{file_slug(name)}.html"
 
 
 def badge_path(name: str) -> str:
-    return f"badges/{_file_slug(name)}.json"
-
-
-def _file_slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "unnamed"
+    return f"badges/{file_slug(name)}.json"
 
 
 def _anchor(case_id: str) -> str:
@@ -194,41 +201,107 @@ def _empty_note(case: CaseData, short: bool = False) -> str:
 
 def _case_plot(case: CaseData, site: SiteData, colors: Mapping[str, str]) -> tuple[plots.Plot, list[dict]]:
     """The case's plot - the golden, every release-scoped torch trace, each differing library (its own trace when
-    its result kept one, and a mark at its first divergence) - and the legend the page shows under it."""
+    its result kept one, and a mark at its first divergence) - and the legend the page shows under it.
+    Libraries that depart the same way (the same kept trace, the same first divergence) are drawn once, in the
+    first one's colour, and named together: drawn one over another, only the last colour would show."""
     curves = list(_torch_curves(case, site))
     scoped = [_legend(curve, note=f"release-scoped golden {_golden_path(record.file)} (torch {record.torch})")
               for curve, record in zip(curves[1:], case.records[1:])]
     libraries, marks, passing = [], [], []
+    differing = []
     for lib in site.libraries:
         result = lib.result(case.id)
         if result is None or result.category in ("unsupported", "skip"):
             continue
         if result.category == "pass":
             passing.append(lib.name)
-            continue
-        color = colors[lib.name]
-        if result.trace is not None:
-            curve = plots.Curve(f"{lib.name} ({result.status})", result.trace, "library", color, events=True)
-            curves.append(curve)
-            libraries.append(_legend(curve, note="its own trace"))
+        else:
+            differing.append((lib, result))
+    # kept traces and first divergences are grouped apart: float32 and float64 variants draw the same curve
+    # but may first depart at different steps
+    for members in _alike(differing, lambda r: _drawn(r.trace) if r.trace is not None else None):
+        lib, result = members[0]
+        curve = plots.Curve(_names_and_statuses(members), result.trace, "library", colors[lib.name], events=True)
+        curves.append(curve)
+        libraries.append(_legend(curve, note="its own trace" + (", drawn once: the same curve for each"
+                                                                 if len(members) > 1 else "")))
+    for members in _alike(differing, lambda r: _first_departure(r.divergence) if r.divergence else None):
+        lib, result = members[0]
         d = result.divergence
-        if d:
-            value = _number(d.get("actual")) if d.get("column") in ("lr", "momentum") else None
-            marks.append(plots.Mark(lib.name, int(d["step"]), str(d["column"]), value, color))
-            libraries.append({"label": f"{lib.name}: first differs at step {d['step']} ({d['column']})",
-                              "note": divergence_text(result) if result.trace is None else "",
-                              "swatch": {"color": color, "width": 0, "dash": "",
-                                         "marker": "X" if value is not None else "v"}})
-        elif result.trace is None:
-            libraries.append({"label": f"{lib.name}: {result.status}", "note": result.detail,
-                              "swatch": {"color": color, "width": 1, "dash": "2 2", "marker": ""}})
+        value = _number(d.get("actual")) if d.get("column") in ("lr", "momentum") else None
+        marks.append(plots.Mark(", ".join(other.name for other, _ in members), int(d["step"]), str(d["column"]),
+                                value, colors[lib.name]))
+        same = "; the same for " + ", ".join(other.name for other, _ in members[1:]) if len(members) > 1 else ""
+        libraries.append({"label": f"{lib.name}: first differs at step {d['step']} ({d['column']}){same}",
+                          "note": divergence_text(result) if result.trace is None else "",
+                          "swatch": {"color": colors[lib.name], "width": 0, "dash": "",
+                                     "marker": "X" if value is not None else "v"}})
+    for lib, result in differing:
+        if result.trace is None and not result.divergence:
+            libraries.append({"label": f"{lib.name}: {status_text(result.status)}", "note": result.detail,
+                              "swatch": {"color": colors[lib.name], "width": 1, "dash": "2 2", "marker": ""}})
     plot = plots.Plot("case", tuple(curves), tuple(marks), empty_note=_empty_note(case),
-                      alt=f"{case.id}: lr per step of the golden trace and its overlays")
+                      alt=f"{case.id}: lr per step of the golden trace and its overlays", milestones=milestones(case))
     legend = _golden_legend(case, site, curves[0], plots.log_scale(plot.curves, plot.marks))
+    if plot.milestones:
+        legend.append({"label": "grey dash-dot lines: " + "; ".join(f"step {step}: {what}" for step, what in
+                                                                   plot.milestones),
+                       "note": "where the loop resumes or intervenes (the case's resume_at and interventions)",
+                       "swatch": plots.swatch("milestone", plots.MILESTONE_COLOR)})
     if passing:
+        # a check mark, not a line: a line in the golden's colour would read as one more curve
         legend.append({"label": f"matches the golden ({len(passing)} librar{'y' if len(passing) == 1 else 'ies'}): "
-                                + ", ".join(passing), "note": PASSING_NOTE, "swatch": plots.swatch(curves[0])})
+                                + ", ".join(passing), "note": PASSING_NOTE,
+                       "swatch": {"color": plots.PASS_COLOR, "width": 0, "dash": "", "marker": "check"}})
     return plot, legend + scoped + libraries
+
+
+def _alike(differing: list, key) -> list[list]:
+    """The (library, result) pairs whose key(result) is not None, grouped by it, in first-seen order."""
+    groups: dict = {}
+    for lib, result in differing:
+        if (found := key(result)) is not None:
+            groups.setdefault(found, []).append((lib, result))
+    return list(groups.values())
+
+
+# Values equal to this many significant digits draw the same line (a plot is a few hundred pixels tall)
+DRAWN_DIGITS = 6
+
+
+def _drawn(trace: Trace) -> tuple:
+    """What a plot shows of a trace: each lr and momentum to DRAWN_DIGITS, and the events' steps."""
+    def shown(value):
+        return None if value is None else f"{value:.{DRAWN_DIGITS}g}"
+    return (tuple((o.step, o.group, shown(o.lr), shown(o.momentum)) for o in trace.observations),
+            tuple((e.step, e.kind) for e in trace.events))
+
+
+def _first_departure(d: Mapping) -> tuple:
+    value = _number(d.get("actual"))
+    return d.get("step"), d.get("column"), f"{value:.{DRAWN_DIGITS}g}" if value is not None else repr(d.get("actual"))
+
+
+def _names_and_statuses(members: list) -> str:
+    """"a, b: differs (xfail: ...)" when they share a status, else each name with its own."""
+    statuses = {result.status for _, result in members}
+    if len(statuses) == 1:
+        return f"{', '.join(lib.name for lib, _ in members)}: {status_text(statuses.pop())}"
+    return ", ".join(f"{lib.name} ({status_text(result.status)})" for lib, result in members)
+
+
+def milestones(case: CaseData) -> tuple[tuple[int, str], ...]:
+    """(step, what happens there) for the resume step and each intervention (spec 4.3, 4.5), in step order."""
+    found = [(case.case.resume_at, "resume")] if case.case.resume_at is not None else []
+    for action in case.case.interventions:
+        what = {"set": f"set group {action.group} {action.key} = {action.value!r}", "call": f"call {action.method}()",
+                "scheduler-steps": f"{action.count} scheduler steps",
+                "resume": "resume (" + ", ".join(action.load) + ")"}.get(action.do, action.do)
+        found.append((action.at, what))
+    merged: dict[int, list[str]] = {}
+    for step, what in found:
+        merged.setdefault(step, []).append(what)
+    return tuple((step, ", ".join(dict.fromkeys(whats))) for step, whats in sorted(merged.items()))
 
 
 def _golden_legend(case: CaseData, site: SiteData, golden: plots.Curve, log: bool) -> list[dict]:
@@ -489,8 +562,17 @@ class _SiteView:
         self.notes = site.notes
         self.warnings = site.warnings
         self.stale = [lib for lib in site.libraries if lib.stale]
-        self.sources = SimpleNamespace(**{f.name: display_path(getattr(site.sources, f.name))
+        self.sources = SimpleNamespace(**{f.name: _display(getattr(site.sources, f.name))
                                           for f in fields(site.sources)})
+
+
+def _display(source) -> str:
+    """A source as the pages name it: a path, "none", or several paths."""
+    if source is None:
+        return "none"
+    if isinstance(source, tuple):
+        return ", ".join(map(display_path, source)) or "none"
+    return display_path(source)
 
 
 def _environment():
@@ -501,4 +583,6 @@ def _environment():
                       undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
     env.filters["linkify"] = linkify
     env.globals["categories"] = CATEGORIES
+    env.globals["category_of"] = CATEGORY
+    env.globals["status_notes"] = STATUS_NOTES
     return env

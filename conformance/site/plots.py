@@ -26,12 +26,15 @@ STYLES = {
     "library": ((1.5, 1.5), 1.4, "o", 0.95),  # a library's own trace (when its result file kept it)
     "before": ((5, 2), 1.8, "", 0.9),  # a torch change: the release before it
     "after": (None, 1.8, "", 0.9),  # ... and the release that shows it
+    "milestone": ((4, 1.5, 1, 1.5), 0.9, "", 0.8),  # a step where the loop resumes or intervenes
 }
 GROUP_COLORS = ("#1f2328", "#0969da", "#8250df", "#bf3989")  # golden, per param group
 TORCH_COLORS = ("#d1242f", "#1a7f37", "#9a6700", "#0550ae", "#6639ba", "#bc4c00")
 LIBRARY_COLORS = ("#e16f24", "#2da44e", "#8250df", "#0969da", "#bf3989", "#a40e26", "#57606a", "#4d2d00",
                   "#116329", "#1b7c83")
 EVENT_COLORS = {"error": "#cf222e", "warning": "#bf8700"}
+MILESTONE_COLOR = "#6e7781"
+PASS_COLOR = "#1a7f37"  # the legend's check mark of the libraries that match the golden
 LOG_SPAN = 100.0  # a y axis whose positive values span this ratio or more is drawn in log scale
 SIZES = {"case": (7.6, 3.5), "small": (2.5, 1.45), "change": (5.6, 2.7)}  # inches, without a momentum panel
 MOMENTUM_HEIGHT = 1.45  # a plot with a momentum panel is this much taller
@@ -67,6 +70,7 @@ class Plot:
     marks: tuple[Mark, ...] = ()
     empty_note: str = ""  # said in the plot when no curve has an observation
     alt: str = ""  # the <img> alt text
+    milestones: tuple[tuple[int, str], ...] = ()  # (step, what): the resume step, each intervention's iteration
 
 
 def has_momentum(curves: Iterable[Curve]) -> bool:
@@ -168,7 +172,10 @@ def _limits(values: list[float], log: bool) -> tuple[float, float]:
         ratio = (hi / lo) ** 0.06
         return lo / ratio, hi * ratio
     pad = (hi - lo) * 0.06 or abs(hi) * 0.1 or 0.1
-    return lo - pad, hi + pad
+    # clamped to the data's sign: an axis of lrs that are all >= 0 never runs into negative lrs
+    if lo >= 0:
+        return max(lo - pad, 0.0), hi + pad
+    return lo - pad, (hi + pad if hi > 0 else min(hi + pad, 0.0))
 
 
 def svg(plot: Plot) -> str:
@@ -218,6 +225,7 @@ def _draw(plot: Plot) -> str:
             axis.yaxis.set_major_formatter(ScalarFormatter())
         axis.xaxis.set_major_locator(MaxNLocator(3 if small else 7, integer=True))
     lr_axis.set_xlim(-0.5, last_step + 0.5)
+    _milestones(plot, lr_axis, axes, small)
     _events(plot, lr_axis, axes, small)
     _marks(plot, lr_axis, axes, small)
     if not observed:
@@ -252,6 +260,17 @@ def _events(plot: Plot, lr_axis, axes, small: bool) -> None:
             steps = sorted({e.step for e in curve.trace.events})
             lr_axis.plot(steps, [0.97] * len(steps), "v", color=curve.color, ms=4 if small else 6,
                          transform=lr_axis.get_xaxis_transform(), clip_on=False)
+
+
+def _milestones(plot: Plot, lr_axis, axes, small: bool) -> None:
+    """The resume step and the interventions as grey dash-dot lines, named under the top edge on large plots."""
+    dash, width, _, alpha = STYLES["milestone"]
+    for step, what in plot.milestones:
+        for axis in axes:
+            axis.axvline(step, color=MILESTONE_COLOR, lw=width * (0.8 if small else 1.0), dashes=dash, alpha=alpha)
+        if not small:
+            lr_axis.annotate(what, xy=(step, 0.0), xycoords=lr_axis.get_xaxis_transform(), xytext=(3, 3),
+                             textcoords="offset points", fontsize=7, color=MILESTONE_COLOR, annotation_clip=False)
 
 
 def _marks(plot: Plot, lr_axis, axes, small: bool) -> None:

@@ -89,6 +89,20 @@ def test_wheel_and_sdist_carry_every_case_trace_manifest_schema_and_expectations
     assert not [name for name in in_wheel if "/." in name or "__pycache__" in name]  # no staging, locks, caches
 
 
+def test_wheel_carries_the_library_results_and_release_matrix_the_site_shows(dist):
+    """`lr-conformance site` from a wheel shows the shipped library results (issue 20, item 10): the wheel holds
+    docs/results and docs/matrix's data files, byte for byte, where conformance/resources.py looks for them."""
+    (wheel,) = dist.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        in_wheel = {name: archive.read(name) for name in archive.namelist() if name.startswith(DATA + "/")}
+    expected = {f"{DATA}/results/{p.name}": p for p in sorted((ROOT / "docs" / "results").glob("*.json"))}
+    expected.update({f"{DATA}/matrix/{name}": ROOT / "docs" / "matrix" / name for name in ("results.json",
+                                                                                       "changes.toml")})
+    assert len(expected) > 2
+    missing = [name for name, source in expected.items() if in_wheel.get(name) != source.read_bytes()]
+    assert missing == [], f"missing or different in the wheel: {missing[:5]}"
+
+
 def test_installed_wheel_grades_from_an_empty_directory_like_the_checkout(venv, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()

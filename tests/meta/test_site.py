@@ -160,8 +160,9 @@ def test_every_case_has_a_page_with_its_plot(site):
         assert int(images[0].get("width")) > 0 and int(images[0].get("height")) > 0
 
 
-def test_a_case_page_shows_every_overlay_and_reason(site, checkout_data):
+def test_a_case_page_shows_every_overlay_and_reason(site, checkout_data, checkout_plan):
     case_id = "cosineannealinglr/last-epoch-resume"
+    marks = dict(checkout_plan.plots)[f"plots/cases/{case_id}.svg"].marks
     text = _squash("".join(parse_html(site / "cases" / f"{case_id}.html").itertext()))
     case = checkout_data.case(case_id)
     assert len(case.records) > 1
@@ -173,7 +174,11 @@ def test_a_case_page_shows_every_overlay_and_reason(site, checkout_data):
             continue
         if result.category == "differs":
             step = result.divergence["step"]
-            assert _squash(f"{lib.name}: first differs at step {step} ({result.divergence['column']})") in text
+            # its own mark and legend entry, or named in those of the first library that departs the same way
+            mark = next(m for m in marks if lib.name in m.label.split(", "))
+            first = mark.label.split(", ")[0]
+            assert mark.step == step
+            assert _squash(f"{first}: first differs at step {step} ({result.divergence['column']})") in text
             assert _squash(lib.reasons[case_id]) in text
         if result.category == "pass":
             assert re.search(rf"matchesthegolden\(\d+librar(y|ies)\):[^.]*{re.escape(lib.name)}\b", text)
@@ -296,9 +301,9 @@ def test_a_library_trace_kept_in_its_result_is_drawn(tmp_path, checkout_data):
     plan = pages.plan(site)
     plot = dict(plan.plots)[f"plots/cases/{case.id}.svg"]
     drawn = [c for c in plot.curves if c.style == "library"]
-    assert [c.label for c in drawn] == [f"timm ({differing['status']})"]
+    assert [c.label for c in drawn] == ["timm: differs (xfail: recorded in the expectations)"]
     assert drawn[0].trace.observations[0].lr == actual["observations"][0][2]
-    assert "timm (xfail)" in plan.pages[pages.case_path(case.id)]
+    assert "timm: differs (xfail: recorded in the expectations)" in plan.pages[pages.case_path(case.id)]
 
 
 def test_missing_inputs_are_said_plainly(tmp_path, checkout_data):
@@ -385,7 +390,7 @@ def test_rebuilding_replaces_the_previous_site_and_is_byte_identical(site, tmp_p
 
 @pytest.mark.parametrize("argv, message", [
     (["--jobs", "0"], "--jobs 0: must be at least 1"),
-    (["--results", "no/such/dir"], "--results no/such/dir: not a directory"),
+    (["--results", "no/such/dir"], "--results no/such/dir: no such file or directory"),
 ])
 def test_bad_options_are_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert main(["site", str(tmp_path / "out"), *argv]) == 2

@@ -235,3 +235,27 @@ def test_case_filters_narrow_the_list(context, base_url):
     assert visible_rows() == sum(1 for c in site.cases if c.scheduler == "StepLR" and len(c.records) > 1)
     assert not visit.problems, visit.problems
     visit.close()
+
+
+def test_resume_and_interventions_are_named_under_their_plots(context, base_url, fetched):
+    """Issue 20, item 5: the legend a reader sees names the step of the resume and of each intervention."""
+    cases = load_cases()
+    resumed = next(c for c in cases if c.resume_at is not None)
+    intervened = next(c for c in cases if c.interventions)
+    for case, said in ((resumed, f"step {resumed.resume_at}: resume"),
+                       (intervened, f"step {intervened.interventions[0].at}: ")):
+        visit = _check_page(context, f"{base_url}cases/{case.id}.html", base_url, fetched)
+        assert said in visit.page.locator("figure.plot figcaption").inner_text(), case.id
+        visit.close()
+
+
+def test_scheduler_pages_name_the_differing_libraries_as_shown(context, base_url, fetched):
+    site = data.load(Sources.checkout())
+    case = next(c for c in site.cases
+                if sum(1 for lib in site.libraries if (r := lib.result(c.id)) and r.category == "differs") >= 2)
+    differing = [lib.name for lib in site.libraries
+                 if (r := lib.result(case.id)) and r.category in ("differs", "error")]
+    visit = _check_page(context, f"{base_url}schedulers/{case.scheduler}.html", base_url, fetched)
+    pill = visit.page.locator(f'figure[id="{case.id.replace("/", "--")}"] .pill.differs')
+    assert pill.inner_text() == "differs: " + ", ".join(differing)
+    visit.close()
