@@ -113,8 +113,8 @@ class Scope:
         return feature in self.features
 
     def declares(self, do: str) -> bool:
-        """Whether both sides declare what intervention `do` needs (a partial resume needs `state_dict` too)."""
-        return self.has(INTERVENTION_FEATURES[do]) and (do != "resume" or self.has("state_dict"))
+        """Whether both sides declare what intervention `do` needs."""
+        return all(self.has(feature) for feature in intervention_needs(do))
 
     @property
     def intervention_kinds(self) -> tuple[str, ...]:
@@ -122,6 +122,11 @@ class Scope:
         if self.interventions:
             return tuple(do for do in INTERVENTIONS if do in self.interventions and self.declares(do))
         return tuple(do for do in COMMON_INTERVENTIONS * 3 + RARE_INTERVENTIONS if self.declares(do))
+
+
+def intervention_needs(do: str) -> tuple[str, ...]:
+    """The features an intervention needs (spec 4.5): its own, and `state_dict` for a (partial) resume."""
+    return (INTERVENTION_FEATURES[do],) + (("state_dict",) if do == "resume" else ())
 
 
 def scope_for(reference_info, candidate_info, top: Iterable[str] = (), max_steps: int = DEFAULT_MAX_STEPS,
