@@ -19,7 +19,7 @@ from fakes import deviants
 from helpers import make_case, torch_store
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from conformance import cases as cases_mod, golden, runner
+from conformance import cases as cases_mod, golden, runner, schemas
 from conformance.adapters.base import Unsupported
 from conformance.adapters.torch_reference import TorchAdapter
 from conformance.cli import main
@@ -81,8 +81,10 @@ def depth(node) -> int:
 # --- strategies -----------------------------------------------------------------------------
 
 
-def test_every_drawn_case_parses_and_stays_inside_the_size_bounds(drawn):
+def test_every_drawn_case_is_valid_and_stays_inside_the_size_bounds(drawn):
+    validators = schemas._case_validator()
     for data in drawn:
+        assert schemas.case_data_problems(data, validators) == [], data  # what `check` says of it in a file
         case = cases_mod.parse_case(data)  # raises on anything the case language rejects
         assert 1 <= case.steps <= strategies.DEFAULT_MAX_STEPS and 1 <= len(case.groups) <= strategies.MAX_GROUPS
         assert depth(data) <= strategies.MAX_DEPTH + 1
