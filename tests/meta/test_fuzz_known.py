@@ -82,6 +82,16 @@ def test_the_symptom_is_the_first_event_pair_that_differs_at_the_first_differing
         "optimizer.step", None, "error:RuntimeError", "", "r")
 
 
+def test_an_intervention_event_is_ranked_where_its_phase_runs():
+    """A `call` (spec 4.5) runs before the iteration observes: the warning it lacks is the symptom, not the
+    error the candidate meets later in that step."""
+    info = TorchAdapter().info
+    get_lr = Event(0, "call", "warning", "UserWarning", "To get the last learning rate ...")
+    raised = Event(0, "observe", "error", "RuntimeError", "r")
+    assert known.symptom(verdict([get_lr], [raised]), info) == known.Symptom(
+        "call", "warning:UserWarning", None, "To get the last learning rate ...", "")
+
+
 # --- the search goes past other shapes of a listed symptom ------------------------------------------------
 
 
