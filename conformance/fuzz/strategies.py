@@ -21,9 +21,10 @@ What is drawn, per case:
     as the rare ones (wrap-optimizer-step, add-param-group, add-scheduler, resume). `Scope.interventions`
     (`fuzz --intervention`) targets kinds instead: every case then has at least one action, of those kinds only.
 
-Interventions are drawn last, after everything else: a case's earlier draws do not depend on them, so adding
-them to the language left what a seed draws before them as it was, and shrinking deletes them one action at a
-time (each action is one span of draws that deleting leaves a valid case).
+Interventions are drawn last, after everything else, and the choice whether a case has any is one draw: a
+case's earlier draws are the choices they were before interventions existed (hypothesis' later examples of a
+seed still shift once one draws more), and shrinking deletes actions one at a time (each action is one span of
+draws, and a case without it is still valid).
 
 The draws are limited to what both implementations under test can express (`Scope`): schedulers both
 declare, protocols and features both declare. Sizes stay far inside the case language's bounds: steps <=
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 
 from conformance.cases import COMPOSITES, SCHEDULERS
-from conformance.model import FEATURES, INTERVENTION_FEATURES, INTERVENTIONS, STATE_DICTS
+from conformance.model import FEATURES, INTERVENTION_FEATURES, INTERVENTIONS
 
 # The id a drawn case carries while it is being fuzzed; a finding gets its real id (conformance/fuzz/emit.py).
 DRAFT_ID = "fuzz/draft"
@@ -226,6 +227,11 @@ class _Draw:
 def _put(kwargs: dict, key: str, value) -> None:
     if value is not None:
         kwargs[key] = value
+
+
+def _given(**values) -> dict:
+    """The values that are not None (left out: the key's default)."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 FUNCTIONS = (  # vocabulary specs (conformance/vocabulary.py), parameters from small pools
@@ -543,15 +549,14 @@ def _add_param_group(d: _Draw, data: dict) -> dict:
 
 def _add_scheduler(d: _Draw, data: dict) -> dict:
     kinds = [name for name in SCHEDULERS if d.scope.allows(name) and name != "ReduceLROnPlateau"]
-    action = {"scheduler": _scheduler(d, d.draw(_one_of(kinds)), depth=2, plateau_children=False)}
-    _put(action, "first", d.maybe((True, False)))
-    return action
+    spec = _scheduler(d, d.draw(_one_of(kinds)), depth=2, plateau_children=False)
+    return {"scheduler": spec, **_given(first=d.maybe((True, False)))}
 
 
 ACTIONS = {  # the keys of each kind of action besides `at` and `do`
     "skip-optimizer-step": lambda d, data: {},
     "scheduler-steps": lambda d, data: {"count": d.pick(SCHEDULER_STEP_COUNTS)},
-    "wrap-optimizer-step": lambda d, data: {} if not d.flag() else {"keep_attributes": d.pick((True, False))},
+    "wrap-optimizer-step": lambda d, data: _given(keep_attributes=d.maybe((True, False))),
     "set": _set,
     "add-param-group": _add_param_group,
     "add-scheduler": _add_scheduler,
