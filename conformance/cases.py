@@ -59,8 +59,19 @@ SCHEDULERS = (
     "CyclicLR",
     "CosineAnnealingWarmRestarts",
     "OneCycleLR",
+    "SWALR",  # torch.optim.swa_utils.SWALR: an LRScheduler that lives outside lr_scheduler
 )
 COMPOSITES = ("ChainedScheduler", "SequentialLR")
+# Where the reference defines each scheduler class (snippets import it, the site links its documentation):
+# torch.optim.lr_scheduler, except SWALR, which torch keeps with stochastic weight averaging.
+REFERENCE_MODULES = {"SWALR": "torch.optim.swa_utils"}
+
+
+def reference_module(scheduler: str) -> str:
+    """The dotted module of the reference's class for `scheduler` ("torch.optim.lr_scheduler" for most)."""
+    return REFERENCE_MODULES.get(scheduler, "torch.optim.lr_scheduler")
+
+
 OPTIMIZERS = ("SGD", "Adam", "Adagrad")  # Adagrad: an optimizer with neither momentum nor betas
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9][a-z0-9._-]*$")
@@ -78,6 +89,7 @@ CASE_KEYS = {
     "metrics",
     "epochs",
     "tensor_lr",
+    "observe_momentum",
     "torch",
     "tags",
     "expect_error",
@@ -128,34 +140,45 @@ def load_cases(directory: Path = CASES_DIR) -> list[Case]:
     for path in files:
         loaded, found = _load_file(path)
         problems += found
-        for case in loaded:
+        for case, line in loaded:
+            here = f"{_rel(path)}:{line}" if line else _rel(path)
             if case.id in seen:
-                problems.append(f"{_where(path, case.id)}: duplicate id, first defined in {seen[case.id]}")
+                problems.append(f"{here}: {case.id}: duplicate id, first defined in {seen[case.id]}")
                 continue
-            seen[case.id] = case.source
+            seen[case.id] = here
             cases.append(case)
     if problems:
         raise CaseError(*problems)
     return cases
 
 
-def load_file(path: Path) -> list[Case]:
-    """The cases of one file. Raises CaseError with every problem in it."""
-    cases, problems = _load_file(path)
-    if problems:
-        raise CaseError(*problems)
-    return cases
-
-
-def _load_file(path: Path) -> tuple[list[Case], list[str]]:
-    """The cases of one file that parse, and one line per problem."""
+def read_text(path: Path) -> str:
+    """A data file's text. Raises CaseError, one line naming the file (and the line of the first byte that is
+    not UTF-8), for what cannot be read as UTF-8 text: a directory, a missing file, another encoding."""
     try:
-        text = path.read_bytes().decode("utf-8")
+        return path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
-        return [], [f"{_rel(path)}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x})"]
+        raise CaseError(f"{_rel(path)}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x})") from None
     except OSError as exc:
-        return [], [f"{_rel(path)}: cannot read ({exc.strerror})"]
+        raise CaseError(f"{_rel(path)}: cannot read ({exc.strerror})") from None
+
+
+def load_file(path: Path) -> list[Case]:
+    """The cases of one file. Raises CaseError with every problem in it."""
+    loaded, problems = _load_file(path)
+    if problems:
+        raise CaseError(*problems)
+    return [case for case, _line in loaded]
+
+
+def _load_file(path: Path) -> tuple[list[tuple[Case, int]], list[str]]:
+    """The cases of one file that parse, each with the line of its id (0: unknown), and one line per
+    problem."""
+    try:
+        text = read_text(path)
+    except CaseError as exc:
+        return [], [str(exc)]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -168,6 +191,7 @@ def _load_file(path: Path) -> tuple[list[Case], list[str]]:
     if not isinstance(defaults, dict) or not isinstance(raw_cases, list):
         return [], [f"{_rel(path)}: expected a [defaults] table and [[case]] tables"]
     cases, problems = [], []
+    lines = case_lines(text)
     for index, raw in enumerate(raw_cases):
         if not isinstance(raw, dict):
             problems.append(f"{_rel(path)}: case #{index + 1}: expected a [[case]] table")
@@ -175,9 +199,10 @@ def _load_file(path: Path) -> tuple[list[Case], list[str]]:
         merged = {**defaults, **raw}
         case_id = merged.get("id", f"<case #{index + 1}>")
         try:
-            cases.append(parse_case(merged, source=_rel(path), family=path.stem))
+            cases.append((parse_case(merged, source=_rel(path), family=path.stem),
+                          lines[index] if index < len(lines) else 0))
         except (CaseError, vocabulary.VocabularyError, TypeError, ValueError, KeyError) as exc:
-            problems.append(f"{_where(path, case_id, text)}: {exc}")
+            problems.append(f"{_where(path, case_id, text, index)}: {exc}")
     return cases, problems
 
 
@@ -243,6 +268,11 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CaseError("'tags' must be a list of strings")
     interventions = _parse_interventions(data.get("interventions", []), steps, len(groups), resume_at)
+    observe_momentum = data.get("observe_momentum", False)
+    if not isinstance(observe_momentum, bool):
+        raise CaseError("'observe_momentum' must be a boolean")
+    if observe_momentum and optimizer["name"] == "Adagrad":  # nothing to read: neither momentum nor betas
+        raise CaseError("'observe_momentum' needs an optimizer with momentum or betas, not Adagrad")
 
     return Case(
         id=case_id,
@@ -256,6 +286,7 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
         metrics=metrics,
         epochs=epochs,
         tensor_lr=bool(data.get("tensor_lr", False)),
+        observe_momentum=observe_momentum,
         torch=torch_range,
         tags=tuple(tags),
         expect_error=data.get("expect_error"),
@@ -498,12 +529,47 @@ def _rel(path: Path) -> str:
     return resources.display(path)
 
 
-def _where(path: Path, case_id: str, text: str | None = None) -> str:
-    """`file:line: id` where line is that of the case's `id = "..."` (tomllib gives no positions)."""
-    text = text if text is not None else path.read_text(encoding="utf-8")
-    line = 0
+_CASE_HEADER = re.compile(r"^\s*\[\[\s*case\s*\]\]")
+_ID_LINE = re.compile(r"^\s*id\s*=")
+
+
+def case_lines(text: str) -> list[int]:
+    """The line of each [[case]] table's `id = ...` (its header's line when it has none), in table order.
+
+    tomllib gives no positions. A case is found by its position among the [[case]] tables rather than by
+    searching for its id as written: an id is written escaped (a quote as \\"), and a duplicate id is written
+    twice - searching by id would name the wrong line or none."""
+    lines: list[int] = []
+    in_case = False
     for number, content in enumerate(text.splitlines(), 1):
-        if re.match(rf"""\s*id\s*=\s*["']{re.escape(str(case_id))}["']""", content):
-            line = number
-            break
+        if _CASE_HEADER.match(content):
+            lines.append(number)
+            in_case = True
+        elif content.lstrip().startswith("["):
+            in_case = False
+        elif in_case and _ID_LINE.match(content) and lines:
+            lines[-1] = number
+            in_case = False
+    return lines
+
+
+def _where(path: Path, case_id: str, text: str | None = None, index: int | None = None) -> str:
+    """`file:line: id`, line being that of the `index`-th [[case]] table's id (see case_lines); without an
+    index, that of the first table whose id is `case_id`."""
+    text = text if text is not None else path.read_text(encoding="utf-8")
+    lines = case_lines(text)
+    line = 0
+    if index is not None and index < len(lines):
+        line = lines[index]
+    elif index is None:
+        written = text.splitlines()
+        line = next((n for n in lines if _id_written(written[n - 1]) == case_id), 0)
     return f"{_rel(path)}:{line}: {case_id}" if line else f"{_rel(path)}: {case_id}"
+
+
+def _id_written(content: str) -> object:
+    """The value of an `id = ...` line, read as TOML (so escapes are undone); None if it is not one."""
+    try:
+        return tomllib.loads(content).get("id")
+    except tomllib.TOMLDecodeError:
+        return None

@@ -1,9 +1,9 @@
-"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, export, regen, adapters, site.
+"""`lr-conformance` / `python -m conformance`: run, report, list, show, check, export, regen, adapters, site, fuzz.
 
 Exit codes, the same for every command:
   0    conformant / nothing to do (check: the data is consistent; regen: written, or nothing to write)
   1    graded and not conformant: a case failed, errored, timed out, crashed or xpassed; or regen refused to
-       change or remove existing goldens without --accept
+       change or remove existing goldens without --accept; or show --diff found a case that differs
   2    a usage, data or configuration problem found before grading: a bad option or --adapter, filters that
        match no case, a malformed case file, a golden that is missing, corrupt (hash, encoding, rows) or older
        than its case, a malformed manifest, goldens that cannot be written. Every problem found is reported
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib
 import math
 import os
 import sys
@@ -73,7 +74,7 @@ def _adapter_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="lr-conformance", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="lr-conformance")
     parser.add_argument("--version", action="version", version=f"lr-conformance {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -109,8 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
                                        "case's id and why on stderr), without comparing")
     _adapter_options(show)
     _filters(show)
+    show.add_argument("--diff", action="store_true",
+                      help="print the golden and the actual trace side by side instead, in only what grading "
+                           "compares for this adapter (no last_lr column for one that does not observe it), "
+                           "rows that differ marked '>'; exit 1 when any case differs")
 
-    sub.add_parser("check", help="lint case files and goldens: schema, ids, hashes, orphans")
+    sub.add_parser("check", help="lint case files and goldens: schema, ids, hashes, orphans",
+                   description="Validate the suite's data without grading anything: every case file against "
+                               "schemas/case.schema.json, unique ids, every case's golden present and matching its "
+                               "manifest hash and its case's spec hash, no orphan golden, and the shipped "
+                               "expectations files. Prints one line per problem; exit 0 when there is none, 2 "
+                               "otherwise.")
 
     export = sub.add_parser("export", help="write the resolved cases and their goldens as JSON lines "
                                            "(schemas/export.schema.json)")
@@ -131,10 +141,27 @@ def build_parser() -> argparse.ArgumentParser:
     regen.add_argument("--adapter", default="torch", help=argparse.SUPPRESS)
 
     sub.add_parser("adapters", help="list the adapters registered by name (--adapter NAME): whether each one "
-                                    "loads here, and the version it grades")
+                                    "loads here, and the version it grades",
+                   description="List every adapter registered by name - the built-in torch and library adapters "
+                               "and any installed package's `lr_conformance.adapters` entry points - one line "
+                               "each: its class; whether it loads here and the library version it grades, or why "
+                               "not and what installs the library; and the shipped expectations for it "
+                               "(--expectations NAME), importable or not.")
     site_command.add_parser(sub)
     fuzz_command.add_parser(sub)
+    _describe_commands(parser, sub)
     return parser
+
+
+def _describe_commands(parser: argparse.ArgumentParser, sub) -> None:
+    """The top-level description lists every command there is (it once left out `fuzz`, added later), and a
+    command without a description of its own gets its one-line help as one (`check --help` said nothing)."""
+    parser.description = ("Golden traces of torch.optim.lr_scheduler and a harness that grades any LR scheduler "
+                          f"implementation against them. Commands: {', '.join(sub.choices)}.")
+    for action in sub._choices_actions:  # argparse keeps each command's help= here, and nowhere public
+        command = sub.choices[action.dest]
+        if not command.description:
+            command.description = action.help[0].upper() + action.help[1:] + "."
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -398,20 +425,32 @@ def cmd_list(args) -> int:
 
 def cmd_show(args) -> int:
     """Each case's trace as the goldens' CSV on stdout (so it diffs against golden/traces/<id>.csv), its id and
-    why on stderr. A case the adapter does not support says why on stderr; an adapter error exits 1."""
+    why on stderr; with --diff, the golden and the actual side by side (side_by_side). A case the adapter does
+    not support says why on stderr; an adapter error (or, with --diff, a difference) exits 1."""
     from conformance import runner
     from conformance.adapters import Unsupported
     from conformance.model import Status, Trace
 
     _refuse(_run_problems(args))
     chosen = _selected(args)
+    store = golden.load() if args.diff else None
     spec = resolve_spec(args.adapter)
     adapter, info = _load(args, spec)
-    errors = 0
+    unobserved = _unobserved(info)
+    if unobserved and not args.diff:
+        print(f"# {info.name} does not observe {' or '.join(unobserved)}: left empty here, unlike in the goldens "
+              "(`show --diff` shows only what it observes)", file=sys.stderr)
+    errors = differing = 0
     try:
         for case in chosen:
-            print(f"# {case.id}: {case.why}", file=sys.stderr, flush=True)
-            missing = runner.missing_capabilities(case, Trace(), info)
+            print(f"# {case.id}: {case.why}", file=sys.stdout if args.diff else sys.stderr, flush=True)
+            release = info.mirrors or (store.reference if store else None)
+            if store is not None and not cases_mod.applies_to(case, release):
+                print(f"lr-conformance: {case.id}: skipped: applies to torch{case.torch}, not {release}",
+                      file=sys.stderr)
+                continue
+            expected, expected_file = store.expected(case, release) if store else (Trace(), "")
+            missing = runner.missing_capabilities(case, expected, info)
             try:
                 if missing:
                     raise Unsupported(f"needs {', '.join(missing)}")
@@ -425,11 +464,46 @@ def cmd_show(args) -> int:
                 status = getattr(exc, "status", Status.ERROR).value
                 print(f"lr-conformance: {case.id}: {status}: {info.name}: {exc}", file=sys.stderr)
                 continue
-            sys.stdout.write(traces.dumps(trace))
+            if store is None:
+                sys.stdout.write(traces.dumps(trace))
+            else:
+                differing += _print_side_by_side(case, expected, expected_file, trace, info, unobserved)
             sys.stdout.flush()
     finally:
         _close(adapter)
-    return 1 if errors else 0
+    return 1 if errors or differing else 0
+
+
+def _unobserved(info) -> list[str]:
+    """What the goldens record and this adapter does not (so it is not compared)."""
+    return [name for name, declared in (("last_lr", "last_lr" in info.observables),
+                                        ("warnings", "warnings" in info.features)) if not declared]
+
+
+def _print_side_by_side(case, expected, expected_file: str, actual, info, unobserved) -> bool:
+    """`show --diff`'s table for one case, under the adapter's tolerance; whether any row differs."""
+    from conformance.compare import side_by_side
+
+    columns, rows = side_by_side(case, expected, actual, info)
+    left_out = f"; not compared: {', '.join(unobserved)}" if unobserved else ""
+    print(f"# golden {expected_file} | {info.name} {info.version}{left_out}")
+    width = 24
+    print(f" {'step':>5}  {'group':>5}  " + "  ".join(f"{c + ' ' + side:{width}}" for c in columns
+                                                    for side in ("golden", info.name)).rstrip())
+    for differs, step, group, pairs in rows:
+        mark = ">" if differs else " "
+        if group is None:  # an event: its two descriptions, on two lines when they differ
+            golden_text, actual_text = pairs[0]
+            print(f"{mark}{step:>5}  {'event':>5}  " + (f"golden: {golden_text}\n{'':14}{info.name}: {actual_text}"
+                                                        if differs else golden_text))
+            continue
+        cells = "  ".join(f"{_value(value):{width}}" for pair in pairs for value in pair)
+        print(f"{mark}{step:>5}  {group:>5}  {cells}".rstrip())
+    return any(row[0] for row in rows)
+
+
+def _value(value) -> str:
+    return "-" if value is None else repr(value)
 
 
 def cmd_check(args) -> int:
@@ -511,24 +585,45 @@ def cmd_regen(args) -> int:
 
 def cmd_adapters(args) -> int:
     """One line per registered adapter: its name, its class, and whether it loads here - with the name and
-    version of what it grades (and the shipped expectations by that name) - or why not."""
+    version of what it grades - or why not and what installs it; and the shipped expectations by its name
+    either way (a library adapter states its variant and install command without the library)."""
     names = registered()
     shipped = set(resources.expectations_names())
     width, target_width = max(map(len, names)), max(map(len, names.values()))
     for name, target in sorted(names.items()):
+        variant, install = _declared(target)
         try:
             adapter = load_adapter(name)
         except (AdapterLoadError, SystemExit) as exc:
             reason = str(exc).removeprefix(f"--adapter {name!r}: ") or type(exc).__name__
             status = f"not importable: {reason}"
+            if install:  # what to install, not which of the library's own imports happened to fail first
+                status += f" - install it: {install} (in a checkout: tox -e {_library(target)})"
         else:
-            info = adapter.info
-            status = f"importable: {info.name} {info.version}"
-            if info.name in shipped:
-                status += f" (recorded differences: --expectations {info.name})"
+            variant = adapter.info.name
+            status = f"importable: {variant} {adapter.info.version}"
             adapter.close()
+        if variant in shipped:
+            status += f"; recorded differences: --expectations {variant}"
         print(f"{name:{width}}  {target:{target_width}}  {status}")
     return 0
+
+
+def _declared(target: str) -> tuple[str | None, str | None]:
+    """What a registered "module:Class" states without loading its library: the class's `variant` (its
+    info.name) and the module's `INSTALL` command (conformance/libraries/common.py's convention). (None, None)
+    for an adapter that states neither, or whose module does not import."""
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:  # noqa: BLE001 - load_adapter reports why, on the same line
+        return None, None
+    return getattr(getattr(module, attr, None), "variant", None), getattr(module, "INSTALL", None)
+
+
+def _library(target: str) -> str:
+    """The LIBRARY a registered adapter's module names (the tox env that installs it)."""
+    return importlib.import_module(target.partition(":")[0]).LIBRARY
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,

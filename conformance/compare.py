@@ -43,7 +43,7 @@ def _same(expected: float | None, actual: float | None, tolerance: Tolerance) ->
 
 def compared_columns(case: Case, info: AdapterInfo) -> tuple[str, ...]:
     columns = ["lr"]
-    if case.drives_momentum:
+    if case.observes_momentum:
         columns.append("momentum")
     if "last_lr" in info.observables:
         columns.append("last_lr")
@@ -218,3 +218,31 @@ def _describe(d: Divergence) -> str:
         text += f", {d.ulps} ulp" if d.ulps is not None else ""
         text += f", max over trace {d.max_abs_error:.3g})" if d.max_abs_error is not None else ")"
     return text
+
+
+def side_by_side(case: Case, expected: Trace, actual: Trace, info: AdapterInfo,
+                 tolerance: Tolerance | None = None) -> tuple[tuple[str, ...], list[tuple]]:
+    """The golden and the actual trace next to each other, only in what this grading compares (`show --diff`):
+    the columns (compared_columns: no `last_lr` column for an adapter that does not observe it, which would
+    otherwise differ on every row), then the compared events (compared_events) paired in order. Returns the
+    column names and rows `(differs, step, group, ((golden, actual), ...))`, in step order, a missing
+    observation's values as None; an event row has group None and one pair of describe_event texts."""
+    tolerance = tolerance or info.tolerance
+    columns = compared_columns(case, info)
+    actual_at = {(o.step, o.group): o for o in actual.observations}
+    expected_at = {(o.step, o.group): o for o in expected.observations}
+    rows = []
+    for key in sorted(expected_at.keys() | actual_at.keys()):
+        exp, act = expected_at.get(key), actual_at.get(key)
+        pairs = tuple((getattr(exp, c) if exp else None, getattr(act, c) if act else None) for c in columns)
+        differs = exp is None or act is None or not all(_same(e, a, tolerance) for e, a in pairs)
+        rows.append((differs, *key, pairs))
+    exp_events, act_events = compared_events(expected, info), compared_events(actual, info)
+    for index in range(max(len(exp_events), len(act_events))):
+        e = exp_events[index] if index < len(exp_events) else None
+        a = act_events[index] if index < len(act_events) else None
+        differs = e is None or a is None or not _same_event(e, a, info, tolerance)
+        step = min(x.step for x in (e, a) if x is not None)
+        rows.append((differs, step, None, ((describe_event(e), describe_event(a)),)))
+    rows.sort(key=lambda row: (row[1], row[2] is None, row[2] or 0))
+    return columns, rows

@@ -21,23 +21,31 @@ from collections.abc import Collection
 from pathlib import Path
 
 from conformance import resources
-from conformance.cases import CaseError
+from conformance.cases import CaseError, read_text
 
 
 def load_expectations(path: Path, case_ids: Collection[str] | None = None) -> dict[str, str]:
     """The file's {case id: reason}. With `case_ids` (every case of the suite), an id outside them is a
     CaseError naming the file and line - all such ids at once."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.exists():
         shipped = ", ".join(resources.expectations_names()) or "none"
-        raise CaseError(f"{path}: expectations file not found (nor a shipped one by that name: {shipped})") from None
+        raise CaseError(f"{path}: expectations file not found (nor a shipped one by that name: {shipped})")
+    text = read_text(path)
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CaseError(f"{path}: invalid TOML: {exc}") from None
+    entries = data.get("differs", [])
+    if not isinstance(entries, list):
+        raise CaseError(f"{path}: 'differs' must be [[differs]] tables, got {type(entries).__name__}")
     found: dict[str, str] = {}
-    for index, item in enumerate(data.get("differs", []), 1):
+    for index, item in enumerate(entries, 1):
         if not isinstance(item, dict) or not item.get("id") or not item.get("reason"):
             raise CaseError(f"{path}: [[differs]] #{index} needs an id and a reason")
+        wrong = [key for key in ("id", "reason", "link") if key in item and not isinstance(item[key], str)]
+        if wrong:
+            raise CaseError(f"{_line_of(text, index, path)}: [[differs]] #{index}: {wrong[0]!r} must be a string, "
+                            f"got {type(item[wrong[0]]).__name__}")
         reason = item["reason"] + (f" ({item['link']})" if item.get("link") else "")
         found[item["id"]] = reason
     if case_ids is not None:
@@ -45,6 +53,12 @@ def load_expectations(path: Path, case_ids: Collection[str] | None = None) -> di
         if unknown:
             raise CaseError(*unknown)
     return found
+
+
+def _line_of(text: str, index: int, path: Path) -> str:
+    """`file:line` of the index-th (from 1) [[differs]] table's header."""
+    headers = [n for n, line in enumerate(text.splitlines(), 1) if re.match(r"^\s*\[\[\s*differs\s*\]\]", line)]
+    return f"{path}:{headers[index - 1]}" if index <= len(headers) else str(path)
 
 
 def _unknown_id(path: Path, case_id: str, case_ids: Collection[str]) -> str:

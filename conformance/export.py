@@ -10,7 +10,6 @@ every golden trace of the case in the subprocess protocol's trace format. Floats
 from __future__ import annotations
 
 import json
-import types
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TextIO
 
@@ -43,7 +42,7 @@ def _describe(path: str, spec: Mapping[str, Any]) -> dict:
     entry = vocabulary.ENTRIES[spec["fn"]]
     params = {**(entry.defaults or {}), **{k: v for k, v in spec.items() if k != "fn"}}
     return {"path": path, "fn": entry.name, "params": json_safe(params), "expression": entry.expression,
-            "stateful": not isinstance(vocabulary.build(spec), types.FunctionType)}
+            "stateful": vocabulary.is_stateful(spec)}
 
 
 def record(case: Case, store: golden.Goldens) -> dict:

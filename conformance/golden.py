@@ -80,7 +80,7 @@ def lock_path(root: Path) -> Path:
 
 
 def show(path: Path) -> str:
-    """A path for messages: relative to the checkout when inside it (conformance.resources.display)."""
+    """A path for messages that opens from the current directory (conformance.resources.display)."""
     return resources.display(path)
 
 
@@ -292,14 +292,15 @@ def parse_manifest(data: bytes, path: Path) -> dict:
     entries = manifest.get("cases")
     if not isinstance(entries, dict):
         raise GoldenError(f"{where}: 'cases' must be an object of case id -> entry, got {_kind(entries)}")
+    reference = manifest.get("reference", "")
     problems = [f"{where}: case {case_id!r}: {problem}"
-                for case_id, entry in entries.items() for problem in _entry_problems(entry)]
+                for case_id, entry in entries.items() for problem in _entry_problems(entry, reference)]
     if problems:
         raise GoldenError(*problems)
     return manifest
 
 
-def _entry_problems(entry) -> list[str]:
+def _entry_problems(entry, reference: str = "") -> list[str]:
     if not isinstance(entry, dict):
         return [f"entry must be an object, got {_kind(entry)}"]
     found = []
@@ -312,7 +313,37 @@ def _entry_problems(entry) -> list[str]:
         found += [f"traces[{index}]: {p}" for p in _record_problems(record)]
     if not found and sum(1 for r in records if r["torch"] == "") != 1:
         found.append("needs exactly one reference trace (a record with \"torch\": \"\")")
+    if not found:
+        found += _provenance_problems(records, reference)
     return found
+
+
+def _provenance_problems(records: list[dict], reference: str) -> list[str]:
+    """`generated_by` is the record of which releases produced which file - what the matrix and the site
+    report as the behaviour of each release - so it is held to what regen writes: one release in one record
+    at most, a scoped record's releases inside its specifier, the reference record holding the reference."""
+    found, owner = [], {}
+    for index, record in enumerate(records):
+        for release in record.get("generated_by", []):
+            if release in owner:
+                found.append(f"traces[{index}]: 'generated_by' lists {release!r}, already listed by "
+                             f"traces[{owner[release]}]: a release produces one trace")
+            owner.setdefault(release, index)
+            if record["torch"] and not _specifier_contains(record["torch"], release):
+                found.append(f"traces[{index}]: 'generated_by' lists {release!r}, outside its 'torch' "
+                             f"{record['torch']!r}")
+    if reference and _is_release(reference):
+        (index, main), = [(i, r) for i, r in enumerate(records) if r["torch"] == ""]
+        if reference not in main.get("generated_by", []):
+            found.append(f"traces[{index}]: the reference trace's 'generated_by' does not list the reference "
+                         f"release {reference!r}")
+    return found
+
+
+def _specifier_contains(specifier: str, release: str) -> bool:
+    from packaging.specifiers import SpecifierSet
+
+    return SpecifierSet(specifier).contains(release, prereleases=True)
 
 
 def _record_problems(record) -> list[str]:
@@ -333,7 +364,28 @@ def _record_problems(record) -> list[str]:
     generated_by = record.get("generated_by", [])
     if not isinstance(generated_by, list) or not all(isinstance(r, str) for r in generated_by):
         found.append("'generated_by' must be a list of torch releases")
+    elif bad := [r for r in generated_by if not _is_release(r)]:
+        found.append(f"'generated_by' holds {bad[0]!r}, not a torch release like '2.13.0'")
+    elif generated_by != sorted(set(generated_by), key=_release_order):
+        found.append("'generated_by' must list each release once, oldest first (as regen writes it)")
     return found
+
+
+@functools.lru_cache(maxsize=None)
+def _is_release(text: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
+def _release_order(release: str):
+    from packaging.version import Version
+
+    return Version(release)
 
 
 @functools.lru_cache(maxsize=None)  # a manifest repeats a few specifiers many times
@@ -442,10 +494,10 @@ def row_problems(case: Case, trace: Trace, where: Path) -> list[str]:
         return [f"{show(where)}: events follow the error event at step {error.step}; an error ends the trace"]
     step_args = case.step_args
     for o in trace.observations:
-        if (o.momentum is not None) != case.drives_momentum:
+        if (o.momentum is not None) != case.observes_momentum:
             has = "has" if o.momentum is not None else "lacks"
             return [f"{show(where)}: step {o.step} group {o.group} {has} a momentum value; the case "
-                    + ("drives" if case.drives_momentum else "does not drive") + " momentum"]
+                    + ("observes" if case.observes_momentum else "does not observe") + " momentum"]
         want = None if step_args is None else float(step_args[o.step])
         if not _same(want, o.step_arg):
             return [f"{show(where)}: step {o.step} step_arg is {o.step_arg!r}, the case gives {want!r}"]
@@ -535,10 +587,15 @@ def _write_holder(holder_file: Path) -> None:
     command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python"
     since = datetime.datetime.now().isoformat(timespec="seconds")
     text = f"pid {os.getpid()} on {socket.gethostname()} ({command}, since {since})"
-    with contextlib.suppress(OSError):
-        temporary = holder_file.with_name(holder_file.name + f".{os.getpid()}")
+    temporary = holder_file.with_name(holder_file.name + f".{os.getpid()}")
+    try:
         temporary.write_text(text + "\n", encoding="utf-8")
         os.replace(temporary, holder_file)
+    except OSError:
+        # a full disk creates the file and then fails to fill it: leave no empty temporary behind (the note is
+        # a courtesy to a waiting writer; the lock itself is what protects the goldens)
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def _holder(holder_file: Path) -> str:

@@ -103,6 +103,9 @@ class Case:
     metrics: tuple[float, ...] | None = None  # fed to ReduceLROnPlateau.step(metric), one per step
     epochs: tuple[float, ...] | None = None  # fed to step(epoch) by the step-epoch protocol
     tensor_lr: bool = False
+    # Record momentum / beta1 although no scheduler drives it, so that "left untouched" (cycle_momentum=False
+    # on Adam) is graded like any value (spec 5.2).
+    observe_momentum: bool = False
     torch: str = ""  # PEP 440 specifier of the torch releases the case applies to; "" = all
     tags: tuple[str, ...] = ()
     expect_error: str | None = None  # documents intent; `check` verifies the reference golden agrees
@@ -131,6 +134,11 @@ class Case:
         return any(
             s.name in MOMENTUM_SCHEDULERS and s.kwargs.get("cycle_momentum", True) for s in self.all_schedulers()
         )
+
+    @property
+    def observes_momentum(self) -> bool:
+        """Whether observations carry momentum (spec 5.2): where a scheduler drives it, or the case asks."""
+        return self.observe_momentum or self.drives_momentum
 
     def actions_at(self, i: int) -> tuple[Intervention, ...]:
         """The interventions of iteration i, as listed."""
@@ -170,7 +178,7 @@ class Case:
                 needs.add("fractional_epoch")
         if any(s.kwargs.get("last_epoch", -1) != -1 for s in self.scheduler.walk()):
             needs.add("last_epoch")
-        if self.drives_momentum:
+        if self.observes_momentum:
             needs.add("momentum")
         if self.tensor_lr:
             needs.add("tensor_lr")

@@ -56,14 +56,14 @@ def schema_path(name: str) -> Path:
 
 
 def display(path: Path) -> str:
-    """How messages name a data file: relative to the checkout holding it (golden/traces/steplr/x.csv), so
-    that it reads the same on every machine; in full when it is a wheel's copy or lies elsewhere."""
-    if IN_CHECKOUT:
-        try:
-            return Path(path).resolve().relative_to(CHECKOUT.resolve()).as_posix()
-        except ValueError:
-            pass
-    return str(path)
+    """How messages name a data file: a path that opens from where the user stands - relative to the current
+    directory when the file is under it (golden/traces/steplr/x.csv from the checkout), else absolute. Not
+    relative to the checkout: an editable install run from another directory would print a path that does not
+    exist there. Plain string work (no resolve()): a run names every case's golden."""
+    absolute, here = os.path.abspath(path), os.getcwd()
+    if absolute == here or absolute.startswith(here.rstrip(os.sep) + os.sep):
+        return Path(os.path.relpath(absolute, here)).as_posix()
+    return absolute
 
 
 def goldens_digest(source: Path | bytes | None = TRACES_DIR) -> str | None:

@@ -91,12 +91,12 @@ def adapter_info(adapter) -> AdapterInfo:
 SESSION_NAMES = {"lrs": "session.lrs()", "momenta": "session.momenta()", "last_lrs": "session.last_lrs()"}
 
 
-def observations_at(step: int, case: Case, lrs, momenta=None, last=None, drives_momentum: bool = False,
+def observations_at(step: int, case: Case, lrs, momenta=None, last=None, observes_momentum: bool = False,
                     names=SESSION_NAMES) -> list[Observation]:
     """One Observation per param group from what an adapter returned at one step (`names` say which methods
-    returned them; momenta are passed for cases that drive momentum, `drives_momentum`). Lists of different
+    returned them; momenta are passed for cases that observe momentum, `observes_momentum`). Lists of different
     lengths, or values that are not numbers, are the adapter's fault (AdapterFault), not a behaviour."""
-    if momenta is None and drives_momentum:
+    if momenta is None and observes_momentum:
         raise AdapterFault(f"at step {step} {names['momenta']} returned None, but the case's scheduler drives "
                            "momentum")
     lrs = _as_list(lrs, step, names["lrs"])
@@ -196,15 +196,15 @@ class _Recorder:
             raise _Stop from error
         return result
 
-    def observe(self, step: int, session, case: Case, observe_last_lr: bool, drives_momentum: bool) -> None:
+    def observe(self, step: int, session, case: Case, observe_last_lr: bool, observes_momentum: bool) -> None:
         def read():
             lrs = list(session.lrs())
-            momenta = session.momenta() if drives_momentum else None
+            momenta = session.momenta() if observes_momentum else None
             last = session.last_lrs() if observe_last_lr else None
             return lrs, momenta, last
 
         lrs, momenta, last = self.call(step, "observe", read)
-        self.observations.extend(observations_at(step, case, lrs, momenta, last, drives_momentum))
+        self.observations.extend(observations_at(step, case, lrs, momenta, last, observes_momentum))
 
     def values(self, step: int, method: str, values) -> None:
         """What a `call` intervention returned: one "value" event per element, its message the number's repr."""
@@ -220,7 +220,7 @@ def drive(case: Case, adapter) -> Trace:
     """Run `case` on a StatefulAdapter through its step protocol and return the trace."""
     rec = _Recorder()
     observe_last_lr = "last_lr" in adapter.info.observables
-    drives_momentum = case.drives_momentum  # walks the scheduler tree: once per case, not per step
+    observes_momentum = case.observes_momentum  # walks the scheduler tree: once per case, not per step
     rec.open()
     try:
         session = rec.call(0, "construct", adapter.build, case)
@@ -257,11 +257,11 @@ def drive(case: Case, adapter) -> Trace:
 
             if case.protocol == "scheduler-first":
                 step_schedulers()
-                rec.observe(i, session, case, observe_last_lr, drives_momentum)
+                rec.observe(i, session, case, observe_last_lr, observes_momentum)
                 if not skip_optimizer:
                     rec.call(i, "optimizer.step", session.optimizer_step)
             else:
-                rec.observe(i, session, case, observe_last_lr, drives_momentum)
+                rec.observe(i, session, case, observe_last_lr, observes_momentum)
                 if not skip_optimizer:
                     rec.call(i, "optimizer.step", session.optimizer_step)
                 step_schedulers()

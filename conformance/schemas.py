@@ -18,7 +18,7 @@ import tomllib
 from pathlib import Path
 
 from conformance import cases as cases_mod, resources
-from conformance.cases import CaseError, _rel, _where
+from conformance.cases import CaseError, _rel, _where, read_text
 
 SCHEMAS_DIR = resources.SCHEMAS_DIR  # the checkout's schemas/, or the wheel's copy
 
@@ -78,7 +78,10 @@ def _explain(error) -> str:
 def case_file_problems(path: Path, validators=None) -> list[str]:
     """Every schema violation in one case file, one line each: `file:line: case-id: key.path: what`."""
     case_validator, file_validator = validators or _case_validator()
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = read_text(path)
+    except CaseError as exc:
+        return [str(exc)]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -92,7 +95,7 @@ def case_file_problems(path: Path, validators=None) -> list[str]:
         problems = case_data_problems(merged, (case_validator, file_validator))
         if problems:
             case_id = merged.get("id") if isinstance(merged.get("id"), str) else f"<case #{index + 1}>"
-            where = _where(path, case_id, text)
+            where = _where(path, case_id, text, index)
             found.extend(f"{where}: {problem}" for problem in problems)
     return found
 

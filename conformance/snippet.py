@@ -24,6 +24,7 @@ import math
 from collections.abc import Mapping
 
 from conformance import vocabulary
+from conformance.cases import reference_module
 from conformance.model import CALLABLE_KWARGS, Case, SchedulerSpec
 
 INDENT = "    "
@@ -38,7 +39,8 @@ def torch_snippet(case: Case) -> str:
     wraps = any(a.do == "wrap-optimizer-step" and a.keep_attributes for a in case.interventions)
     imports = (["import functools"] if wraps else []) + (["import io"] if resume else [])
     lines += [*imports, "", "import torch"] if imports else ["import torch"]
-    lines += ["from torch.optim import lr_scheduler", ""]
+    modules = sorted({"lr_scheduler"} | {_module(name) for name in case.schedulers})
+    lines += [f"from torch.optim import {', '.join(modules)}", ""]
     sources = _callable_classes(case.scheduler)
     for action in case.interventions:
         if action.scheduler is not None:
@@ -61,7 +63,7 @@ def torch_snippet(case: Case) -> str:
     args = (["metrics[step]"] if case.metrics is not None else []) + (["epochs[step]"] if case.epochs is not None else [])
     arg = ", ".join(args)
     observe = 'print(step, [float(g["lr"]) for g in optimizer.param_groups]'
-    if case.drives_momentum:
+    if case.observes_momentum:
         observe += ', [float(g["betas"][0] if "betas" in g else g["momentum"]) for g in optimizer.param_groups]'
     observe += ")"
     body = []
@@ -184,8 +186,13 @@ def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str) -> list
             args.append(f"schedulers=[{', '.join(child_names)}]")
     for key, value in kwargs.items():
         args.append(f"{key}={_callable(value) if key in CALLABLE_KWARGS else _literal(value)}")
-    lines.append(f"{name} = lr_scheduler.{spec.name}({', '.join(args)})")
+    lines.append(f"{name} = {_module(spec.name)}.{spec.name}({', '.join(args)})")
     return lines
+
+
+def _module(scheduler: str) -> str:
+    """The torch.optim submodule a scheduler class is in: lr_scheduler, or swa_utils for SWALR."""
+    return reference_module(scheduler).rsplit(".", 1)[1]
 
 
 def _callable(spec) -> str:
@@ -194,6 +201,8 @@ def _callable(spec) -> str:
         return "[" + ", ".join(_callable(item) for item in spec) + "]"
     entry = vocabulary.ENTRIES[spec["fn"]]
     params = {**(entry.defaults or {}), **{k: v for k, v in spec.items() if k != "fn"}}
+    if not entry.is_callable:  # the user's mistake itself: the bare value where a callable belongs
+        return _literal(params["value"])
     if isinstance(entry.make, type):  # a callable object: its class is defined at the top of the snippet
         return f"{entry.make.__name__}({', '.join(f'{k}={_literal(params[k])}' for k in entry.params if k in params)})"
     bound = "".join(f", {key}={_literal(params[key])}" for key in entry.params if key in params)

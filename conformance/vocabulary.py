@@ -10,7 +10,8 @@ Each entry documents its exact Python expression on IEEE-754 doubles (`x` is the
 the cycle number or iteration), so an implementation in any language can rebuild it bit for bit.
 
 `build` returns plain closures (types.FunctionType), as a user's lambda would be - except `call_count_decay`,
-a callable *object* with state. That matters: torch's LambdaLR / MultiplicativeLR / CyclicLR state_dict()
+a callable *object* with state, and `not_callable`, which is the bare number (a case about the error a scheduler
+raises for a non-callable `lr_lambda`). That matters: torch's LambdaLR / MultiplicativeLR / CyclicLR state_dict()
 saves the __dict__ of callable objects (and load_state_dict restores it) but drops plain functions.
 """
 
@@ -28,6 +29,9 @@ class Entry:
     expression: str  # the exact Python expression; documentation and the source of truth for other languages
     make: Callable[..., Callable[[float], float]]
     defaults: Mapping[str, Any] | None = None
+    # False for the one entry that stands for a user's mistake: the value itself is passed where a callable
+    # is expected, so that cases can pin the error each scheduler raises for it.
+    is_callable: bool = True
 
 
 def _constant(value):
@@ -70,6 +74,11 @@ def _power(gamma):
     return lambda x: gamma**x
 
 
+def _not_callable(value):
+    # Not a function: a user passing `lr_lambda=0.95` where torch expects `lambda epoch: 0.95`.
+    return value
+
+
 class _CallCountDecay:
     """gamma ** n, n = how many times it was called before: a stateful callable object, like a user's
     schedule class. Its state (`calls`) is what a checkpoint must carry."""
@@ -104,6 +113,8 @@ ENTRIES: dict[str, Entry] = {
         Entry("power", ("gamma",), "gamma ** x", _power),
         Entry("call_count_decay", ("gamma",), "gamma ** n, n = the number of earlier calls (a callable object)",
               _CallCountDecay),
+        Entry("not_callable", ("value",), "value (the number itself is passed, not a function of x)", _not_callable,
+              is_callable=False),
     )
 }
 
@@ -140,6 +151,13 @@ def build(spec: Any) -> Callable[[float], float] | list[Callable[[float], float]
     entry = ENTRIES[spec["fn"]]
     params = {**(entry.defaults or {}), **{k: v for k, v in spec.items() if k != "fn"}}
     return entry.make(**params)
+
+
+def is_stateful(spec: Mapping[str, Any]) -> bool:
+    """Whether the spec builds a callable *object* (whose __dict__ torch's state_dict saves), not a plain
+    function or a bare value; False for a name the vocabulary does not know."""
+    entry = ENTRIES.get(spec.get("fn"))
+    return entry is not None and isinstance(entry.make, type)
 
 
 def is_function_spec(value: Any) -> bool:

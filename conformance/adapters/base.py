@@ -34,7 +34,8 @@ What an adapter reads from a `Case` (conformance/model.py; the format is golden/
     case.metrics          ReduceLROnPlateau: the metric passed to scheduler_step at each step
     case.epochs           step-epoch: the epoch passed to scheduler_step at each step
     case.tensor_lr        every lr is a 0-dim float32 tensor in torch (declare `tensor_lr` to be graded on it)
-    case.drives_momentum  the scheduler cycles momentum / Adam's beta1: report it from momenta()
+    case.observes_momentum  a scheduler cycles momentum / Adam's beta1, or the case asks to see it left alone
+                          (observe_momentum): report it from momenta()
     case.interventions    what the loop does besides the textbook steps (spec 4.5): the runner interprets
                           them and calls the Session methods below; declare the feature of each you support
 
@@ -98,7 +99,9 @@ class Session(ABC):
         step-epoch protocol, else plainly."""
 
     def save(self) -> Any:
-        """A checkpoint of optimizer and scheduler (declare `state_dict`)."""
+        """A checkpoint of optimizer and scheduler (declare `state_dict`): a copy (deep, or serialized), never
+        the live objects - restore() must show that fresh objects resume from it alone (spec 4.3). Called at
+        the start of iteration resume_at, when the scheduler has been stepped resume_at times."""
         raise NotImplementedError("this adapter does not declare the state_dict feature")
 
     # Interventions (spec 4.5). The runner calls each only for cases needing its feature, which the adapter
@@ -165,10 +168,10 @@ class FunctionAdapter(Adapter):
         from conformance.runner import observations_at
 
         observations = []
-        drives_momentum = case.drives_momentum
+        observes_momentum = case.observes_momentum
         for step in range(case.steps):
-            momenta = self.momenta_at(case, step) if drives_momentum else None
-            observations += observations_at(step, case, self.lrs_at(case, step), momenta, None, drives_momentum,
+            momenta = self.momenta_at(case, step) if observes_momentum else None
+            observations += observations_at(step, case, self.lrs_at(case, step), momenta, None, observes_momentum,
                                             FUNCTION_NAMES)
         return Trace(tuple(observations))
 

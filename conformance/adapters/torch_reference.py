@@ -1,4 +1,5 @@
-"""The reference adapter: the installed torch.optim.lr_scheduler, through the same interface as any other.
+"""The reference adapter: the installed torch.optim.lr_scheduler and torch.optim.swa_utils.SWALR, through the
+same interface as any other.
 
 Mapping from a case to torch (the contract every golden was generated under):
   * one parameter (a 1-element zero tensor) per param group; the group table's keys (lr, momentum, betas,
@@ -20,11 +21,12 @@ Mapping from a case to torch (the contract every golden was generated under):
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 
 from conformance import vocabulary
 from conformance.adapters.base import Session, StatefulAdapter
-from conformance.cases import COMPOSITES, SCHEDULERS
+from conformance.cases import COMPOSITES, SCHEDULERS, reference_module
 from conformance.model import CALLABLE_KWARGS, FEATURES, AdapterInfo, Case, SchedulerSpec
 
 
@@ -45,6 +47,12 @@ def torch_optimizer(case: Case, as_lr=lambda value: value):
         groups.append(group)
     kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in case.optimizer.kwargs.items()}
     return getattr(torch.optim, case.optimizer.name)(groups, **{"lr": groups[0]["lr"], **kwargs})
+
+
+def scheduler_class(name: str):
+    """torch's class for a scheduler name, or None where the installed release lacks it (most live in
+    torch.optim.lr_scheduler, SWALR in torch.optim.swa_utils: cases.reference_module)."""
+    return getattr(importlib.import_module(reference_module(name)), name, None)
 
 
 def _release(version: str) -> str:
@@ -134,11 +142,11 @@ class TorchAdapter(StatefulAdapter):
         import torch.optim.lr_scheduler as lr_scheduler
 
         self._torch = torch
-        self._lr_scheduler = lr_scheduler
+        self._lr_scheduler = lr_scheduler  # an attribute, so that a test's deviant adapter can swap classes
         self.info = AdapterInfo(
             name="torch",
             version=_release(torch.__version__),
-            schedulers=frozenset(name for name in SCHEDULERS if hasattr(lr_scheduler, name)),
+            schedulers=frozenset(name for name in SCHEDULERS if self._scheduler_class(name) is not None),
             features=frozenset(FEATURES),
             observables=frozenset({"last_lr", "messages"}),
             mirrors=_release(torch.__version__),
@@ -161,8 +169,11 @@ class TorchAdapter(StatefulAdapter):
     def _optimizer(self, case: Case):
         return torch_optimizer(case, as_lr=lambda value: self._lr(value, case))
 
+    def _scheduler_class(self, name: str):
+        return getattr(self._lr_scheduler, name, None) or scheduler_class(name)
+
     def _scheduler(self, spec: SchedulerSpec, optimizer):
-        cls = getattr(self._lr_scheduler, spec.name)
+        cls = self._scheduler_class(spec.name)
         kwargs = {
             key: vocabulary.build(value) if key in CALLABLE_KWARGS else value for key, value in spec.kwargs.items()
         }

@@ -127,7 +127,7 @@ def cmd_fuzz(args) -> int:
 def _usage_problems(args) -> list[str]:
     problems = []
     known = {name.lower() for name in SCHEDULERS}
-    problems += [f"--scheduler {name}: not one of the 15 torch schedulers ({', '.join(SCHEDULERS)})"
+    problems += [f"--scheduler {name}: not one of the 16 torch schedulers ({', '.join(SCHEDULERS)})"
                  for name in args.scheduler if name.lower() not in known]
     problems += [f"--intervention {name}: not one of the interventions ({', '.join(INTERVENTIONS)})"
                  for name in args.intervention if name not in INTERVENTIONS]

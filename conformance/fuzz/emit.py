@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import re
+import textwrap
 import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,13 +24,18 @@ from conformance.model import Case
 
 # The order keys are written in (the order golden/cases/*.toml use).
 KEY_ORDER = ("id", "why", "scheduler", "kwargs", "children", "optimizer", "groups", "steps", "protocol",
-             "resume_at", "epochs", "metrics", "tensor_lr", "interventions", "torch", "tags", "expect_error",
-             "expect_warning")
+             "resume_at", "epochs", "metrics", "tensor_lr", "observe_momentum", "interventions", "torch", "tags",
+             "expect_error", "expect_warning")
 # Keys always written even at their default value: a family file's [defaults] may set them, and a pasted
 # block must not inherit anything from there (every family file sets scheduler, groups and steps; two set
 # optimizer).
 ALWAYS = frozenset({"scheduler", "optimizer", "groups", "steps"})
-WHY_LIMIT = 200
+# A block stays readable at a glance: `why` is a short statement to replace (shortened at a word: what fuzz
+# saw is in full in the comments above it), and comments wrap at the same width - except a command line,
+# which is copied whole.
+WHY_LIMIT = 100
+COMMENT_WIDTH = 100
+COMMAND_COMMENTS = ("reproduce:",)
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -59,7 +65,7 @@ def finding_case(case: Case, what: str, expect_error: str | None = None) -> Case
 
 def case_block(case: Case, comments: Iterable[str] = ()) -> str:
     """The `[[case]]` block for `case` (comment lines first), checked to parse back into the same case."""
-    lines = [f"# {_one_line(c)}" for c in comments]
+    lines = [line for comment in comments for line in _comment_lines(comment)]
     lines.append("[[case]]")
     data = case.raw
     for key in KEY_ORDER:
@@ -105,7 +111,8 @@ def _check_round_trip(case: Case, block: str) -> None:
 
 def _is_default(key: str, val) -> bool:
     return {"kwargs": val == {}, "protocol": val == "standard", "tensor_lr": val is False,
-            "tags": val == [], "torch": val == "", "interventions": val == []}.get(key, False)
+            "observe_momentum": val is False, "tags": val == [], "torch": val == "",
+            "interventions": val == []}.get(key, False)
 
 
 def _rows(tables: Iterable[str], indent: str = "") -> str:
@@ -156,5 +163,15 @@ def _key(key: str) -> str:
 
 
 def _one_line(text: str) -> str:
+    return textwrap.shorten(str(text), WHY_LIMIT, placeholder=" ...")
+
+
+def _comment_lines(text: str) -> list[str]:
+    """A comment in full, wrapped at COMMENT_WIDTH, its continuation lines indented (a command stays on one
+    line, to paste). Words are never split: a path or a number stays whole even where a line runs longer."""
     text = " ".join(str(text).split())
-    return text if len(text) <= WHY_LIMIT else text[: WHY_LIMIT - 3] + "..."
+    if text.startswith(COMMAND_COMMENTS):
+        return [f"# {text}"]
+    wrapped = textwrap.wrap(text, COMMENT_WIDTH - 2, subsequent_indent="  ", break_long_words=False,
+                            break_on_hyphens=False)
+    return [f"# {line}" for line in wrapped or [""]]

@@ -28,7 +28,6 @@ the two implementations agree on.
 from __future__ import annotations
 
 import re
-import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
@@ -108,10 +107,7 @@ def _callables(value) -> Iterable[Mapping]:
 def _stateful(spec: Mapping) -> bool:
     """A callable object with state (vocabulary's call_count_decay), not a plain function: state_dict saves
     it, and an implementation that calls it more or less often than torch shows it."""
-    try:
-        return not isinstance(vocabulary.build(spec), types.FunctionType)
-    except vocabulary.VocabularyError:
-        return False
+    return vocabulary.is_stateful(spec)
 
 
 def load(paths: Iterable[Path], cases: Iterable[Case], expected) -> list[Known]:

@@ -3,7 +3,7 @@ holds, golden/cases/README.md) and `cases.parse_case` turns it into an ordinary 
 validation as a case file - so the fuzzer and the case language have one definition.
 
 What is drawn, per case:
-  * a scheduler tree: any of the 15 schedulers at the top; composites (SequentialLR, ChainedScheduler) with
+  * a scheduler tree: any of the 16 schedulers at the top; composites (SequentialLR, ChainedScheduler) with
     1-3 children of any kind in any position, composites nested up to 3 levels deep;
   * every constructor argument of each scheduler, from small pools that put boundaries first (0, 1,
     total_iters / T_max / milestones inside the trace, factors at their limits, per-group lists) and, in
@@ -58,7 +58,8 @@ TAKES_LAST_EPOCH = frozenset(SCHEDULERS) - {"ChainedScheduler", "ReduceLROnPlate
 # cover (ReduceLROnPlateau: 8 arguments and a metric walk; ExponentialLR: gamma).
 WEIGHT = {"LambdaLR": 1, "MultiplicativeLR": 1, "StepLR": 2, "MultiStepLR": 2, "ConstantLR": 2, "LinearLR": 3,
           "ExponentialLR": 1, "PolynomialLR": 2, "CosineAnnealingLR": 2, "ChainedScheduler": 2, "SequentialLR": 2,
-          "ReduceLROnPlateau": 4, "CyclicLR": 4, "CosineAnnealingWarmRestarts": 3, "OneCycleLR": 4}
+          "ReduceLROnPlateau": 4, "CyclicLR": 4, "CosineAnnealingWarmRestarts": 3, "OneCycleLR": 4,
+          "SWALR": 3}
 
 # Pools, simplest first: hypothesis shrinks a sampled value towards the start of its pool.
 LRS = (0.1, 0.05, 1.0, 0.01, 0.5, 0.0, 1e-8)
@@ -374,6 +375,16 @@ def _onecycle_kwargs(d: _Draw) -> dict:
     return kwargs
 
 
+def _swalr_kwargs(d: _Draw) -> dict:
+    # swa_lr above the lrs too (the anneal then runs upwards); anneal_epochs 0 and 1 are the boundaries of
+    # its max(1, ...) clamps; a non-integer or negative anneal_epochs, an unknown strategy and one swa_lr too
+    # many are its ValueErrors
+    kwargs = {"swa_lr": d.per_group((0.01, 0.05, 0.0, 0.5, 1.0))}
+    _put(kwargs, "anneal_epochs", d.maybe(range(0, 9), bad=(-1, 1.5)))
+    _put(kwargs, "anneal_strategy", d.maybe(("linear", "cos"), bad=("exp",)))
+    return kwargs
+
+
 def _sequential_kwargs(d: _Draw, children: int) -> dict:
     if d.flag(3) and d.invalid:  # wrongly many milestones, or unsorted ones
         milestones = d.draw(_int_lists(0, 12, 0, 3))
@@ -400,6 +411,7 @@ KWARGS = {
     "CyclicLR": _cyclic_kwargs,
     "CosineAnnealingWarmRestarts": _warm_restarts_kwargs,
     "OneCycleLR": _onecycle_kwargs,
+    "SWALR": _swalr_kwargs,
 }
 
 

@@ -6,8 +6,11 @@ generate docs/conformance-matrix.md and docs/porting/<lib>.md from it:
 
 * Import the library lazily (inside the adapter's __init__ or methods): the module must import without it.
 * `LIBRARY = "optax"` - the name the docs use for the library (docs/porting/<LIBRARY>.md).
+* `INSTALL = "pip install 'lr-conformance[optax]'"` - what installs the library (an extra of pyproject.toml where
+  there is one); `lr-conformance adapters` prints it, with the tox env named LIBRARY, when the library does not
+  import - rather than whichever of its dependencies happened to be imported first.
 * `PORTING = {torch scheduler name: Port(call, notes)}` - the porting guide, as data. One entry for each of
-  the 15 torch schedulers (conformance.cases.SCHEDULERS):
+  the 16 torch schedulers (conformance.cases.SCHEDULERS):
     - `Port("optax.exponential_decay(init_value=lr, transition_steps=step_size, decay_rate=gamma, "
             "staircase=True)", "boundaries fall where torch's do; ...")`  - the call a careful person porting
       the torch schedule would write (placeholders are the torch kwarg names: `lr` is the group's lr), and
@@ -16,7 +19,9 @@ generate docs/conformance-matrix.md and docs/porting/<lib>.md from it:
   An adapter declares a scheduler in `info.schedulers` only if PORTING has a call for it
   (`check_porting(PORTING, adapter.info)` returns the inconsistencies; use it in tests/meta).
 * Adapter classes (`StatefulAdapter` / `FunctionAdapter` subclasses, zero-argument constructors). Variants
-  of one library (float32 / float64) are separate classes or zero-argument subclasses of one class.
+  of one library (float32 / float64) are separate classes or zero-argument subclasses of one class. Each class
+  names its variant in a class attribute, `variant = "optax-float64"`, and uses it as `info.name`: readable
+  without the library, so `lr-conformance adapters` names the class's expectations even where it cannot load.
 * Expectations: `expectations/<variant>.toml` (see conformance/expectations.py; the variant is the adapter's
   `info.name`), one per adapter class, with each known difference: case id, reason (first differing step +
   cause in the library's source), link. They ship in the wheel: `--expectations <variant>` names one.
@@ -63,7 +68,7 @@ __all__ = [
     "uniform",
 ]
 
-# torch.optim.lr_scheduler's constructor defaults (torch 2.13; `last_epoch=-1` everywhere, left out), so an
+# torch.optim.lr_scheduler's (and SWALR's) constructor defaults (torch 2.13; `last_epoch=-1` everywhere, left out), so an
 # adapter sees every argument a case leaves implicit without importing torch.
 TORCH_DEFAULTS: dict[str, dict] = {
     "LambdaLR": {},
@@ -85,6 +90,7 @@ TORCH_DEFAULTS: dict[str, dict] = {
     "OneCycleLR": {"total_steps": None, "epochs": None, "steps_per_epoch": None, "pct_start": 0.3,
                    "anneal_strategy": "cos", "cycle_momentum": True, "base_momentum": 0.85, "max_momentum": 0.95,
                    "div_factor": 25.0, "final_div_factor": 1e4, "three_phase": False},
+    "SWALR": {"anneal_epochs": 10, "anneal_strategy": "cos"},  # torch.optim.swa_utils
 }
 
 

@@ -41,6 +41,7 @@ from conformance.libraries.common import (
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "keras"
+INSTALL = "pip install 'lr-conformance[keras]'"  # `lr-conformance adapters` says it when the library does not import (tox -e keras)
 
 S = "keras.optimizers.schedules."
 PORTING = {
@@ -92,6 +93,7 @@ PORTING = {
                                             "t_mul=T_mult, m_mul=1.0, alpha=eta_min / lr)",
                                         "keras finds the cycle of a step with a logarithm when t_mul != 1."),
     "OneCycleLR": Port(None, "keras has no one-cycle schedule."),
+    "SWALR": Port(None, "keras has no SWA learning-rate scheduler (keras.optimizers.schedules has no anneal-to-a-constant from the group's current lr)."),
 }
 
 _FLOAT64 = Tolerance(
@@ -114,7 +116,7 @@ class _Keras(StatefulAdapter):
         keras.config.set_floatx(self.floatx)
         self._keras = keras
         self.info = AdapterInfo(
-            name=f"keras-{self.floatx}",
+            name=self.variant,
             version=f"{keras.__version__} ({keras.backend.backend()} backend)",
             schedulers=ported(PORTING),
             features=frozenset({"plateau"}),
@@ -258,9 +260,11 @@ class Keras64(_Keras):
     """keras 3 with floatx float64."""
 
     floatx = "float64"
+    variant = "keras-float64"
 
 
 class Keras32(_Keras):
     """keras 3 with the default floatx float32."""
 
     floatx = "float32"
+    variant = "keras-float32"

@@ -46,6 +46,7 @@ from conformance.libraries.common import Port, Session, Unsupported, kwargs_of, 
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "mindspore"
+INSTALL = "pip install 'lr-conformance[mindspore]'"  # `lr-conformance adapters` says it when the library does not import (tox -e mindspore)
 
 M = "mindspore.experimental.optim.lr_scheduler."
 SAME = "the same constructor as torch's (MindSpore's file is a port of torch 1.13's lr_scheduler.py)"
@@ -110,6 +111,7 @@ PORTING = {
                                         "one-argument ops.Log with a base); a non-number eta_min is a TypeError "
                                         "(torch: ValueError)."),
     "OneCycleLR": Port(None, "MindSpore's experimental lr_scheduler has no OneCycleLR (and no momentum cycling)."),
+    "SWALR": Port(None, "MindSpore's experimental lr_scheduler has no SWALR (no SWA learning-rate schedule)."),
 }
 
 _TOLERANCE = Tolerance(
@@ -130,6 +132,8 @@ _TOLERANCE = Tolerance(
 class MindSpore(StatefulAdapter):
     """mindspore.experimental.optim.lr_scheduler on a mindspore.experimental.optim optimizer (float32)."""
 
+    variant = "mindspore"
+
     def __init__(self) -> None:
         os.environ.setdefault("GLOG_v", "3")  # MindSpore's C++ log: errors only (its info/warnings go to stderr)
         import mindspore
@@ -142,7 +146,7 @@ class MindSpore(StatefulAdapter):
         self._optim = optim
         self._lr_scheduler = lr_scheduler
         self.info = AdapterInfo(
-            name="mindspore",
+            name=self.variant,
             version=mindspore.__version__,
             schedulers=ported(PORTING),
             features=frozenset({"plateau", "last_epoch", "step_epoch", "fractional_epoch", "scheduler_first",

@@ -49,6 +49,7 @@ from conformance.libraries.common import (
 from conformance.model import AdapterInfo, Case, SchedulerSpec
 
 LIBRARY = "mlx"
+INSTALL = "pip install 'lr-conformance[mlx]'"  # `lr-conformance adapters` says it when the library does not import (tox -e mlx)
 
 O = "mlx.optimizers."
 CONST = "lambda step: mx.array(v)"
@@ -111,11 +112,14 @@ PORTING = {
         "phase ends; three_phase adds the phase back to max_lr / div_factor. Phase ends must fall on whole "
         "steps. mlx does not schedule momentum (or Adam's betas): only cycle_momentum=False has an equivalent. "
         "torch extrapolates the last phase one step past total_steps - 1; mlx stays at the minimum." + GROUPS),
+    "SWALR": Port(None, "mlx has no SWA learning-rate schedule (mlx.optimizers schedules are functions of the step count, not an anneal from the current lr)."),
 }
 
 
 class MLX(StatefulAdapter):
     """mlx.optimizers schedules on a real mlx SGD per param group, float32."""
+
+    variant = "mlx"
 
     def __init__(self) -> None:
         import mlx.core as mx
@@ -124,7 +128,7 @@ class MLX(StatefulAdapter):
         self._mx = mx
         self._optim = optim
         self.info = AdapterInfo(
-            name="mlx",
+            name=self.variant,
             version=mx.__version__,
             schedulers=ported(PORTING),
             features=frozenset(),

@@ -46,6 +46,7 @@ from conformance.libraries.common import (
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "mmengine"
+INSTALL = "pip install 'lr-conformance[mmengine]'"  # `lr-conformance adapters` says it when the library does not import (tox -e mmengine)
 
 M = "mmengine.optim.scheduler."
 FINITE = (" torch's total_iters is mmengine's end - begin - 1 (mmengine derives the schedule's length from "
@@ -111,6 +112,7 @@ PORTING = {
                            "by_epoch=True)",
                        "torch's phases and arithmetic. mmengine's OneCycleLR schedules the lr only: there is no "
                        "momentum cycle (cycle_momentum=True has no equivalent)."),
+    "SWALR": Port(None, "mmengine has no SWA learning-rate scheduler (its param schedulers have no anneal-to-swa_lr from the current lr)."),
 }
 
 _TOLERANCE = Tolerance(
@@ -131,6 +133,8 @@ INF = int(1e9)  # mmengine.optim.scheduler.param_scheduler.INF, the default `end
 class MMEngine(StatefulAdapter):
     """mmengine-lite / mmengine parameter schedulers on an OptimWrapper around a torch optimizer (float64)."""
 
+    variant = "mmengine"
+
     def __init__(self) -> None:
         import mmengine
         import mmengine.optim as optim
@@ -139,7 +143,7 @@ class MMEngine(StatefulAdapter):
         self._optim = optim
         self._scheduler = scheduler
         self.info = AdapterInfo(
-            name="mmengine",
+            name=self.variant,
             version=mmengine.__version__,
             schedulers=ported(PORTING),
             features=frozenset({"plateau", "state_dict", "last_epoch", "scheduler_first"}),

@@ -52,6 +52,7 @@ from conformance.libraries.common import (
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "optax"
+INSTALL = "pip install 'lr-conformance[optax]'"  # `lr-conformance adapters` says it when the library does not import (tox -e optax)
 
 X64 = (" Under JAX_ENABLE_X64 it carries float32 rounding (optax's int32 count; see the module docstring): wrap "
        "it as `lambda count: schedule(jnp.asarray(count, jnp.float64))` for float64.")
@@ -127,6 +128,7 @@ PORTING = {
         "Momentum (beta1 for Adam) is a second schedule, max_momentum -> base_momentum -> max_momentum, given to "
         "inject_hyperparams. torch extrapolates the last phase one step past total_steps - 1; optax stays at the "
         "minimum." + X64),
+    "SWALR": Port(None, "optax has no SWA learning-rate schedule (a cosine decay to a floor is a function of the step count, not an anneal from the current lr)."),
 }
 
 _FLOAT64 = Tolerance(
@@ -157,7 +159,7 @@ class _Optax(StatefulAdapter):
         if not hasattr(getattr(optax, "contrib", None), "reduce_on_plateau"):
             schedulers.discard("ReduceLROnPlateau")
         self.info = AdapterInfo(
-            name=f"optax-{'float64' if self.x64 else 'float32'}",
+            name=self.variant,
             version=optax.__version__,
             schedulers=frozenset(schedulers),
             features=frozenset({"momentum", "plateau"}),
@@ -167,6 +169,9 @@ class _Optax(StatefulAdapter):
     # --- sessions ---------------------------------------------------------------------------------
 
     def build(self, case: Case) -> Session:
+        if case.observes_momentum and not case.drives_momentum:
+            # optax schedules values; an optimizer's momentum that no schedule drives has no optax counterpart
+            raise Unsupported("observe_momentum: optax has no untouched optimizer momentum to report")
         if case.scheduler.name == "ReduceLROnPlateau":
             return _PlateauSession(self, case)
         lrs = group_lrs(case)
@@ -321,9 +326,11 @@ class Optax64(_Optax):
     """optax with JAX_ENABLE_X64: float64 schedules."""
 
     x64 = True
+    variant = "optax-float64"
 
 
 class Optax32(_Optax):
     """optax in JAX's default float32."""
 
     x64 = False
+    variant = "optax-float32"

@@ -55,6 +55,7 @@ from conformance.libraries.common import (
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "paddle"
+INSTALL = "pip install 'lr-conformance[paddle]'"  # `lr-conformance adapters` says it when the library does not import (tox -e paddle)
 
 P = "paddle.optimizer.lr."
 GROUPS = " One scheduler per param group (a paddle optimizer takes one scheduler)."
@@ -153,6 +154,7 @@ PORTING = {
                        "total_steps - 1, ..., fractional included). paddle requires phase_pct < 0.5 with "
                        "three_phase. paddle does not cycle momentum: only cycle_momentum=False has an "
                        "equivalent." + GROUPS),
+    "SWALR": Port(None, "paddle.optimizer.lr has no SWA learning-rate scheduler."),
 }
 
 _FLOAT64 = Tolerance(
@@ -198,8 +200,8 @@ class _Paddle(StatefulAdapter):
     float32 = False
 
     def __init__(self) -> None:
+        import paddle  # first: without it, its own dependency (numpy) would be the module named missing
         import numpy
-        import paddle
         import paddle.optimizer.lr as lr_module
 
         self._numpy = numpy
@@ -211,7 +213,7 @@ class _Paddle(StatefulAdapter):
             if not hasattr(lr_module, paddle_name):
                 schedulers.discard(torch_name)
         self.info = AdapterInfo(
-            name=f"paddle-{'float32' if self.float32 else 'float64'}",
+            name=self.variant,
             version=paddle.__version__,
             schedulers=frozenset(schedulers),
             features=frozenset({"state_dict", "last_epoch", "scheduler_first", "step_epoch", "fractional_epoch",
@@ -407,9 +409,11 @@ class Paddle64(_Paddle):
     """paddle.optimizer.lr with float64 parameters: the scheduler's value as is."""
 
     float32 = False
+    variant = "paddle-float64"
 
 
 class Paddle32(_Paddle):
     """paddle.optimizer.lr with paddle's default float32 parameters: the value rounded to float32."""
 
     float32 = True
+    variant = "paddle-float32"

@@ -50,6 +50,7 @@ from conformance.libraries.common import (
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 LIBRARY = "timm"
+INSTALL = "pip install numpy && pip install --no-deps timm"  # `lr-conformance adapters` says it when the library does not import (tox -e timm)
 
 S = "timm.scheduler."
 WARMUP = (" A LinearLR warm-up before it (SequentialLR([LinearLR(start_factor, total_iters=W), ...], "
@@ -104,6 +105,7 @@ PORTING = {
         "cycle_mul != 1 timm finds the cycle of t with a logarithm, floor(log(1 - t / T_0 * (1 - T_mult), T_mult))." +
         WARMUP),
     "OneCycleLR": Port(None, "timm has no one-cycle schedule."),
+    "SWALR": Port(None, "timm has no SWA learning-rate scheduler."),
 }
 
 _TOLERANCE = Tolerance(
@@ -141,13 +143,15 @@ def load_timm_scheduler():
 class Timm(StatefulAdapter):
     """timm.scheduler on a torch optimizer, float64 (Python floats)."""
 
+    variant = "timm"
+
     def __init__(self) -> None:
         from importlib.metadata import version
 
 
         self._scheduler = load_timm_scheduler()
         self.info = AdapterInfo(
-            name="timm",
+            name=self.variant,
             version=version("timm"),
             schedulers=ported(PORTING),
             features=frozenset({"plateau", "state_dict", "step_epoch", "fractional_epoch", "last_epoch",

@@ -29,11 +29,12 @@ from markupsafe import Markup, escape
 
 from conformance import __version__, traces
 from conformance.model import Event, Trace
+from conformance.cases import reference_module
 from conformance.regenerate import describe_change
 from conformance.site import plots
 from conformance.site.data import CATEGORIES, CaseData, Change, Library, SiteData, display_path, release_ranges
 
-TORCH_DOCS = "https://pytorch.org/docs/stable/generated/torch.optim.lr_scheduler.{}.html"
+TORCH_DOCS = "https://pytorch.org/docs/stable/generated/{}.html"  # the class's dotted name
 BADGE_COLORS = {"clean": "brightgreen", "known": "yellow", "unexplained": "red", "none": "lightgrey"}
 PASSING_NOTE = "matches the golden within its tolerance; its trace is not stored (a passing curve is the golden)"
 
@@ -119,7 +120,8 @@ def _scheduler_pages(site: SiteData, by_scheduler, render, built: Plan) -> None:
                       "stale": lib.stale}
                      for lib in site.libraries]
         render(f"schedulers/{scheduler}.html", "scheduler.html", scheduler=scheduler, cases=items,
-               libraries=libraries, torch_docs=TORCH_DOCS.format(scheduler))
+               libraries=libraries, qualified=f"{reference_module(scheduler)}.{scheduler}",
+               torch_docs=TORCH_DOCS.format(f"{reference_module(scheduler)}.{scheduler}"))
 
 
 def _library_pages(site: SiteData, base_url: str, render, built: Plan) -> None:

@@ -20,6 +20,7 @@ STEP_CASES = {
     "CyclicLR": "cycliclr/triangular",
     "CosineAnnealingWarmRestarts": "cosineannealingwarmrestarts/t0-5",
     "OneCycleLR": "onecyclelr/defaults-cos",
+    "SWALR": "swalr/defaults",
 }
 # The optimizer alone (StepLR's case, no scheduler stepped): what every row above includes.
 BASELINE = "optimizer.step() alone"

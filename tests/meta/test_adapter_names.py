@@ -5,8 +5,11 @@ one line: importable here with the version it grades, or why not."""
 
 from __future__ import annotations
 
+import configparser
+import importlib
 import importlib.metadata
 import importlib.util
+import re
 import tomllib
 from pathlib import Path
 
@@ -65,6 +68,40 @@ def test_adapters_lists_every_registered_adapter_on_one_line(capsys, monkeypatch
             assert " not importable: " in lines[name] and library in lines[name], lines[name]
         else:  # in that library's tox env
             assert lines[name].split()[1:3] == [adapters.BUILTIN[name], "importable:"], lines[name]
+        # importable or not, the line names the adapter's shipped expectations (what `run --help` promises)
+        variant = adapters._resolve(name).variant
+        assert lines[name].endswith(f"; recorded differences: --expectations {variant}"), lines[name]
+
+
+def tox_envs() -> set[str]:
+    """The env names tox.ini's [testenv:...] sections declare, `{a,b}` expanded."""
+    config = configparser.ConfigParser(interpolation=None)
+    config.read(ROOT / "tox.ini", encoding="utf-8")
+    return {name for section in config.sections() if section.startswith("testenv:")
+            for name in re.sub(r"[{}\s]", "", section.removeprefix("testenv:")).split(",")}
+
+
+@pytest.mark.parametrize("name", sorted(LIBRARY_NAMES))
+def test_a_library_adapter_states_its_variant_and_install_command_without_the_library(name):
+    """`adapters` must name what to install when a library is missing (it said "No module named 'numpy'" for
+    paddle: whichever dependency the adapter imported first) and the expectations by the variant's name."""
+    target = adapters._resolve(name)
+    module = importlib.import_module(target.__module__)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    extras = set(pyproject["project"]["optional-dependencies"])
+    extra = module.INSTALL.partition("lr-conformance[")[2].partition("]")[0]
+    assert extra in extras or (not extra and module.LIBRARY in module.INSTALL), module.INSTALL
+    assert module.LIBRARY in tox_envs(), f"no tox env {module.LIBRARY!r}, which `adapters` names"
+    assert (ROOT / "expectations" / f"{target.variant}.toml").is_file(), target.variant
+
+
+def test_a_missing_library_is_named_with_what_installs_it(capsys):
+    if importlib.util.find_spec("paddle") is not None:
+        pytest.skip("paddle is installed here")
+    assert main(["adapters"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("paddle64 "))
+    assert "No module named 'paddle'" in line, line
+    assert "install it: pip install 'lr-conformance[paddle]' (in a checkout: tox -e paddle)" in line, line
 
 
 def test_run_with_a_library_name_whose_library_is_missing_is_one_line_exit_2(capsys):

@@ -47,6 +47,8 @@ def test_good_file_loads(tmp_path):
         ('metrics = [1, 2, 3, 4]', "'metrics'"),
         ('kwargs = { lr_lambda = { fn = "nope" } }', "unknown function 'nope'"),
         ('kwargs = { lr_lambda = { fn = "exponential" } }', "missing ['gamma']"),
+        ('observe_momentum = "yes"', "'observe_momentum' must be a boolean"),
+        ('observe_momentum = true\noptimizer = "Adagrad"', "'observe_momentum' needs an optimizer with momentum or betas"),
         ('torch = "at least two"', "PEP 440"),
         ('torch = ">=banana"', "'torch' '>=banana' is not a PEP 440 specifier"),
         ('steps = 0', "'steps' must be a positive integer"),
@@ -66,6 +68,20 @@ def test_schema_errors_name_file_line_and_case(tmp_path, extra, message):
     text = str(info.value)
     assert "steplr.toml:13: steplr/b: " in text, text  # 13 = the line of the case's id
     assert message in text and "\n" not in text
+
+
+def test_observe_momentum_adds_the_momentum_column_and_feature(tmp_path):
+    """Without a scheduler driving momentum, observe_momentum alone makes the column graded (spec 5.2)."""
+    from conformance.compare import compared_columns
+    from conformance.model import AdapterInfo
+
+    body = GOOD + '\n[[case]]\nid = "steplr/b"\nwhy = "second"\nkwargs = { step_size = 2 }\noptimizer = "Adam"\n' \
+        'observe_momentum = true\n'
+    plain, observed = cases.load_cases(write(tmp_path, body))
+    info = AdapterInfo(name="x", version="0", schedulers=frozenset(cases.SCHEDULERS))
+    assert not plain.observes_momentum and "momentum" not in compared_columns(plain, info)
+    assert not observed.drives_momentum and observed.observes_momentum
+    assert "momentum" in compared_columns(observed, info) and "momentum" in observed.features()
 
 
 def test_duplicate_ids_across_files(tmp_path):

@@ -1,5 +1,7 @@
 """The command line, in-process: exit codes and one-line errors."""
 
+import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -179,6 +181,47 @@ def test_show_an_unsupported_case_says_so_instead_of_an_error_event(capsys):
     assert "constantlr/defaults: unsupported: needs scheduler:ConstantLR" in captured.err
 
 
+TINYSCHED = str(ROOT / "examples" / "tinysched" / "adapter.py")  # observes no last_lr, records no warnings
+
+
+def test_show_diff_compares_only_what_the_adapter_observes(capsys):
+    """An adapter without the `last_lr` observable printed an empty column, so `show | diff` differed on every
+    row: `show --diff` leaves the column out, and a case that passes shows no difference."""
+    assert main(["show", "--diff", "--adapter", TINYSCHED, "-k", CASE]) == 0
+    out = capsys.readouterr().out
+    header, *rows = [line for line in out.splitlines() if not line.startswith("#")]
+    assert header.split() == ["step", "group", "lr", "golden", "lr", "tinysched"], header
+    assert "not compared: last_lr" in out
+    assert rows and not any(line.startswith(">") for line in rows), out
+
+
+def test_show_diff_marks_exactly_the_rows_that_differ(capsys, monkeypatch):
+    monkeypatch.setenv("TINYSCHED_BUG", "1")
+    assert main(["show", "--diff", "--adapter", TINYSCHED, "-k", CASE]) == 1
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if not line.startswith("#")][1:]
+    marked = [row[1:] for row in rows if row[0] == ">"]
+    unmarked = [row for row in rows if row[0] != ">"]
+    assert marked and all(golden != actual for _, _, golden, actual in marked), marked
+    assert unmarked and all(golden == actual for _, _, golden, actual in unmarked), unmarked
+
+
+def test_show_says_which_golden_columns_the_adapter_leaves_empty(capsys):
+    assert main(["show", "--adapter", TINYSCHED, "-k", CASE]) == 0
+    assert "tinysched does not observe last_lr" in capsys.readouterr().err
+
+
+def test_show_and_run_import_no_torch_for_an_adapter_that_uses_none(tmp_path):
+    """torch is the reference adapter's business: with a `torch` that cannot be imported first on the path,
+    `show`, `show --diff` and `run` still work for an adapter that does not use it."""
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "torch" / "__init__.py").write_text("raise ImportError('torch was imported')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    for command in (["show"], ["show", "--diff"], ["run", "-q"]):
+        done = subprocess.run([sys.executable, "-m", "conformance", *command, "--adapter", TINYSCHED, "-k", CASE],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0 and "torch was imported" not in done.stderr, (command, done.stderr)
+
+
 @pytest.mark.parametrize("command", [["export"], ["show", "-k", "*"]])
 def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(command):
     """`lr-conformance export | head`: once the reader closes the pipe, the command stops with 141 (what a
@@ -221,3 +264,36 @@ def test_check_lints_the_shipped_expectations_files(monkeypatch, tmp_path, capsy
     out = capsys.readouterr().out
     assert code == 2
     assert f"{shipped / 'mylib.toml'}:2: [[differs]] id 'steplr/renamed' names no case of the suite" in out
+
+
+# --- help texts ---------------------------------------------------------------------------------------------
+
+
+def _help(capsys, *command) -> str:
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    return " ".join(capsys.readouterr().out.split())  # argparse wraps to the terminal's width
+
+
+def test_the_top_level_help_describes_every_command(capsys):
+    from conformance.cli import COMMANDS
+
+    description = _help(capsys).partition("Commands: ")[2].partition(".")[0]
+    assert description.split(", ") == list(COMMANDS), description  # `fuzz` was left out once
+
+
+def test_every_command_has_a_description_in_its_own_help(capsys):
+    """`check --help` and `adapters --help` printed only their options."""
+    from conformance.cli import COMMANDS, build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) == set(COMMANDS)
+    assert not [name for name, command in commands.items() if not command.description]
+    for name in ("check", "adapters"):
+        assert commands[name].description.split()[0] in _help(capsys, name)
+
+
+def test_run_help_names_the_command_that_shows_the_shipped_expectations(capsys):
+    assert "(`lr-conformance adapters` shows them)" in _help(capsys, "run")  # each line names its own, tested in
+    # test_adapter_names.py, importable or not

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import configparser
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from conformance.golden import REFERENCE_RELEASE
@@ -48,3 +51,21 @@ def test_every_documented_install_pins_the_reference_torch():
                     assert not re.search(r"\[[^\]]*\btorch\b", line), f"{name}: the unpinned torch extra: {line}"
     assert f"torch=={REFERENCE_RELEASE}" in setup_block()
     assert f"reference torch is {REFERENCE_RELEASE}" in EXAMPLES_README
+
+
+def test_the_test_command_says_why_a_test_skipped():
+    """Without chromium the browser tests showed only as `s` (issue 20 item 7): the project's pytest options
+    print each skip's reason in the summary. The fuzz-power tests skip outside `tox -e fuzz`: their reason must
+    reach the summary of a plain `pytest`, which reads the same options as README's command 2."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LR_CONFORMANCE_FUZZ_POWER", "PYTEST_ADDOPTS")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "tests/meta/test_fuzz_power.py", "-q"], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=300)
+    summary = done.stdout.partition("short test summary info")[2]
+    assert "SKIPPED" in summary and "tox -e fuzz" in summary, done.stdout + done.stderr
+
+
+def test_readme_says_what_command_2_needs_to_run_every_test():
+    """Each thing a test skips without, named where README gives command 2 (before the next section)."""
+    commands = README[README.index("## The two commands"):README.index("**Without a checkout.**")]
+    for needed in ("chromium", "LR_CONFORMANCE_CHROMIUM", "node", "tox -e fuzz", "tox -e paddle", "-rs"):
+        assert needed in commands, needed

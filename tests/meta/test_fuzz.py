@@ -151,6 +151,28 @@ def test_composites_take_every_scheduler_as_a_child_in_any_position():
     assert {i for i, _ in positions} == set(range(strategies.MAX_CHILDREN))
 
 
+def test_swalr_draws_reach_its_clamps_its_upward_anneal_and_each_of_its_errors():
+    """SWALR's behaviour turns on anneal_epochs 0 and 1 (its max(1, ...) clamps), on swa_lr above the lr, on a
+    per-group swa_lr list, and on its three ValueErrors; drawn with SWALR at the top, each must appear."""
+    scope = strategies.Scope(frozenset(cases_mod.SCHEDULERS), frozenset(FEATURES), top=frozenset({"SWALR"}))
+    seen = Counter()
+    for data in draw_many(scope, 300):
+        kwargs, groups = data["kwargs"], data["groups"]
+        epochs, swa_lr = kwargs.get("anneal_epochs"), kwargs["swa_lr"]
+        seen["anneal_epochs=0"] += epochs == 0
+        seen["anneal_epochs=1"] += epochs == 1
+        seen["anneal_epochs default"] += epochs is None
+        seen["linear"] += kwargs.get("anneal_strategy") == "linear"
+        seen["per-group swa_lr"] += isinstance(swa_lr, list) and len(swa_lr) == len(groups)
+        seen["swa_lr above lr"] += not isinstance(swa_lr, list) and swa_lr > groups[0]["lr"]
+        seen["bad anneal_epochs"] += epochs is not None and (epochs < 0 or not isinstance(epochs, int))
+        seen["bad anneal_strategy"] += kwargs.get("anneal_strategy") not in (None, "cos", "linear")
+        seen["swa_lr list of the wrong length"] += isinstance(swa_lr, list) and len(swa_lr) != len(groups)
+    assert [name for name in ("anneal_epochs=0", "anneal_epochs=1", "anneal_epochs default", "linear",
+                              "per-group swa_lr", "swa_lr above lr", "bad anneal_epochs", "bad anneal_strategy",
+                              "swa_lr list of the wrong length") if seen[name] == 0] == []
+
+
 def test_plateau_metrics_land_exactly_on_the_threshold_boundary():
     """The walk puts a metric exactly at best * (1 - threshold) (min, rel) and its three siblings. Drawn with
     ReduceLROnPlateau at the top: over the whole language a few dozen plateau cases are drawn, and which of
@@ -337,6 +359,26 @@ def test_a_deviant_is_found_and_shrunk_to_a_short_case(torch_adapter):
     assert case.protocol == "standard" and not case.tensor_lr
 
 
+def test_a_finding_is_cut_to_the_fewest_steps_and_earliest_resume_that_still_diverge(torch_adapter):
+    """hypothesis shrinks draws, not cases: a seeded finding kept 11 steps where 4 suffice. The final pass
+    (search.trimmed) cuts steps (with the per-step metrics) and resume_at while the case still diverges."""
+    candidate = deviants.PlateauForgetsBadEpochs()
+    long = make_case("reducelronplateau/long", scheduler="ReduceLROnPlateau", kwargs={"patience": 1},
+                     groups=[{"lr": 0.1}], steps=11, metrics=[1.0] * 11, protocol="resume-state-dict", resume_at=6)
+
+    def divergent(data, shrinking=True):
+        verdict = differential.check(cases_mod.parse_case(data, source="<fuzz>"), torch_adapter, candidate)
+        return verdict if verdict.kind is Kind.DIVERGENT else None
+
+    found = divergent(long.raw)
+    assert found is not None
+    case = search.trimmed(found, divergent).case
+    assert divergent(case.raw) and case.steps < long.steps and len(case.raw["metrics"]) == case.steps
+    assert case.resume_at < long.resume_at
+    assert case.steps - 1 <= case.resume_at or not divergent(search._with(case.raw, steps=case.steps - 1))
+    assert not any(divergent(search._with(case.raw, resume_at=r)) for r in range(1, case.resume_at))
+
+
 def test_the_same_seed_finds_the_same_case(torch_adapter):
     candidate = deviants.StepLRLate()
     scope = strategies.scope_for(torch_adapter.info, candidate.info, top=["StepLR", "MultiStepLR"])
@@ -357,6 +399,16 @@ def test_fuzz_prints_a_ready_to_paste_case_and_exits_1(capsys, tmp_path, monkeyp
     block = out[out.index("[[case]]"):out.index("  torch (standalone")]
     case = emit.parse_block(block)
     assert case.scheduler.name == "CosineAnnealingLR" and case.why.startswith("TODO")
+    # tidy: a short why, the details in comments wrapped at emit.COMMENT_WIDTH (the reproduce command whole),
+    # nothing of them lost to a cut
+    emitted = out[out.index("# found by"):out.index("[[case]]")]
+    comments = emitted.splitlines()
+    assert len(case.why) <= emit.WHY_LIMIT and all(line.startswith("#") for line in comments), emitted
+    assert all(len(line) <= emit.COMMENT_WIDTH for line in comments if not line.startswith("# reproduce:")), emitted
+    what = out.split("what:   ", 1)[1].splitlines()[0]
+    assert what in " ".join(line.lstrip("# ") for line in comments), block
+    assert any(line.startswith("# reproduce: lr-conformance fuzz ") and line.endswith(" --seed 0")
+               for line in comments), block
     assert "lr_scheduler.CosineAnnealingLR(optimizer" in out  # the torch snippet
     assert "--seed 0" in out and "examples/s" in out
     assert not (tmp_path / ".hypothesis").exists()  # hypothesis kept its files in the cache directory

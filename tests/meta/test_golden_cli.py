@@ -6,6 +6,7 @@ $LR_CONFORMANCE_GOLDENS, as a user would."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -298,6 +299,65 @@ def test_a_read_only_leftover_of_a_crashed_writer_is_named_then_cleaned_by_the_n
     code, output = as_unprivileged(cli_in(shared_scratch, "regen", "--adapter", FAKE))
     assert code == 0 and f"regen: removed {staging}, left by an interrupted regen" in output, output
     assert not staging.exists()
+
+
+@pytest.fixture
+def full_disk_scratch():
+    """A scratch golden/ on a 4 MiB tmpfs of its own, which the test fills up (needs root's mount; skips
+    otherwise - a full disk cannot be faked faithfully: the file is created, then its write fails)."""
+    mount_point = Path(tempfile.mkdtemp(prefix="lr-fulldisk-"))
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        mount_point.rmdir()
+        pytest.skip(f"cannot mount a tmpfs to fill up: {mounted.stderr.strip() or 'mount failed'}")
+    try:
+        os.chmod(mount_point, 0o755)
+        golden_dir = make_goldens(mount_point)
+        give_to_the_unprivileged_user(golden_dir)
+        yield golden_dir
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+        mount_point.rmdir()
+
+
+def fill_up(directory: Path) -> Path:
+    """Write zeros beside `directory` until not one more byte fits."""
+    filler = directory.parent / "filler"
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:
+        for chunk in (65536, 4096, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    os.write(descriptor, b"\0" * chunk)
+    finally:
+        os.close(descriptor)
+    return filler
+
+
+def test_regen_on_a_full_disk_is_one_line_and_loses_nothing(full_disk_scratch):
+    traces = full_disk_scratch / "traces"
+    (full_disk_scratch / "cases" / "steplr.toml").write_text(CASES.replace("steps = 6", "steps = 7"))  # work
+    before = tree(traces)
+    filler = fill_up(full_disk_scratch)
+    code, output = as_unprivileged(cli_in(full_disk_scratch, "regen", "--accept", "--adapter", FAKE))
+    assert code == 2 and "Traceback" not in output, output
+    assert output.splitlines()[-1].endswith(": No space left on device; nothing written, the goldens are as "
+                                            "before"), output
+    assert tree(traces) == before
+    assert sorted(p.name for p in full_disk_scratch.iterdir()) == [".traces.lock", "cases", "traces"]
+    filler.unlink()  # space again: the next regen writes, with nothing stuck from the failed one
+    code, output = as_unprivileged(cli_in(full_disk_scratch, "regen", "--accept", "--adapter", FAKE))
+    assert code == 0 and "removed" not in output, output
+    assert tree(traces) != before
+
+
+def test_run_json_on_a_full_disk_is_one_line_exit_2_after_the_verdict(capsys):
+    code = cli.main(["run", "-k", "steplr/gamma-half-step3", "--adapter", FAKE, "--json", "/dev/full"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == ["lr-conformance: --json /dev/full: No space left on device"], err
+    assert "1 pass" in out or "1 fail" in out, out  # the verdict was still printed
 
 
 @pytest.mark.parametrize("wait", ["-1", "nan"])

@@ -96,6 +96,34 @@ def test_corrupt_manifest_is_one_line(store_dir):
     assert "manifest.json: not valid JSON" in str(info.value) and "\n" not in str(info.value)
 
 
+def _edit_provenance(store_dir, edit):
+    path = store_dir / golden.MANIFEST
+    manifest = json.loads(path.read_text())
+    edit(manifest["cases"]["steplr/two"]["traces"], manifest)
+    path.write_text(json.dumps(manifest, indent=1))
+
+
+def _scoped_copy(records, manifest):
+    records.append({**records[0], "torch": ">=2.4,<2.8", "generated_by": ["2.4.1"]})
+
+
+# generated_by says which releases produced which file - the matrix and the site report it as each release's
+# behaviour - so an edited one is refused like an edited hash (tools/mutate_data.py found these passing)
+@pytest.mark.parametrize("edit, message", [
+    (lambda r, m: r[0].__setitem__("generated_by", ["<script>"]), "'generated_by' holds '<script>', not a torch release"),
+    (lambda r, m: r[0].__setitem__("generated_by", r[0]["generated_by"] * 2), "each release once, oldest first"),
+    (lambda r, m: r[0].__setitem__("generated_by", ["9.0", *r[0]["generated_by"]]), "each release once, oldest first"),
+    (lambda r, m: r[0].__setitem__("generated_by", []), "does not list the reference release"),
+    (lambda r, m: (_scoped_copy(r, m), r[1].__setitem__("generated_by", ["2.9.1"])), "'2.9.1', outside its 'torch'"),
+    (lambda r, m: (_scoped_copy(r, m), r[0]["generated_by"].insert(0, "2.4.1")), "already listed by traces[0]"),
+])
+def test_an_edited_generated_by_is_one_line(store_dir, edit, message):
+    _edit_provenance(store_dir, edit)
+    with pytest.raises(golden.GoldenError) as info:
+        golden.load(store_dir)
+    assert message in str(info.value) and "steplr/two" in str(info.value) and "\n" not in str(info.value)
+
+
 def test_interrupted_write_leaves_old_goldens_intact(store_dir, monkeypatch):
     before = snapshot(store_dir)
     real_write = type(store_dir).write_text

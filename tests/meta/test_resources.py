@@ -23,8 +23,28 @@ def test_a_checkout_reads_its_own_top_level_data():
     assert resources.IN_CHECKOUT and resources.DATA_ROOT == ROOT
     assert (cases.CASES_DIR, golden.TRACES_DIR) == (ROOT / "golden" / "cases", ROOT / "golden" / "traces")
     assert resources.schema_path("result") == ROOT / "schemas" / "result.schema.json"
-    assert resources.display(ROOT / "golden" / "traces" / "steplr" / "x.csv") == "golden/traces/steplr/x.csv"
     assert resources.display(Path("/elsewhere/x.csv")) == "/elsewhere/x.csv"
+
+
+def test_a_data_file_is_named_by_a_path_that_opens_from_the_current_directory(tmp_path, monkeypatch):
+    """An editable install run from another directory used to print `golden/traces/...` relative to the
+    checkout, which does not exist where the user stands: relative when under the current directory, else
+    absolute."""
+    trace = golden.TRACES_DIR / "steplr" / "gamma-half-step3.csv"
+    monkeypatch.chdir(golden.TRACES_DIR.parent)
+    assert resources.display(trace) == "traces/steplr/gamma-half-step3.csv"
+    monkeypatch.chdir(tmp_path)
+    assert resources.display(trace) == str(trace) and Path(resources.display(trace)).is_file()
+    assert resources.display(Path("sub/x.csv")) == "sub/x.csv"  # a relative path stays as the user gave it
+
+
+def test_a_failure_names_its_golden_by_a_path_that_opens_from_another_directory(tmp_path, monkeypatch, capsys):
+    tinysched = ROOT / "examples" / "tinysched" / "adapter.py"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TINYSCHED_BUG", "1")
+    assert main(["run", "--adapter", str(tinysched), "-k", CASE, "-q"]) == 1
+    named = [line.split("golden: ", 1)[1] for line in capsys.readouterr().out.splitlines() if "golden: " in line]
+    assert named and all(Path(path).is_file() for path in named), named
 
 
 def test_expectations_by_name_or_by_path(tmp_path, monkeypatch):
@@ -43,6 +63,27 @@ def test_an_unknown_expectations_name_is_one_line_naming_the_shipped_ones(capsys
     assert main(["run", "-k", CASE, "--expectations", "no-such-library"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no-such-library: expectations file not found" in err and "paddle-float64" in err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'[[differs]]\nid = ["a"]\nreason = "x"\n', ".toml:1: [[differs]] #1: 'id' must be a string, got list"),
+    (b'[[differs]]\nid = "x"\nreason = "y"\n\n[[differs]]\nid = "z"\nreason = 3\n',
+     ".toml:5: [[differs]] #2: 'reason' must be a string, got int"),
+    (b'[[differs]]\nid = "x"\nreason = "y"\nlink = {}\n', "'link' must be a string, got dict"),
+    (b"differs = 3\n", ".toml: 'differs' must be [[differs]] tables, got int"),
+    (b'[[differs]]\nid = "x"\nreason = "\xff"\n', ".toml:3: not UTF-8 text (byte 0xff)"),
+    (None, ".toml: cannot read (Is a directory)"),
+])
+def test_a_malformed_expectations_file_is_one_line_exit_2(tmp_path, capsys, content, message):
+    # found by tools/mutate_data.py: these were tracebacks (or, for a list id, a silent non-match)
+    path = tmp_path / "mine.toml"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    assert main(["run", "-k", CASE, "--expectations", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
 
 
 def test_the_result_records_the_suite_version_and_the_goldens_digest(tmp_path):

@@ -50,9 +50,9 @@ def run_snippet(case) -> dict[int, list[list[float]]]:
 def from_trace(case, trace) -> dict[int, list[list[float]]]:
     rows: dict[int, list[list[float]]] = {}
     for o in trace.observations:
-        row = rows.setdefault(o.step, [[], []] if case.drives_momentum else [[]])
+        row = rows.setdefault(o.step, [[], []] if case.observes_momentum else [[]])
         row[0].append(o.lr)
-        if case.drives_momentum:
+        if case.observes_momentum:
             row[1].append(o.momentum)
     return rows
 

@@ -57,10 +57,7 @@ COMMANDS = [["check"], ["run", "--adapter", FAKE], ["list"]]
 
 @pytest.mark.parametrize("command", COMMANDS)
 @pytest.mark.parametrize("bad_id", ["steplr/../../etc/passwd", "/etc/passwd", "steplr/<script>alert(1)</script>",
-                                    pytest.param('steplr/a" onmouseover="x', marks=pytest.mark.xfail(
-                                        strict=True, reason="conformance/cases.py (changed in parallel) finds a "
-                                        "case's line by its id as written, and an id with a quote is written "
-                                        "escaped: the line is lost"))])
+                                    'steplr/a" onmouseover="x'])
 def test_an_id_that_is_not_a_slug_is_refused_naming_its_line(scratch, main_on, command, bad_id):
     edit_cases(scratch, 'id = "steplr/b"', f"id = {json.dumps(bad_id)}")
     code, text = main_on(*command)
@@ -69,8 +66,6 @@ def test_an_id_that_is_not_a_slug_is_refused_naming_its_line(scratch, main_on, c
     assert f"steplr.toml:{ID_B}: " in line and f"id {bad_id!r} is not a slug" in line, line
 
 
-@pytest.mark.xfail(strict=True, reason="conformance/cases.py (being changed in parallel) names the line of the "
-                                       "first definition, and not its line: load_cases uses _where(path, id)")
 def test_a_duplicate_id_names_the_line_of_the_duplicate_and_of_the_first(scratch, main_on):
     edit_cases(scratch, 'id = "steplr/b"', 'id = "steplr/a"')
     code, text = main_on("check")

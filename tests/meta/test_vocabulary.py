@@ -18,10 +18,25 @@ PARAMS = {
     "power": {"gamma": 0.99},
 }
 OBJECTS = {"call_count_decay": {"gamma": 0.9}}  # stateful callable objects, tested below
+VALUES = {"not_callable": {"value": 0.95}}  # a bare value where a callable belongs, tested below
 
 
 def test_every_entry_is_exercised_here():
-    assert set(PARAMS) | set(OBJECTS) == set(vocabulary.ENTRIES)
+    assert set(PARAMS) | set(OBJECTS) | set(VALUES) == set(vocabulary.ENTRIES)
+
+
+@pytest.mark.parametrize("name", sorted(VALUES))
+def test_not_callable_builds_the_bare_value_and_only_it_is_marked_so(name):
+    built = vocabulary.build({"fn": name, **VALUES[name]})
+    assert not callable(built) and built == VALUES[name]["value"] and type(built) is type(VALUES[name]["value"])
+    assert [n for n, e in vocabulary.ENTRIES.items() if not e.is_callable] == sorted(VALUES)
+    assert not vocabulary.is_stateful({"fn": name, **VALUES[name]})
+
+
+def test_only_callable_objects_are_stateful():
+    stateful = {n for n in vocabulary.ENTRIES if vocabulary.is_stateful({"fn": n})}
+    assert stateful == set(OBJECTS)
+    assert not vocabulary.is_stateful({"fn": "no_such_function"})
 
 
 def test_call_count_decay_is_a_stateful_object_whose_dict_is_its_state():

@@ -30,8 +30,7 @@ function compositeLoad(self, s) {
   for (const [k, v] of Object.entries(s)) if (k !== '_schedulers') self[k] = v;
   s._schedulers.forEach((cs, i) => self._js_children[i].load_state_dict(cs));
 }
-// LRScheduler.get_lr of the base class: what a composite answers when asked for a value
-function notImplemented() { throw new P.PyError('NotImplementedError', ''); }
+const { notImplemented } = S;
 
 class ChainedScheduler {
   constructor(opt, kwargs, children) {
@@ -51,6 +50,7 @@ class ChainedScheduler {
     this._last_lr = this._optimizer.param_groups.map((g) => g.lr);
   }
   getLr() { return notImplemented(); }
+  get_lr() { return notImplemented(); } // the base class's get_lr, called by the user (spec 4.5): no warning
   get_last_lr() { return this._last_lr; }
   state_dict() { return compositeState(this); }
   load_state_dict(s) { compositeLoad(this, s); }
@@ -111,14 +111,15 @@ class SequentialLR {
       if (isComposite(sched)) notImplemented();
       sched.last_epoch = 0n;
       const values = sched.hasClosedForm() ? sched.closedForm() : sched.getLr();
-      this._optimizer.param_groups.forEach((g, i) => S.setLr(g, values[i]));
-      sched._last_lr = this._optimizer.param_groups.map((g) => g.lr);
+      S.writeAll(this._optimizer, values);
+      sched._last_lr = sched.lrs();
     } else {
       sched.step();
     }
     this._last_lr = sched.get_last_lr();
   }
   getLr() { return notImplemented(); }
+  get_lr() { return notImplemented(); } // the base class's get_lr, called by the user (spec 4.5): no warning
   get_last_lr() { return this._last_lr; }
   state_dict() { return compositeState(this); }
   load_state_dict(s) { compositeLoad(this, s); }

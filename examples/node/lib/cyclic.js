@@ -111,7 +111,7 @@ class CyclicLR extends S.LRScheduler {
         const mm = this.max_momentums[i];
         return P.sub(mm, P.mul(P.mul(P.sub(mm, bm), sf), this.scaleFn(arg())));
       });
-      this._optimizer.param_groups.forEach((g, i) => setMomentum(this.use_beta1, g, ms[i]));
+      for (const [g, m] of S.zipStrict(this._optimizer.param_groups, ms)) setMomentum(this.use_beta1, g, m);
     }
     return lrs;
   }
@@ -275,10 +275,9 @@ class CosineAnnealingWarmRestarts extends S.LRScheduler {
       }
     }
     this.last_epoch = P.floorInt(epoch);
-    const values = this.getLr();
-    this._optimizer.param_groups.forEach((g, i) => S.setLr(g, values[i]));
-    this._last_lr = this._optimizer.param_groups.map((g) => g.lr);
+    S.writeAll(this._optimizer, this.getLr());
+    this._last_lr = this.lrs();
   }
 }
 
-module.exports = { CYCLIC: { CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts } };
+module.exports = { CYCLIC: { CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts }, formatParam };

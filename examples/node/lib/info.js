@@ -6,9 +6,13 @@ const INFO = {
   protocol: 1n,
   schedulers: ['StepLR', 'MultiStepLR', 'ExponentialLR', 'CosineAnnealingLR', 'LinearLR', 'ReduceLROnPlateau',
     'ConstantLR', 'PolynomialLR', 'LambdaLR', 'MultiplicativeLR', 'ChainedScheduler', 'SequentialLR',
-    'CyclicLR', 'OneCycleLR', 'CosineAnnealingWarmRestarts'],
+    'CyclicLR', 'OneCycleLR', 'CosineAnnealingWarmRestarts', 'SWALR'],
   features: ['state_dict', 'last_epoch', 'scheduler_first', 'step_epoch', 'fractional_epoch', 'plateau', 'tensor_lr', 'momentum',
-    'warnings', 'errors'],
+    'warnings', 'errors',
+    // the interventions of spec 4.5, all of them (a few configurations the spec leaves open are answered
+    // unsupported case by case: adapter.js unspecified())
+    'skip_optimizer_step', 'scheduler_steps', 'wrap_optimizer_step', 'set_group', 'add_param_group', 'add_scheduler',
+    'call_scheduler', 'partial_resume'],
   observables: ['last_lr', 'messages'],
   // Bit-exact with the correctly rounded cos/pow of crmath.js (measured: every declared case passes).
   // With V8's Math.cos/Math.pow (NODE_EXAMPLE_MATH=v8) the measured worst case is 4 ulp (2.85 * 2^-52 relative).

@@ -23,14 +23,26 @@ class Optimizer {
       for (const [k, v] of Object.entries(optKw)) g[k] = clone(v);
       for (const [k, v] of Object.entries(entry)) g[k] = clone(v);
       if (tensor) {
-        g.lr = new P.Tensor(g.lr);
-        if ('initial_lr' in entry) g.initial_lr = new P.Tensor(entry.initial_lr);
+        g.lr = P.tensorOf(g.lr);
+        if ('initial_lr' in entry) g.initial_lr = P.tensorOf(entry.initial_lr);
       }
       return g;
     });
     this.stepped = false;
+    // Whether optimizer.step is still the one the last scheduler construction saw (A.2's override check):
+    // a scheduler's construction marks it, a wrapper installed after it (4.5 wrap-optimizer-step) drops the
+    // mark unless it copies the wrapped function's attributes (keep_attributes, functools.wraps).
+    this.stepMarked = false;
   }
-  step() { this.stepped = true; }
+  step() { this.stepped = true; } // a wrapper calls the original: the same flag
+  wrapStep(keepAttributes) { if (!keepAttributes) this.stepMarked = false; }
+  // torch's add_param_group: the options, then the optimizer's defaults for the keys they lack (spec 4.5)
+  add_param_group(options) {
+    const g = {};
+    for (const [k, v] of Object.entries(options)) g[k] = clone(v);
+    for (const [k, v] of Object.entries(this.defaults)) if (!(k in g)) g[k] = clone(v);
+    this.param_groups.push(g);
+  }
   state_dict() { return { state: {}, param_groups: this.param_groups.map((g) => ({ ...g })) }; }
   load_state_dict(sd) {
     this.param_groups.forEach((g, i) => {
@@ -55,7 +67,7 @@ function enc(v) {
   if (typeof v === 'bigint') return { $i: v.toString() };
   if (typeof v === 'number') return Number.isFinite(v) ? (Object.is(v, -0) ? { $f: '-0' } : v) : { $f: String(v) };
   if (typeof v === 'boolean' || typeof v === 'string') return v;
-  if (v instanceof P.Tensor) return { $t: enc(v.v) };
+  if (v instanceof P.Tensor) return { $t: enc(v.v), dtype: v.dtype };
   if (Array.isArray(v)) return v.map(enc);
   if (typeof v === 'object') {
     const o = {};
@@ -70,7 +82,7 @@ function dec(v) {
   if (typeof v === 'object') {
     if ('$i' in v) return BigInt(v.$i);
     if ('$f' in v) return v.$f === '-0' ? -0 : Number(v.$f);
-    if ('$t' in v) return new P.Tensor(dec(v.$t));
+    if ('$t' in v) return new P.Tensor(dec(v.$t), v.dtype);
     const o = {};
     for (const [k, x] of Object.entries(v.$o)) o[k] = dec(x);
     return o;

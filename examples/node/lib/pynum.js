@@ -1,7 +1,7 @@
 'use strict';
 // Python number semantics over JS values (spec 1 "Python semantics", 2.3 "Numbers"):
 //   BigInt  = Python int       number = Python float      boolean = Python bool (an int)
-//   Tensor  = a 0-dim float32 torch tensor (spec 3.3, tensor_lr)
+//   Tensor  = a 0-dim torch tensor (spec 3.3, tensor_lr): float32, or int64 where the case's number is an integer
 // Every helper raises PyError with the class name and message CPython would use.
 
 class PyError extends Error {
@@ -9,9 +9,17 @@ class PyError extends Error {
 }
 
 class Tensor {
-  constructor(v) { this.v = Math.fround(toFloat(v)); }
-  clone() { return new Tensor(this.v); }
+  // An int64 tensor holds an integer: a value written into it is truncated toward zero (spec 3.3).
+  constructor(v, dtype = 'float32') {
+    this.dtype = dtype;
+    this.v = dtype === 'int64' ? Math.trunc(toFloat(v)) : Math.fround(toFloat(v));
+  }
+  clone() { return new Tensor(this.v, this.dtype); }
+  // fill_(value): the tensor keeps its dtype
+  filled(value) { return new Tensor(value, this.dtype); }
 }
+// torch.tensor(number): an integer makes an int64 tensor, a float a float32 one (spec 3.3)
+function tensorOf(number) { return new Tensor(number, isInt(number) ? 'int64' : 'float32'); }
 
 const f32 = Math.fround;
 const isInt = (a) => typeof a === 'bigint' || typeof a === 'boolean';
@@ -44,7 +52,9 @@ function checkNum(op, a, b) {
   }
 }
 
-// A tensor operand makes the operation float32: the other operand is rounded to float32,
+// A tensor operand makes the operation float32 (an int64 tensor's integer too: spec 3.3 says only float32
+// results; an int64 tensor with an integer operand stays int64 in torch, which no case reaches, spec A.19):
+// the other operand is rounded to float32,
 // the exact double result of two float32 values is rounded to float32 (correct rounding
 // for + - * / since 53 >= 2*24+2).
 function t32(fn, a, b) { return new Tensor(f32(fn(f32(toFloat(a)), f32(toFloat(b))))); }
@@ -242,7 +252,7 @@ function pyStrRepr(s) {
 function str(a) { return typeof a === 'string' ? a : repr(a); }
 
 module.exports = {
-  PyError, Tensor, isInt, isTensor, isNum, toFloat, toBig, typeName,
+  PyError, Tensor, tensorOf, isInt, isTensor, isNum, toFloat, toBig, typeName,
   add, sub, mul, neg, truediv, floordiv, mod, pow, cos, log, floorInt, truncInt, setMath,
   lt, le, gt, ge, eq, ne, min, max, truthy, isIntegral, repr, floatRepr, str, pyStrRepr, f32,
 };

@@ -6,8 +6,9 @@ const { Optimizer, serialize, deserialize } = require('./optimizer');
 const S = require('./schedulers');
 const C = require('./composites');
 const Y = require('./cyclic');
+const W = require('./swalr');
 
-const CONSTRUCTORS = { ...S.PLAIN, ...C.COMPOSITES, ...Y.CYCLIC };
+const CONSTRUCTORS = { ...S.PLAIN, ...C.COMPOSITES, ...Y.CYCLIC, ...W.SWA };
 
 function buildNode(node, opt) {
   const name = node.scheduler;
@@ -27,11 +28,28 @@ function build(caseObj) {
   return { opt, sched };
 }
 
-// spec 5.2
+// the schedulers an add-scheduler intervention builds (spec 4.5): they count as the case's
+function addedSchedulers(caseObj) {
+  return (caseObj.interventions || []).filter((a) => a.do === 'add-scheduler').map((a) => a.scheduler);
+}
+
+// spec 5.2 (and 4.5: an added scheduler can drive momentum too)
 function drivesMomentum(node) {
   if ((node.scheduler === 'CyclicLR' || node.scheduler === 'OneCycleLR')
     && !(node.kwargs && node.kwargs.cycle_momentum === false)) return true;
   return (node.children || []).some(drivesMomentum);
+}
+const caseDrivesMomentum = (caseObj) => [caseObj, ...addedSchedulers(caseObj)].some(drivesMomentum);
+
+// the actions of iteration i, in the order listed (spec 4.5: `at` is an iteration or a list of them)
+function actionsAt(caseObj, i) {
+  const at = (a) => (Array.isArray(a.at) ? a.at : [a.at]).some((x) => Number(x) === i);
+  return (caseObj.interventions || []).filter(at);
+}
+
+// a value as `set` writes it (spec 4.5): under tensor_lr, lr and initial_lr are 0-dim float32 tensors
+function setValue(caseObj, key, value) {
+  return caseObj.tensor_lr === true && (key === 'lr' || key === 'initial_lr') ? new P.Tensor(value) : value;
 }
 
 function runCase(caseObj, declared) {
@@ -40,9 +58,10 @@ function runCase(caseObj, declared) {
   const steps = Number(caseObj.steps);
   const protocol = caseObj.protocol || 'standard';
   const resumeAt = caseObj.resume_at === undefined ? -1 : Number(caseObj.resume_at);
-  const momentum = drivesMomentum(caseObj);
+  const momentum = caseObj.observe_momentum === true || caseDrivesMomentum(caseObj);  // spec 5.2
   const withLastLr = declared.observables.includes('last_lr');
   let opt; let sched;
+  const added = []; // [scheduler, first] of each add-scheduler (spec 4.5)
 
   // one phase call; returns false when the trace ends (an error event)
   function phase(step, name, fn) {
@@ -55,16 +74,55 @@ function runCase(caseObj, declared) {
     return true;
   }
 
+  // every group that exists now; a group the scheduler's get_last_lr() does not cover has no last_lr (4.5)
   function observe(i, stepArg) {
     const rows = [];
+    const last = withLastLr ? sched.get_last_lr() : [];
     opt.param_groups.forEach((g, gi) => {
       const lr = P.toFloat(g.lr);
       const m = momentum ? P.toFloat(opt.momentumOf(gi)) : null;
-      let last = null;
-      if (withLastLr) last = P.toFloat(sched.get_last_lr()[gi]);
-      rows.push([BigInt(i), BigInt(gi), lr, m, last, stepArg === null ? null : P.toFloat(stepArg)]);
+      const l = gi < last.length ? P.toFloat(last[gi]) : null;
+      rows.push([BigInt(i), BigInt(gi), lr, m, l, stepArg === null ? null : P.toFloat(stepArg)]);
     });
     observations.push(...rows);
+  }
+
+  // 4.3 and 4.5 resume: save both state dicts, build fresh objects, load the listed ones in order
+  function resume(i, load) {
+    let ckpt;
+    if (!phase(i, 'state_dict', () => { ckpt = serialize({ optimizer: opt.state_dict(), scheduler: sched.state_dict() }); })) return false;
+    return phase(i, 'resume', () => {
+      const state = deserialize(ckpt);
+      ({ opt, sched } = build(caseObj));
+      for (const what of load) {
+        if (what === 'optimizer') opt.load_state_dict(state.optimizer);
+        else sched.load_state_dict(state.scheduler);
+      }
+    });
+  }
+
+  // one intervention (4.5); returns false when the trace ends
+  function intervene(i, a, noted) {
+    switch (a.do) {
+      case 'skip-optimizer-step': noted.skip = true; return true;
+      case 'scheduler-steps': noted.count = Number(a.count); return true;
+      case 'set': return phase(i, 'intervene', () => {
+        opt.param_groups[Number(a.group)][a.key] = setValue(caseObj, a.key, a.value);
+      });
+      case 'add-param-group': return phase(i, 'intervene', () => opt.add_param_group(a.options || {}));
+      case 'wrap-optimizer-step': return phase(i, 'intervene', () => opt.wrapStep(a.keep_attributes === true));
+      case 'add-scheduler': return phase(i, 'intervene', () => {
+        added.push([buildNode(a.scheduler, opt), a.first === true]);
+      });
+      case 'call': {
+        let values;
+        if (!phase(i, 'call', () => { values = a.method === 'get_lr' ? sched.get_lr() : sched.get_last_lr(); })) return false;
+        for (const v of values) events.push([BigInt(i), 'call', 'value', a.method, P.floatRepr(P.toFloat(v))]);
+        return true;
+      }
+      case 'resume': return resume(i, a.load);
+      default: throw new Error(`unknown intervention ${a.do}`);
+    }
   }
 
   const done = () => ({ observations, events });
@@ -72,16 +130,9 @@ function runCase(caseObj, declared) {
   if (!phase(0, 'construct', () => { ({ opt, sched } = build(caseObj)); })) return done();
 
   for (let i = 0; i < steps; i++) {
-    if (i === resumeAt) {
-      let ckpt;
-      if (!phase(i, 'state_dict', () => { ckpt = serialize({ optimizer: opt.state_dict(), scheduler: sched.state_dict() }); })) return done();
-      if (!phase(i, 'resume', () => {
-        const state = deserialize(ckpt);
-        ({ opt, sched } = build(caseObj));
-        opt.load_state_dict(state.optimizer);
-        sched.load_state_dict(state.scheduler);
-      })) return done();
-    }
+    if (i === resumeAt && !resume(i, ['optimizer', 'scheduler'])) return done();
+    const noted = { skip: false, count: 1 };
+    for (const a of actionsAt(caseObj, i)) if (!intervene(i, a, noted)) return done();
     let args = [];
     let stepArg = null;
     if (caseObj.metrics !== undefined) {
@@ -92,17 +143,19 @@ function runCase(caseObj, declared) {
       args = [caseObj.epochs[i]];
       stepArg = caseObj.epochs[i];
     }
+    const stepAdded = (first) => added.every(([s, f]) => f !== first || phase(i, 'added-scheduler.step', () => s.step()));
+    const stepSchedulers = () => {
+      for (let n = 0; n < noted.count; n++) {
+        if (!stepAdded(true) || !phase(i, 'scheduler.step', () => sched.step(...args)) || !stepAdded(false)) return false;
+      }
+      return true;
+    };
+    const stepOptimizer = () => noted.skip || phase(i, 'optimizer.step', () => opt.step());
     if (protocol === 'scheduler-first') {
-      if (!phase(i, 'scheduler.step', () => sched.step(...args))) return done();
-      if (!phase(i, 'observe', () => observe(i, stepArg))) return done();
-      if (!phase(i, 'optimizer.step', () => opt.step())) return done();
-    } else {
-      if (!phase(i, 'observe', () => observe(i, stepArg))) return done();
-      if (!phase(i, 'optimizer.step', () => opt.step())) return done();
-      if (!phase(i, 'scheduler.step', () => sched.step(...args))) return done();
-    }
+      if (!stepSchedulers() || !phase(i, 'observe', () => observe(i, stepArg)) || !stepOptimizer()) return done();
+    } else if (!phase(i, 'observe', () => observe(i, stepArg)) || !stepOptimizer() || !stepSchedulers()) return done();
   }
   return done();
 }
 
-module.exports = { runCase, build, drivesMomentum, CONSTRUCTORS };
+module.exports = { runCase, build, drivesMomentum, addedSchedulers, CONSTRUCTORS };

@@ -5,6 +5,10 @@ const { warn } = require('./events');
 const { Callable } = require('./vocabulary');
 
 const PI = Math.PI;
+const OVERRIDE_WARNING = 'Seems like `optimizer.step()` has been overridden after learning rate scheduler '
+  + 'initialization. Please, make sure to call `optimizer.step()` before `lr_scheduler.step()`. See more details at '
+  + 'https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate';
+const GET_LR_WARNING = 'To get the last learning rate computed by the scheduler, please use `get_last_lr()`.';
 const ORDER_WARNING = 'Detected call of `lr_scheduler.step()` before `optimizer.step()`. In PyTorch 1.1.0 and later, '
   + 'you should call them in the opposite order: `optimizer.step()` before `lr_scheduler.step()`. Failure to do this '
   + 'will result in PyTorch skipping the first value of the learning rate schedule. See more details at '
@@ -25,12 +29,27 @@ function kw(name, kwargs, key, dflt, required) {
   return dflt;
 }
 
-// a tensor lr is written as a new float32 tensor: torch fills it in place, which is the same here because
+// a tensor lr is written as a new tensor of its dtype: torch fills it in place, which is the same here because
 // nothing else holds the tensor (initial_lr, base_lrs and last_lr are copies: spec 3.3)
 function setLr(group, v) {
-  if (P.isTensor(group.lr)) group.lr = new P.Tensor(v); // fill_: rounded to float32
+  if (P.isTensor(group.lr)) group.lr = group.lr.filled(v); // fill_: float32 rounds, int64 truncates
   else group.lr = v;
 }
+
+// Python's zip(a, b, strict=True), which the reference uses wherever it pairs two per-group lists: after a
+// param group was added (spec 4.5) the scheduler's own lists are one group short (Annex C's zip() texts)
+function zipStrict(a, b) {
+  if (a.length !== b.length) {
+    throw new P.PyError('ValueError', `zip() argument 2 is ${b.length < a.length ? 'shorter' : 'longer'} than argument 1`);
+  }
+  return a.map((x, i) => [x, b[i]]);
+}
+// A.2's write of one value per group: zip(param_groups, values, strict=True)
+function writeAll(optimizer, values) {
+  for (const [g, v] of zipStrict(optimizer.param_groups, values)) setLr(g, v);
+}
+// get_lr() where a scheduler has none (ReduceLROnPlateau, the composites): the base class's NotImplementedError
+function notImplemented() { throw new P.PyError('NotImplementedError', ''); }
 
 // ---- base (Annex A.2) -----------------------------------------------------------------
 class LRScheduler {
@@ -44,6 +63,7 @@ class LRScheduler {
     }
     this.base_lrs = groups.map((g) => g.initial_lr);
     this.last_epoch = lastEpoch;
+    optimizer.stepMarked = true; // A.2: the construction marks optimizer.step (a later wrapper may drop it)
     this._step_count = 0n;
     this._is_initial = false;
   }
@@ -57,7 +77,10 @@ class LRScheduler {
       throw new P.PyError('TypeError', `LRScheduler.step() takes from 1 to 2 positional arguments but ${args.length + 1} were given`);
     }
     const epoch = args.length ? args[0] : null;
-    if (P.eq(this._step_count, 1n) && !this._optimizer.stepped) warn('UserWarning', ORDER_WARNING);
+    if (P.eq(this._step_count, 1n)) {
+      if (!this._optimizer.stepMarked) warn('UserWarning', OVERRIDE_WARNING);
+      else if (!this._optimizer.stepped) warn('UserWarning', ORDER_WARNING);
+    }
     this._step_count = P.add(this._step_count, 1n);
     let values;
     if (epoch === null) {
@@ -68,8 +91,13 @@ class LRScheduler {
       this.last_epoch = epoch;
       values = this.hasClosedForm() ? this.closedForm() : this.getLr();
     }
-    this._optimizer.param_groups.forEach((g, i) => setLr(g, values[i]));
-    this._last_lr = this._optimizer.param_groups.map((g) => g.lr);
+    writeAll(this._optimizer, values);
+    this._last_lr = this.lrs();
+  }
+  // get_lr() called by the user (spec 4.5 call): outside step() it warns, then evaluates as step() would
+  get_lr() {
+    warn('UserWarning', GET_LR_WARNING);
+    return this.getLr();
   }
   get_last_lr() { return this._last_lr; }
   lrs() { return this._optimizer.param_groups.map((g) => g.lr); }
@@ -152,7 +180,8 @@ class CosineAnnealingLR extends LRScheduler {
         P.add(1n, P.cos(P.truediv(P.mul(e, PI), T)))), 2n)));
     }
     if (P.eq(P.mod(P.sub(P.sub(e, 1n), T), P.mul(2n, T)), 0n)) {
-      return this.lrs().map((lr, i) => P.add(lr, P.truediv(P.mul(P.sub(this.base_lrs[i], eta),
+      // zip(base_lrs, param_groups, strict=True): cosineannealinglr/add-param-group-mid-run
+      return zipStrict(this.base_lrs, this.lrs()).map(([b, lr]) => P.add(lr, P.truediv(P.mul(P.sub(b, eta),
         P.sub(1n, P.cos(P.truediv(PI, T)))), 2n)));
     }
     return this.lrs().map((lr) => P.add(P.mul(P.truediv(P.add(1n, P.cos(P.truediv(P.mul(PI, e), T))),
@@ -279,13 +308,17 @@ class MultiplicativeLR extends LRScheduler {
   constructor(opt, kwargs) {
     const spec = kw('MultiplicativeLR', kwargs, 'lr_lambda', null, true);
     const fns = lambdas('MultiplicativeLR', opt, spec);
+    // Unlike LambdaLR, MultiplicativeLR checks its lambdas before anything calls them.
+    const bare = fns.find((f) => f.notCallable);
+    if (bare) throw new P.PyError('TypeError', `lr_lambda should be a function, but got ${P.typeName(bare.p.value)}`);
     super(opt, kw('MultiplicativeLR', kwargs, 'last_epoch', -1n));
     this._js_lambdas = fns;
     this._initialStep();
   }
   getLr() {
     if (!this._is_initial) {
-      return this.lrs().map((lr, i) => P.mul(lr, this._js_lambdas[i].call(this.last_epoch)));
+      // zip(lr_lambdas, param_groups, strict=True): which list comes first no case pins (spec A.10)
+      return zipStrict(this._js_lambdas, this.lrs()).map(([f, lr]) => P.mul(lr, f.call(this.last_epoch)));
     }
     return this.lrs();
   }
@@ -353,6 +386,7 @@ class ReduceLROnPlateau {
       this.num_bad_epochs = 0n;
     }
     if (P.gt(this.num_bad_epochs, this.patience)) {
+      this.fitMinLrs();
       this._optimizer.param_groups.forEach((g, i) => {
         const old = P.toFloat(g.lr);
         const nw = P.max(P.mul(old, this.factor), this.min_lrs[i]);
@@ -363,6 +397,17 @@ class ReduceLROnPlateau {
     }
     this._last_lr = this._optimizer.param_groups.map((g) => g.lr);
   }
+  // spec A.13: a reduction after a param group was added re-expands a scalar min_lr to every group
+  fitMinLrs() {
+    const n = this._optimizer.param_groups.length;
+    if (this.min_lrs.length === n) return;
+    if (this.default_min_lr === null) {
+      // a per-group min_lr list no longer fits: torch raises, with a text no case pins (spec A.13, A.19)
+      throw new Error('ReduceLROnPlateau: a min_lr list after add_param_group is not implemented');
+    }
+    this.min_lrs = Array.from({ length: n }, () => this.default_min_lr);
+  }
+  get_lr() { return notImplemented(); }
   get_last_lr() { return this._last_lr; }
   state_dict() {
     const s = {};
@@ -377,4 +422,6 @@ const PLAIN = {
   ConstantLR, PolynomialLR, LambdaLR, MultiplicativeLR, ReduceLROnPlateau,
 };
 
-module.exports = { PLAIN, LRScheduler, ReduceLROnPlateau, ORDER_WARNING, EPOCH_WARNING, setLr, kw };
+module.exports = {
+  PLAIN, LRScheduler, ReduceLROnPlateau, ORDER_WARNING, EPOCH_WARNING, setLr, writeAll, zipStrict, notImplemented, kw,
+};

@@ -20,6 +20,8 @@ const FNS = {
   halving: { params: [], defaults: {}, f: (x) => P.truediv(1n, P.pow(2.0, P.sub(x, 1n))) },
   power: { params: ['gamma'], defaults: {}, f: (x, p) => P.pow(p.gamma, x) },
   call_count_decay: { params: ['gamma'], defaults: {}, stateful: true, f: null },
+  // Not a function: the bare value a user passed where a callable belongs; calling it is Python's TypeError.
+  not_callable: { params: ['value'], defaults: {}, notCallable: true, f: null },
 };
 
 // A callable built from a spec. Plain functions have no saved state; a
@@ -30,12 +32,14 @@ class Callable {
     if (!def) throw new Error(`unknown vocabulary function ${spec.fn}`);
     this.fn = spec.fn;
     this.stateful = Boolean(def.stateful);
+    this.notCallable = Boolean(def.notCallable);
     this.p = { ...def.defaults };
     for (const [k, v] of Object.entries(spec)) if (k !== 'fn') this.p[k] = v;
     if (this.stateful) this.dict = { gamma: this.p.gamma, n: 0n };
     this.def = def;
   }
   call(x) {
+    if (this.notCallable) throw new P.PyError('TypeError', `'${P.typeName(this.p.value)}' object is not callable`);
     if (this.fn === 'call_count_decay') {
       const r = P.pow(this.dict.gamma, this.dict.n);
       this.dict.n = P.add(this.dict.n, 1n);

@@ -17,8 +17,8 @@ class HalvingReference(FunctionAdapter):
         return [group["lr"] * 0.5**step for group in case.groups]
 
     def trace(self, case):
-        # the rows the runner records: a momentum where the case drives it, the step argument it feeds
+        # the rows the runner records: a momentum where the case observes it, the step argument it feeds
         return Trace(tuple(
-            Observation(step, group, lr, 0.9 if case.drives_momentum else None, None,
+            Observation(step, group, lr, 0.9 if case.observes_momentum else None, None,
                         None if case.step_args is None else float(case.step_args[step]))
             for step in range(case.steps) for group, lr in enumerate(self.lrs_at(case, step))))
