@@ -92,12 +92,20 @@ def case_file_problems(path: Path, validators=None) -> list[str]:
     defaults = data.get("defaults", {})
     for index, raw in enumerate(data.get("case", [])):
         merged = {**defaults, **raw}
-        errors = sorted(case_validator.iter_errors(merged), key=lambda e: list(map(str, e.absolute_path)))
-        if errors:
+        problems = case_data_problems(merged, (case_validator, file_validator))
+        if problems:
             case_id = merged.get("id") if isinstance(merged.get("id"), str) else f"<case #{index + 1}>"
             where = _where(path, case_id, text, index)
-            found.extend(f"{where}: {_explain(e)}" for e in errors)
+            found.extend(f"{where}: {problem}" for problem in problems)
     return found
+
+
+def case_data_problems(data: dict, validators=None) -> list[str]:
+    """Every schema violation in one case given as data (its [defaults] merged), one line each: what `check`
+    says of that case in a file, without the file (generated cases: conformance/fuzz)."""
+    case_validator, _ = validators or _case_validator()
+    errors = sorted(case_validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    return [_explain(error) for error in errors]
 
 
 def case_problems(directory: Path | None = None) -> list[str]:

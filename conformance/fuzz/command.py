@@ -1,6 +1,6 @@
 """`lr-conformance fuzz`: the options, the exit codes and what is printed.
 
-    lr-conformance fuzz --adapter CANDIDATE [--reference SPEC] [--scheduler NAME ...]
+    lr-conformance fuzz --adapter CANDIDATE [--reference SPEC] [--scheduler NAME ...] [--intervention DO ...]
                         [--max-seconds S | --max-examples N] [--seed N] [--record FILE]
 
 Exit codes, as `run`: 0 no divergence within the budget; 1 a divergence (printed: the first difference, a
@@ -18,7 +18,7 @@ from pathlib import Path
 from conformance import resources
 from conformance.adapters import AdapterLoadError, load_adapter
 from conformance.cases import SCHEDULERS, DataError
-from conformance.model import json_safe
+from conformance.model import INTERVENTIONS, json_safe
 
 DEFAULT_SECONDS = 60.0
 MAX_STEPS_LIMIT = 10_000  # the case language's bound on steps
@@ -41,6 +41,10 @@ def add_parser(sub) -> None:
                            "schedulers (two ports against each other); by default that is a configuration error")
     fuzz.add_argument("--scheduler", action="append", default=[], metavar="NAME",
                       help="only cases with this top-level scheduler (repeatable; composites still draw any child)")
+    fuzz.add_argument("--intervention", action="append", default=[], metavar="DO",
+                      help="every case has at least one intervention of this kind, and no other kind (repeatable; "
+                           f"one of {', '.join(INTERVENTIONS)}; docs/spec.md 4.5); default: any kind, in one case "
+                           "in eight")
     budget = fuzz.add_mutually_exclusive_group()
     budget.add_argument("--max-seconds", type=float, metavar="S",
                         help=f"stop after S seconds without a divergence (default {DEFAULT_SECONDS:g})")
@@ -89,7 +93,8 @@ def cmd_fuzz(args) -> int:
             from conformance.fuzz import search, strategies
 
             reference, candidate = adapters["--reference"], adapters["--adapter"]
-            scope = strategies.scope_for(reference.info, candidate.info, _canonical(args.scheduler), args.max_steps)
+            scope = strategies.scope_for(reference.info, candidate.info, _canonical(args.scheduler), args.max_steps,
+                                         args.intervention)
             problems += _scope_problems(scope, args.scheduler, reference.info, candidate.info)
             try:
                 listed += _staged(args.known, reference)
@@ -124,6 +129,8 @@ def _usage_problems(args) -> list[str]:
     known = {name.lower() for name in SCHEDULERS}
     problems += [f"--scheduler {name}: not one of the 16 torch schedulers ({', '.join(SCHEDULERS)})"
                  for name in args.scheduler if name.lower() not in known]
+    problems += [f"--intervention {name}: not one of the interventions ({', '.join(INTERVENTIONS)})"
+                 for name in args.intervention if name not in INTERVENTIONS]
     if args.max_seconds is not None and not args.max_seconds > 0:
         problems.append(f"--max-seconds {args.max_seconds:g}: must be positive (seconds)")
     if args.max_examples is not None and args.max_examples < 1:
@@ -205,6 +212,14 @@ def _scope_problems(scope, names, reference, candidate) -> list[str]:
                 problems.append(f"--scheduler {name}: {role} {info.name} does not declare it")
         if name == "ReduceLROnPlateau" and "plateau" not in scope.features and name in scope.schedulers:
             problems.append("--scheduler ReduceLROnPlateau: the `plateau` feature is not declared by both sides")
+    from conformance.fuzz.strategies import intervention_needs
+
+    for name in sorted(scope.interventions & set(INTERVENTIONS)):
+        for role, info in (("--reference", reference), ("--adapter", candidate)):
+            lacking = [feature for feature in intervention_needs(name) if feature not in info.features]
+            if lacking:
+                problems.append(f"--intervention {name}: {role} {info.name} does not declare "
+                                f"{', '.join(lacking)}")
     if not problems and not scope.tops:
         problems.append(f"{candidate.name} and {reference.name} declare no scheduler in common: nothing to fuzz")
     return problems
@@ -308,6 +323,8 @@ def _rerun_command(args, seed: int, examples: int) -> str:
         parts += ["--reference", args.reference]
     for name in args.scheduler:
         parts += ["--scheduler", name]
+    for name in args.intervention:
+        parts += ["--intervention", name]
     for path in args.expectations:
         parts += ["--expectations", resources.expectations_argument(path)]
     for path in args.known:

@@ -73,6 +73,8 @@ def case_block(case: Case, comments: Iterable[str] = ()) -> str:
             continue
         if key == "children":
             lines.append("children = " + _children(data[key], ""))
+        elif key == "interventions":
+            lines.append("interventions = " + _rows(value(action) for action in data[key]))
         else:
             lines.append(f"{key} = {value(data[key])}")
     block = "\n".join(lines) + "\n"
@@ -109,13 +111,18 @@ def _check_round_trip(case: Case, block: str) -> None:
 
 def _is_default(key: str, val) -> bool:
     return {"kwargs": val == {}, "protocol": val == "standard", "tensor_lr": val is False,
-            "observe_momentum": val is False, "tags": val == [], "torch": val == ""}.get(key, False)
+            "observe_momentum": val is False, "tags": val == [], "torch": val == "",
+            "interventions": val == []}.get(key, False)
+
+
+def _rows(tables: Iterable[str], indent: str = "") -> str:
+    """A list of inline tables, one per line, as the case files write children and interventions."""
+    rows = [f"{indent}  {table}," for table in tables]
+    return "[\n" + "\n".join(rows) + f"\n{indent}]" if rows else "[]"
 
 
 def _children(children: list, indent: str) -> str:
     """A children list, one child per line (nested ones indented further), as in the case files."""
-    if not children:
-        return "[]"
     inner = indent + "  "
     rows = []
     for child in children:
@@ -124,8 +131,8 @@ def _children(children: list, indent: str) -> str:
             parts.append(f"kwargs = {value(child['kwargs'])}")
         if "children" in child:
             parts.append("children = " + _children(child["children"], inner))
-        rows.append(f"{inner}{{ {', '.join(parts)} }},")
-    return "[\n" + "\n".join(rows) + f"\n{indent}]"
+        rows.append(f"{{ {', '.join(parts)} }}")
+    return _rows(rows, indent)
 
 
 def value(val) -> str:

@@ -170,10 +170,14 @@ def template(message: str) -> str:
 
 
 def _phase_order(case: Case) -> tuple[str, ...]:
-    """The phases of one step in the order they run (docs/spec.md 4.1): events of a step follow it."""
+    """The phases of one step in the order they run (docs/spec.md 4.1, 4.5): events of a step follow it. An
+    iteration's interventions run after its resume (`intervene` and `call` in the order listed; ranked here as
+    if every `call` came last), and an added scheduler steps next to the case's own (before it, with `first`)."""
+    start = ("construct", "state_dict", "resume", "intervene", "call")
+    stepping = ("added-scheduler.step", "scheduler.step")
     if case.protocol == "scheduler-first":
-        return ("construct", "state_dict", "resume", "scheduler.step", "observe", "optimizer.step")
-    return ("construct", "state_dict", "resume", "observe", "optimizer.step", "scheduler.step")
+        return (*start, *stepping, "observe", "optimizer.step")
+    return (*start, "observe", "optimizer.step", *stepping)
 
 
 def symptom(verdict: Verdict, info: AdapterInfo) -> Symptom | None:

@@ -15,7 +15,16 @@ What is drawn, per case:
     step-epoch with integer, fractional, repeated and backward epochs; `last_epoch = k` on any scheduler
     that takes it, with or without `initial_lr` in the groups;
   * ReduceLROnPlateau metrics as a walk over a small pool: ties, exact threshold boundaries (best * (1 -
-    threshold), best + threshold, ...), long plateaus and nan / inf / -inf are all frequent.
+    threshold), best + threshold, ...), long plateaus and nan / inf / -inf are all frequent;
+  * in about one case in INTERVENTION_ODDS + 1, interventions (docs/spec.md 4.5): 1-4 actions at any
+    iteration (0 first), the common ones (skip-optimizer-step, scheduler-steps, set, call) three times as often
+    as the rare ones (wrap-optimizer-step, add-param-group, add-scheduler, resume). `Scope.interventions`
+    (`fuzz --intervention`) targets kinds instead: every case then has at least one action, of those kinds only.
+
+Interventions are drawn last, after everything else, and the choice whether a case has any is one draw: a
+case's earlier draws are the choices they were before interventions existed (hypothesis' later examples of a
+seed still shift once one draws more), and shrinking deletes actions one at a time (each action is one span of
+draws, and a case without it is still valid).
 
 The draws are limited to what both implementations under test can express (`Scope`): schedulers both
 declare, protocols and features both declare. Sizes stay far inside the case language's bounds: steps <=
@@ -31,7 +40,7 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 
 from conformance.cases import COMPOSITES, SCHEDULERS
-from conformance.model import FEATURES
+from conformance.model import FEATURES, INTERVENTION_FEATURES, INTERVENTIONS
 
 # The id a drawn case carries while it is being fuzzed; a finding gets its real id (conformance/fuzz/emit.py).
 DRAFT_ID = "fuzz/draft"
@@ -64,18 +73,31 @@ METRICS = (1.0, 0.5, 0.25, 0.75, 2.0, 0.0, -1.0, 0.9)
 NONFINITE = (math.nan, math.inf, -math.inf)
 LAST_EPOCHS = (1, 2, 3, 0, 4, 5, 7, 12)
 
+# Interventions (spec 4.5). Untargeted, a case has some once in INTERVENTION_ODDS + 1 (modest: most cases stay
+# the textbook loop the rest of the language varies), and then each action goes on to another one time in
+# two, up to MAX_ACTIONS. The rare kinds model rarer loops and cost more to run (a second scheduler, a
+# checkpoint round trip): a third of the common kinds' weight, and `Scope.interventions` to aim at them.
+INTERVENTION_ODDS = 7
+MAX_ACTIONS = 4
+COMMON_INTERVENTIONS = ("skip-optimizer-step", "scheduler-steps", "set", "call")
+RARE_INTERVENTIONS = ("wrap-optimizer-step", "add-param-group", "add-scheduler", "resume")
+SCHEDULER_STEP_COUNTS = (0, 2, 3)  # 1 is what an iteration does anyway
+LOADS = ((), ("optimizer",), ("scheduler",), ("scheduler", "optimizer"), ("optimizer", "scheduler"))
+
 
 @dataclass(frozen=True)
 class Scope:
     """What the drawn cases may use: the schedulers and features both implementations declare.
 
     `top` restricts the top-level scheduler (`fuzz --scheduler`); composites then draw their children from
-    all of `schedulers`."""
+    all of `schedulers`. `interventions` targets intervention kinds (`fuzz --intervention`): every case has
+    at least one action, of those kinds only (empty: any kind both declare, now and then)."""
 
     schedulers: frozenset[str]
     features: frozenset[str] = frozenset(FEATURES)
     top: frozenset[str] = field(default=frozenset())
     max_steps: int = DEFAULT_MAX_STEPS
+    interventions: frozenset[str] = field(default=frozenset())
 
     @property
     def tops(self) -> tuple[str, ...]:
@@ -92,14 +114,32 @@ class Scope:
     def has(self, feature: str) -> bool:
         return feature in self.features
 
+    def declares(self, do: str) -> bool:
+        """Whether both sides declare what intervention `do` needs."""
+        return all(self.has(feature) for feature in intervention_needs(do))
 
-def scope_for(reference_info, candidate_info, top: Iterable[str] = (), max_steps: int = DEFAULT_MAX_STEPS) -> Scope:
+    @property
+    def intervention_kinds(self) -> tuple[str, ...]:
+        """The kinds of action to sample from: the targeted ones, or every declared kind with its weight."""
+        if self.interventions:
+            return tuple(do for do in INTERVENTIONS if do in self.interventions and self.declares(do))
+        return tuple(do for do in COMMON_INTERVENTIONS * 3 + RARE_INTERVENTIONS if self.declares(do))
+
+
+def intervention_needs(do: str) -> tuple[str, ...]:
+    """The features an intervention needs (spec 4.5): its own, and `state_dict` for a (partial) resume."""
+    return (INTERVENTION_FEATURES[do],) + (("state_dict",) if do == "resume" else ())
+
+
+def scope_for(reference_info, candidate_info, top: Iterable[str] = (), max_steps: int = DEFAULT_MAX_STEPS,
+              interventions: Iterable[str] = ()) -> Scope:
     """The Scope two adapters share: the schedulers and features both declare."""
     return Scope(
         schedulers=frozenset(reference_info.schedulers) & frozenset(candidate_info.schedulers),
         features=frozenset(reference_info.features) & frozenset(candidate_info.features),
         top=frozenset(top),
         max_steps=max_steps,
+        interventions=frozenset(interventions),
     )
 
 
@@ -127,13 +167,14 @@ def _between(low: int, high: int) -> st.SearchStrategy:
     return _STRATEGIES[key]
 
 
-def _steps_of(moves) -> st.SearchStrategy:
-    """One step of a walk as one draw: (go on after it?, its move). Go on 13 times in 14 (walks of about 14
-    steps; hypothesis' own lists average 6), and (stop, first move) comes first, so shrinking shortens walks
-    and deleting the draw deletes the step."""
-    key = ("step of", repr(tuple(moves)))
+def _steps_of(moves, goes_on: int = 13) -> st.SearchStrategy:
+    """One step of a walk as one draw: (go on after it?, its move). Go on `goes_on` times in `goes_on + 1`
+    (13: walks of about 14 steps; hypothesis' own lists average 6), and (stop, first move) comes first, so
+    shrinking shortens walks and deleting the draw deletes the step."""
+    key = ("step of", repr(tuple(moves)), goes_on)
     if key not in _STRATEGIES:
-        _STRATEGIES[key] = st.sampled_from(tuple((more, move) for more in (False,) + (True,) * 13 for move in moves))
+        _STRATEGIES[key] = st.sampled_from(tuple((more, move) for more in (False,) + (True,) * goes_on
+                                                 for move in moves))
     return _STRATEGIES[key]
 
 
@@ -187,6 +228,11 @@ class _Draw:
 def _put(kwargs: dict, key: str, value) -> None:
     if value is not None:
         kwargs[key] = value
+
+
+def _given(**values) -> dict:
+    """The values that are not None (left out: the key's default)."""
+    return {key: value for key, value in values.items() if value is not None}
 
 
 FUNCTIONS = (  # vocabulary specs (conformance/vocabulary.py), parameters from small pools
@@ -369,16 +415,18 @@ KWARGS = {
 }
 
 
-def _scheduler(d: _Draw, name: str, depth: int) -> dict:
-    """One scheduler table {scheduler, kwargs[, children]}; composites draw their children first."""
+def _scheduler(d: _Draw, name: str, depth: int, plateau_children: bool = True) -> dict:
+    """One scheduler table {scheduler, kwargs[, children]}; composites draw their children first.
+    `plateau_children`: whether an invalid case may put a ReduceLROnPlateau inside a composite (not in an
+    added scheduler: the case language refuses an added plateau anywhere, torch never sees it)."""
     node: dict = {"scheduler": name}
     if name in COMPOSITES:
         low = 0 if d.invalid else 1  # an empty composite pins torch's error for it
         size = d.count(low, MAX_CHILDREN)
         kinds = [n for n in SCHEDULERS if d.scope.allows(n)
                  and (n not in COMPOSITES or depth < MAX_DEPTH)
-                 and (n != "ReduceLROnPlateau" or d.invalid)]  # torch rejects a plateau inside a composite
-        children = [_scheduler(d, d.draw(_one_of(kinds)), depth + 1) for _ in range(size)]
+                 and (n != "ReduceLROnPlateau" or (d.invalid and plateau_children))]  # torch rejects a plateau
+        children = [_scheduler(d, d.draw(_one_of(kinds)), depth + 1, plateau_children) for _ in range(size)]
         kwargs = _sequential_kwargs(d, size) if name == "SequentialLR" else _chained_kwargs(d)
         node["kwargs"], node["children"] = kwargs, children
     else:
@@ -487,6 +535,87 @@ def _steps(d: _Draw, data: dict, plateau: dict | None) -> None:
         del data["resume_at"]
 
 
+# --- interventions (spec 4.5) ---------------------------------------------------------------
+
+
+def _set(d: _Draw, data: dict) -> dict:
+    """`set` one of the case's own groups' keys that exist there: lr always; momentum in SGD's groups (Adam has
+    betas, Adagrad neither); initial_lr where the group has one or a scheduler put it there (every one but
+    ReduceLROnPlateau does at construction)."""
+    group = d.draw(_between(0, len(data["groups"]) - 1))
+    keys = ("lr",) + (("momentum",) if data["optimizer"]["name"] == "SGD" else ())
+    if data["scheduler"] != "ReduceLROnPlateau" or "initial_lr" in data["groups"][group]:
+        keys += ("initial_lr",)
+    key = d.pick(keys)
+    return {"group": group, "key": key, "value": d.pick(MOMENTA if key == "momentum" else LRS)}
+
+
+def _add_param_group(d: _Draw, data: dict) -> dict:
+    options: dict = {}
+    _put(options, "lr", d.maybe(LRS))
+    if data["optimizer"]["name"] == "SGD":
+        _put(options, "momentum", d.rarely(MOMENTA, odds=2))
+    _put(options, "initial_lr", d.rarely(LRS, odds=2))
+    return {"options": options} if options else {}
+
+
+def _add_scheduler(d: _Draw, data: dict) -> dict:
+    kinds = [name for name in SCHEDULERS if d.scope.allows(name) and name != "ReduceLROnPlateau"]
+    spec = _scheduler(d, d.draw(_one_of(kinds)), depth=2, plateau_children=False)
+    return {"scheduler": spec, **_given(first=d.maybe((True, False)))}
+
+
+ACTIONS = {  # the keys of each kind of action besides `at` and `do`
+    "skip-optimizer-step": lambda d, data: {},
+    "scheduler-steps": lambda d, data: {"count": d.pick(SCHEDULER_STEP_COUNTS)},
+    "wrap-optimizer-step": lambda d, data: _given(keep_attributes=d.maybe((True, False))),
+    "set": _set,
+    "add-param-group": _add_param_group,
+    "add-scheduler": _add_scheduler,
+    "call": lambda d, data: {"method": d.pick(("get_lr", "get_last_lr"))},
+    "resume": lambda d, data: {"load": list(d.pick(LOADS))},
+}
+ADDS = ("add-scheduler", "add-param-group")
+
+
+def _interventions(d: _Draw, data: dict) -> None:
+    """`interventions` into `data`, now and then (every case when the scope targets kinds): 1 to MAX_ACTIONS
+    actions, each one continuation draw (go on?, which kind), its `at` and its keys."""
+    kinds = d.scope.intervention_kinds
+    if not kinds or (not d.scope.interventions and not d.flag(INTERVENTION_ODDS)):
+        return
+    steps, resume_at = data["steps"], data.get("resume_at")
+    actions = []
+    for _ in range(MAX_ACTIONS):
+        more, do = d.draw(_steps_of(kinds, goes_on=1))
+        # a parameter group or scheduler added before a resume would be lost by it: start after resume_at
+        low = resume_at + 1 if do in ADDS and resume_at is not None and resume_at + 1 < steps else 0
+        actions.append({"at": d.draw(_between(low, steps - 1)), "do": do, **ACTIONS[do](d, data)})
+        if not more:
+            break
+    kept = _expressible(actions, resume_at)
+    if kept:
+        data["interventions"] = kept
+
+
+def _expressible(actions: list[dict], resume_at: int | None) -> list[dict]:
+    """The actions the case language takes (spec 4.5's rules; a shrink may have moved an `at`): one
+    skip-optimizer-step and one scheduler-steps per iteration (the first drawn), and no resume at or after an
+    add-scheduler (the language refuses it) or an add-param-group (the fresh objects of a resume are the case's
+    alone: the trace would lose the added group's observations)."""
+    resumes = [a["at"] for a in actions if a["do"] == "resume"] + ([resume_at] if resume_at is not None else [])
+    kept, once = [], set()
+    for action in actions:
+        if action["do"] in ("skip-optimizer-step", "scheduler-steps"):
+            if (action["do"], action["at"]) in once:
+                continue
+            once.add((action["do"], action["at"]))
+        if action["do"] in ADDS and any(at >= action["at"] for at in resumes):
+            continue
+        kept.append(action)
+    return kept
+
+
 # --- the case -------------------------------------------------------------------------------
 
 
@@ -538,5 +667,6 @@ def case_data(draw, scope: Scope) -> dict:
     data["groups"] = _groups(d, optimizer["name"], needs_initial_lr)
     if scope.has("tensor_lr") and d.flag(5):
         data["tensor_lr"] = True
+    _interventions(d, data)  # last: every earlier draw of a seed stays what it was before interventions
     return data
 

@@ -19,7 +19,7 @@ from fakes import deviants
 from helpers import make_case, torch_store
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
-from conformance import cases as cases_mod, golden, runner
+from conformance import cases as cases_mod, golden, runner, schemas
 from conformance.adapters.base import Unsupported
 from conformance.adapters.torch_reference import TorchAdapter
 from conformance.cli import main
@@ -81,8 +81,10 @@ def depth(node) -> int:
 # --- strategies -----------------------------------------------------------------------------
 
 
-def test_every_drawn_case_parses_and_stays_inside_the_size_bounds(drawn):
+def test_every_drawn_case_is_valid_and_stays_inside_the_size_bounds(drawn):
+    validators = schemas._case_validator()
     for data in drawn:
+        assert schemas.case_data_problems(data, validators) == [], data  # what `check` says of it in a file
         case = cases_mod.parse_case(data)  # raises on anything the case language rejects
         assert 1 <= case.steps <= strategies.DEFAULT_MAX_STEPS and 1 <= len(case.groups) <= strategies.MAX_GROUPS
         assert depth(data) <= strategies.MAX_DEPTH + 1
@@ -99,8 +101,6 @@ def test_the_strategies_span_the_case_language(drawn):
         seen[f"optimizer:{data['optimizer']['name']}"] += 1
         seen[f"groups:{len(data['groups'])}"] += 1
         seen["nested composite"] += any(n["scheduler"] in cases_mod.COMPOSITES for n in nodes[1:])
-        seen["composite child in last position"] += any(
-            n.get("children") and n["children"][-1]["scheduler"] in cases_mod.COMPOSITES for n in nodes)
         seen["empty composite"] += any(n.get("children") == [] for n in nodes)
         seen["last_epoch"] += any("last_epoch" in n["kwargs"] for n in nodes)
         seen["last_epoch without initial_lr"] += (any("last_epoch" in n["kwargs"] for n in nodes)
@@ -124,7 +124,7 @@ def test_the_strategies_span_the_case_language(drawn):
     missing = [name for name in (
         *(f"top:{s}" for s in cases_mod.SCHEDULERS), *(f"protocol:{p}" for p in ("standard", "scheduler-first",
         "resume-state-dict", "step-epoch")), "optimizer:SGD", "optimizer:Adam", "optimizer:Adagrad", "groups:1",
-        "groups:2", "groups:3", "nested composite", "composite child in last position",
+        "groups:2", "groups:3", "nested composite",
         "last_epoch", "last_epoch without initial_lr", "initial_lr without last_epoch", "per-group list",
         "tensor_lr", "resume inside scheduler-first", "fractional epoch", "repeated epoch", "backward epoch",
         "nan metric", "inf metric", "tied metric", "cooldown", "callable") if seen[name] == 0]
@@ -147,6 +147,9 @@ def test_composites_take_every_scheduler_as_a_child_in_any_position():
     positions = {(i, child["scheduler"]) for data in drawn for i, child in enumerate(data["children"])}
     assert {name for _, name in positions} == set(cases_mod.SCHEDULERS)  # a plateau too: torch's ValueError
     assert {i for i, _ in positions} == set(range(strategies.MAX_CHILDREN))
+    # a composite as the last child: over the whole language a few of 800 draws at best, none at seed 0 once
+    # interventions were drawn (they shift every later example of a seed); with composites at the top, dozens
+    assert any(data["children"] and data["children"][-1]["scheduler"] in cases_mod.COMPOSITES for data in drawn)
 
 
 def test_swalr_draws_reach_its_clamps_its_upward_anneal_and_each_of_its_errors():
@@ -353,8 +356,11 @@ def test_a_deviant_is_found_and_shrunk_to_a_short_case(torch_adapter):
     result = search.search(torch_adapter, candidate, scope, search.Budget(max_examples=1000), seed=0)
     assert result.finding is not None and not result.flaky
     case = result.finding.case
-    assert case.scheduler.name == "CosineAnnealingLR" and case.steps <= 4 and len(case.groups) == 1
-    assert case.protocol == "standard" and not case.tensor_lr
+    # the cosine alone, or inside the composite it was drawn in (shrinking cannot unwrap a child): which one a
+    # seed meets first is the luck of its draws
+    assert "CosineAnnealingLR" in case.schedulers and case.steps <= 4 and len(case.groups) == 1
+    assert case.schedulers - {"CosineAnnealingLR"} <= set(cases_mod.COMPOSITES), case.schedulers
+    assert case.protocol == "standard" and not case.tensor_lr and not case.interventions
 
 
 def test_a_finding_is_cut_to_the_fewest_steps_and_earliest_resume_that_still_diverge(torch_adapter):
@@ -389,8 +395,8 @@ def test_the_same_seed_finds_the_same_case(torch_adapter):
 
 def test_fuzz_prints_a_ready_to_paste_case_and_exits_1(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code = main(["fuzz", "--adapter", f"{deviants.__file__}:CosineClamped", "--max-examples", "1000", "--seed",
-                 "0", "-q"])
+    code = main(["fuzz", "--adapter", f"{deviants.__file__}:CosineClamped", "--scheduler", "CosineAnnealingLR",
+                 "--max-examples", "1000", "--seed", "0", "-q"])
     out = capsys.readouterr().out
     assert code == 1, out
     assert "DIVERGENCE  cosineannealinglr/fuzz-" in out and "what:   step" in out
