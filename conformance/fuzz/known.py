@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import re
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from pathlib import Path
 
 from conformance import compare, vocabulary
 from conformance.cases import CaseError
-from conformance.fuzz import differential
+from conformance.fuzz import attribution, differential
 from conformance.fuzz.differential import Kind, Verdict
 from conformance.model import AdapterInfo, Case, Event, Trace
 
@@ -62,12 +62,17 @@ class Symptom:
 
 @dataclass(frozen=True)
 class Known:
-    """One listed case of an expectations file, as the fuzzer matches divergences against it."""
+    """One listed case of an expectations file, as the fuzzer matches divergences against it. `diagnosed`
+    runs it on both implementations and fills in how they differ: `difference` (the column of its first
+    difference, or the status of a candidate that failed to run it; None: the two agree, so it explains
+    nothing), `symptom` (for an event) and `needs` (what the difference needs, see `needs`)."""
 
     id: str
     traits: frozenset[str]
     symptom: Symptom | None = None  # set by `diagnosed`: None for a value difference or an agreeing pair
     case: Case | None = field(default=None, compare=False, repr=False)  # what `diagnosed` runs
+    difference: str | None = None
+    needs: frozenset[str] | None = None  # None: not diagnosed (matched by shape alone, as before diagnosis)
 
     @property
     def schedulers(self) -> frozenset[str]:
@@ -241,27 +246,73 @@ def _text(event: Event | None) -> str:
     return "" if event is None else template(event.message)
 
 
+def difference(verdict: Verdict) -> str:
+    """What differs first in a divergent verdict: the column (lr, momentum, last_lr, event, ...), or the status
+    of a candidate that could not run the case (error, timeout, crash)."""
+    if verdict.divergence is not None:
+        return verdict.divergence.column
+    return verdict.status.value if verdict.status is not None else "divergent"
+
+
 def diagnosed(listed: Iterable[Known], reference, candidate, info: AdapterInfo | None = None) -> list[Known]:
-    """The listed cases with their symptoms: each is run on both implementations (they are few)."""
+    """The listed cases with how the two implementations differ on each: its first difference, its symptom
+    and what it needs (fuzz/attribution.py). Each is run on both implementations, and once per ingredient
+    (they are few)."""
     info = info or differential.grading_info(reference.info, candidate.info)
+
+    def check(case: Case) -> Verdict:
+        return differential.check(case, reference, candidate, info)
+
     found = []
     for item in listed:
-        verdict = differential.check(item.case, reference, candidate, info) if item.case is not None else None
-        divergent = verdict is not None and verdict.kind is Kind.DIVERGENT
-        found.append(replace(item, symptom=symptom(verdict, info) if divergent else None))
+        verdict = check(item.case) if item.case is not None else None
+        if verdict is None or verdict.kind is not Kind.DIVERGENT:
+            # agreeing (or not graded here): this candidate does not show the difference, so it accounts for nothing
+            found.append(replace(item, symptom=None, difference=None, needs=frozenset()))
+            continue
+        found.append(replace(item, symptom=symptom(verdict, info), difference=difference(verdict),
+                             needs=attribution.needs(verdict, check)))
     return found
 
 
-def explaining(known: Iterable[Known], verdict: Verdict, info: AdapterInfo) -> Explanation | None:
-    """What explains the divergent `verdict`: the first listed case whose traits the case all has, else the
-    first whose symptom its first difference shows and with which it has a scheduler in common; else None."""
+def explaining(known: Iterable[Known], verdict: Verdict, info: AdapterInfo,
+               check: Callable[[Case], Verdict] | None = None) -> Explanation | None:
+    """What accounts for the divergent `verdict`, if a listed case does (the module docstring); `check` runs a
+    case on both implementations (for what the divergence needs). A candidate explanation is a listed case
+    whose traits the case all has and whose first difference is in the same column, or whose symptom its first
+    difference shows and with which it has a scheduler in common; it explains the divergence when the listed
+    case's ingredients are all in the case and what the divergence needs is what the listed difference needs
+    (`accounts`). Listed cases that were not diagnosed match by traits alone."""
     known = tuple(known)
     have = traits(verdict.case, verdict.expected)
-    by_traits = next((item.id for item in known if item.traits <= have), None)
-    if by_traits is not None:
-        return Explanation(by_traits, "traits")
+    first = difference(verdict)
     shown = symptom(verdict, info) if any(item.symptom is not None for item in known) else None
+    needed: list[frozenset[str]] = []  # computed once, for the first candidate explanation that needs it
+
+    def accounts(item: Known) -> bool:
+        if item.needs is None:
+            return True  # not diagnosed: by shape alone
+        if not needed:
+            needed.append(attribution.needs(verdict, check) if check is not None else frozenset())
+        return accounted(item.needs, attribution.ingredients(verdict.case), needed[0])
+
+    for item in known:
+        if item.traits <= have and (item.needs is None or item.difference == first) and accounts(item):
+            return Explanation(item.id, "traits")
     if shown is None:
         return None
-    by_symptom = next((item.id for item in known if item.symptom == shown and item.schedulers & have), None)
-    return None if by_symptom is None else Explanation(by_symptom, "symptom")
+    for item in known:
+        if item.symptom == shown and item.schedulers & have and accounts(item):
+            return Explanation(item.id, "symptom")
+    return None
+
+
+def accounted(listed_needs: frozenset[str], present: frozenset[str], divergence_needs: frozenset[str]) -> bool:
+    """Whether a listed difference that needs `listed_needs` accounts for a divergence of a case with the
+    ingredients `present` that needs `divergence_needs`: the listed difference's ingredients are all there,
+    and the divergence needs nothing it does not. A difference that needs nothing (its shape's) accounts only
+    for divergences that need nothing either: one that needs an argument has another cause; one that needs
+    nothing is not accounted for by a difference that needs an argument."""
+    if not listed_needs:
+        return not divergence_needs
+    return listed_needs <= present and bool(divergence_needs) and divergence_needs <= listed_needs
