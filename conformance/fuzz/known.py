@@ -290,11 +290,11 @@ def explaining(known: Iterable[Known], verdict: Verdict, info: AdapterInfo,
     needed: list[frozenset[str]] = []  # computed once, for the first candidate explanation that needs it
 
     def accounts(item: Known) -> bool:
-        if item.needs is None:
-            return True  # not diagnosed: by shape alone
+        if not item.needs:
+            return True  # not diagnosed, or a difference of its shape: by shape alone (`accounted`)
         if not needed:
             needed.append(attribution.needs(verdict, check) if check is not None else frozenset())
-        return accounted(item.needs, attribution.ingredients(verdict.case), needed[0])
+        return accounted(item.needs, needed[0])
 
     for item in known:
         if item.traits <= have and (item.needs is None or item.difference == first) and accounts(item):
@@ -307,12 +307,12 @@ def explaining(known: Iterable[Known], verdict: Verdict, info: AdapterInfo,
     return None
 
 
-def accounted(listed_needs: frozenset[str], present: frozenset[str], divergence_needs: frozenset[str]) -> bool:
-    """Whether a listed difference that needs `listed_needs` accounts for a divergence of a case with the
-    ingredients `present` that needs `divergence_needs`: the listed difference's ingredients are all there,
-    and the divergence needs nothing it does not. A difference that needs nothing (its shape's) accounts only
-    for divergences that need nothing either: one that needs an argument has another cause; one that needs
-    nothing is not accounted for by a difference that needs an argument."""
-    if not listed_needs:
-        return not divergence_needs
-    return listed_needs <= present and bool(divergence_needs) and divergence_needs <= listed_needs
+def accounted(listed_needs: frozenset[str], divergence_needs: frozenset[str]) -> bool:
+    """Whether a listed difference that needs `listed_needs` accounts for a divergence that needs
+    `divergence_needs` (fuzz/attribution.py): the divergence needs every ingredient the listed difference needs
+    - take any of them away and it goes - and may need more (what makes it visible in that case: a patience
+    short enough for a reduction, threshold_mode abs for a tie of negative metrics). A divergence that survives
+    the removal of one of them has another cause. A listed difference that needs nothing - its case differs even
+    without any ingredient - is its shape's: it accounts for every divergence of its shape, which is where it
+    stays blind (docs/fuzzing.md)."""
+    return listed_needs <= divergence_needs
