@@ -5,24 +5,30 @@ this, fuzzing such a library stops at one of those known differences nearly ever
 step when constructed with `last_epoch`, paddle's per-group base lr): the search never reaches the
 configurations nobody has looked at.
 
-Matching is by shape, not by value. A case's *traits* are what it is made of: every scheduler in it, the
-features it needs (`last_epoch`, `state_dict`, `step_epoch`, ... and `errors` when the reference raises),
-whether it passes a callable object with state (not which function), and a leftover `initial_lr` in its param
-groups (without `last_epoch`: resuming by it needs one, in the groups or put there by an earlier child). A divergent generated case is
-*explained* by a listed case when it has every trait of that case: it is counted (by the listed id) and the
-search goes on, as if the two had agreed. Kwarg values are not compared, so a listed case explains every
-divergence of its shape or of a larger one - a plain `CosineAnnealingWarmRestarts` case listed for eta_min
-above the lr explains every divergence of a case made of CosineAnnealingWarmRestarts alone. Cases that agree
-are graded as always; only divergences are ever explained, and the run reports how many were.
+A listed case explains a divergence only when the known difference *accounts for it*: the same scheduler and
+the same kind of first difference is a hint, not an explanation (paddle's ReduceLROnPlateau differs on a nan
+first metric and, separately, in cooldown - both lr differences of a plain ReduceLROnPlateau case). When fuzz
+loads the listed cases it runs each on both implementations (`diagnosed`): a listed case the two agree on
+shows no difference of this candidate and explains nothing; for the others it keeps the column of the first
+difference, its symptom when that is a warning or an error (see `Symptom`), and what the difference *needs*:
+the optional ingredients of the case - keyword arguments, non-finite metrics - without which the pair agrees
+(fuzz/attribution.py). A divergent generated case is a *candidate* for a listed case when
 
-Matching by symptom, besides shape. A change in a composite shows in endless shapes (SequentialLR's restart
-of the next stage warns, or not, whatever the stages are): traits alone would stop the search at each new
-shape. So when fuzz loads the listed cases it runs each on both implementations and keeps the *symptom* of
-its first difference when that is a warning or an error (see `Symptom`); a divergent generated case is also
-explained by a listed case when its first difference has the same symptom and it has at least one scheduler
-in common with that case (another scheduler's missing warning is a finding). A value difference (lr,
-momentum) has no symptom - it is too generic to say which change caused it - and neither has a listed case
-the two implementations agree on.
+- it has every trait of that case and its first difference is in the same column (by traits). A case's
+  *traits* are what it is made of: every scheduler in it, the features it needs (`last_epoch`, `state_dict`,
+  `step_epoch`, ... and `errors` when the reference raises), whether it passes a callable object with state
+  (not which function), and a leftover `initial_lr` in its param groups (without `last_epoch`: resuming by it
+  needs one, in the groups or put there by an earlier child); or
+- its first difference has the same symptom and it has at least one scheduler in common with that case (by
+  symptom): a change in a composite shows in endless shapes (SequentialLR's restart of the next stage warns,
+  or not, whatever the stages are), and another scheduler's missing warning is a finding;
+
+and a candidate is *explained* when the divergence needs every ingredient the listed difference needs (each
+removal, one more run of the pair, makes it go away: `accounted`); it is then counted (by the listed id) and
+the search goes on as if the two had agreed. A listed difference that needs no ingredient (its case differs
+even with every optional argument removed) is its shape's, and accounts for every candidate of its shape. Cases
+that agree are graded as always; only divergences are ever explained, and the run reports how many were.
+Listed cases that were not diagnosed (built by hand) match by traits alone.
 """
 
 from __future__ import annotations

@@ -123,6 +123,10 @@ class _FirstMetricIsBest:
         return first or super()._is_better(a, best)
 
 
+class _PlateauFirstMetricIsBest(_FirstMetricIsBest, torch_schedulers.ReduceLROnPlateau):
+    """paddle's first-metric difference alone: a candidate whose every difference is known (fuzz's cost)."""
+
+
 class _PlateauLikePaddle(_FirstMetricIsBest, _PlateauCooldownSkips):
     """paddle's two ReduceOnPlateau differences at once: the first metric as the best, and no comparison
     during cooldown (expectations/paddle-*.toml: reducelronplateau/nan-metric and .../cooldown-best-not-recorded)."""
@@ -251,6 +255,8 @@ PlateauTieImproves = _deviant("PlateauTieImproves", "plateau-tie-improves", "Red
 PlateauCooldownCounts = _deviant("PlateauCooldownCounts", "plateau-cooldown-counts", "ReduceLROnPlateau", _PlateauCooldownCounts)
 PlateauCooldownSkips = _deviant("PlateauCooldownSkips", "plateau-cooldown-skips", "ReduceLROnPlateau",
                                 _PlateauCooldownSkips)
+PlateauFirstMetricIsBest = _deviant("PlateauFirstMetricIsBest", "plateau-first-metric-is-best", "ReduceLROnPlateau",
+                                    _PlateauFirstMetricIsBest)
 PlateauLikePaddle = _deviant("PlateauLikePaddle", "plateau-like-paddle", "ReduceLROnPlateau", _PlateauLikePaddle)
 PlateauCooldownCountsFirstMetricIsBest = _deviant("PlateauCooldownCountsFirstMetricIsBest",
                                                   "plateau-cooldown-counts-first-metric-is-best", "ReduceLROnPlateau",
