@@ -57,13 +57,14 @@ def add_parser(sub) -> None:
     fuzz.add_argument("--expectations", action="append", type=resources.expectations_file, default=[],
                       metavar="FILE|NAME",
                       help="known differences (an expectations file, or the name of a shipped one, as for run; "
-                           "repeatable): a divergence with every trait of a listed case - its schedulers, "
-                           "features, callables - or with its warning/error symptom and a scheduler in common is "
-                           "counted and the search goes on (docs/fuzzing.md)")
+                           "repeatable): a divergence a listed case accounts for - its traits (schedulers, "
+                           "features, callables) and first-difference column, or its warning/error symptom, and "
+                           "every argument or metric the listed difference needs - is counted and the search goes "
+                           "on (docs/fuzzing.md)")
     fuzz.add_argument("--known", action="append", type=Path, default=[], metavar="FILE",
                       help="a staging file of [[case]] blocks (what --record writes; repeatable): a divergence "
-                           "with every trait, or the symptom, of one of its cases is counted and the search "
-                           "goes on, as for --expectations - findings awaiting review are not found again")
+                           "one of its cases accounts for is counted and the search goes on, as for "
+                           "--expectations - findings awaiting review are not found again")
     fuzz.add_argument("--max-steps", type=int, default=40, metavar="N",
                       help="longest trace drawn (default 40: short cases shrink fast)")
     fuzz.add_argument("--timeout", type=float, metavar="SECONDS",
@@ -105,7 +106,7 @@ def cmd_fuzz(args) -> int:
             if listed and not problems:
                 from conformance.fuzz import known
 
-                listed = known.diagnosed(listed, reference, candidate)  # the symptom of each (known.py)
+                listed = known.diagnosed(listed, reference, candidate)  # how each differs, what it needs (known.py)
         if problems:
             for problem in problems:
                 print(f"lr-conformance: {problem}", file=sys.stderr)
@@ -289,8 +290,8 @@ def _print_explained(tally) -> None:
     if +tally.explained:  # (shrinking counts nothing, but leaves zero counts)
         listed = "; ".join(f"{case_id} ({n})" for case_id, n in (+tally.explained).most_common())
         how = ", ".join(f"{tally.explained_by[by]} by {by}" for by in ("traits", "symptom"))
-        print(f"  known differences (--expectations, --known), by the listed case of their shape or symptom "
-              f"({how}): {listed}")
+        print(f"  known differences (--expectations, --known), by the listed case that accounts for them "
+              f"({how}; {tally.attribution_runs} extra runs to see what they need): {listed}")
 
 
 def _window(verdict) -> list[str]:

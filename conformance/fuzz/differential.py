@@ -34,7 +34,7 @@ class Kind(str, enum.Enum):
     DIVERGENT = "divergent"  # graded: a finding
     UNSUPPORTED = "unsupported"  # the candidate does not declare (or cannot express) this configuration
     INEXPRESSIBLE = "inexpressible"  # the reference cannot express it (or could not run it)
-    KNOWN = "known"  # divergent, but of the shape of a case an expectations file lists (fuzz/known.py)
+    KNOWN = "known"  # divergent, and accounted for by a case an expectations file lists (fuzz/known.py)
 
 
 @dataclass(frozen=True)
@@ -102,5 +102,5 @@ def check(case: Case, reference, candidate, info: AdapterInfo | None = None) -> 
         return Verdict(Kind.UNSUPPORTED, case, f"candidate: {mismatch}")
     status, detail, divergence = compare.compare(case, expected, actual, info, info.tolerance)
     if status is Status.PASS:
-        return Verdict(Kind.SAME, case)
+        return Verdict(Kind.SAME, case, expected=expected, actual=actual)  # fuzz/attribution.py reads the traces
     return Verdict(Kind.DIVERGENT, case, detail, status, divergence, expected, actual)

@@ -5,37 +5,43 @@ this, fuzzing such a library stops at one of those known differences nearly ever
 step when constructed with `last_epoch`, paddle's per-group base lr): the search never reaches the
 configurations nobody has looked at.
 
-Matching is by shape, not by value. A case's *traits* are what it is made of: every scheduler in it, the
-features it needs (`last_epoch`, `state_dict`, `step_epoch`, ... and `errors` when the reference raises),
-whether it passes a callable object with state (not which function), and a leftover `initial_lr` in its param
-groups (without `last_epoch`: resuming by it needs one, in the groups or put there by an earlier child). A divergent generated case is
-*explained* by a listed case when it has every trait of that case: it is counted (by the listed id) and the
-search goes on, as if the two had agreed. Kwarg values are not compared, so a listed case explains every
-divergence of its shape or of a larger one - a plain `CosineAnnealingWarmRestarts` case listed for eta_min
-above the lr explains every divergence of a case made of CosineAnnealingWarmRestarts alone. Cases that agree
-are graded as always; only divergences are ever explained, and the run reports how many were.
+A listed case explains a divergence only when the known difference *accounts for it*: the same scheduler and
+the same kind of first difference is a hint, not an explanation (paddle's ReduceLROnPlateau differs on a nan
+first metric and, separately, in cooldown - both lr differences of a plain ReduceLROnPlateau case). When fuzz
+loads the listed cases it runs each on both implementations (`diagnosed`): a listed case the two agree on
+shows no difference of this candidate and explains nothing; for the others it keeps the column of the first
+difference, its symptom when that is a warning or an error (see `Symptom`), and what the difference *needs*:
+the optional ingredients of the case - keyword arguments, non-finite metrics - without which the pair agrees
+(fuzz/attribution.py). A divergent generated case is a *candidate* for a listed case when
 
-Matching by symptom, besides shape. A change in a composite shows in endless shapes (SequentialLR's restart
-of the next stage warns, or not, whatever the stages are): traits alone would stop the search at each new
-shape. So when fuzz loads the listed cases it runs each on both implementations and keeps the *symptom* of
-its first difference when that is a warning or an error (see `Symptom`); a divergent generated case is also
-explained by a listed case when its first difference has the same symptom and it has at least one scheduler
-in common with that case (another scheduler's missing warning is a finding). A value difference (lr,
-momentum) has no symptom - it is too generic to say which change caused it - and neither has a listed case
-the two implementations agree on.
+- it has every trait of that case and its first difference is in the same column (by traits). A case's
+  *traits* are what it is made of: every scheduler in it, the features it needs (`last_epoch`, `state_dict`,
+  `step_epoch`, ... and `errors` when the reference raises), whether it passes a callable object with state
+  (not which function), and a leftover `initial_lr` in its param groups (without `last_epoch`: resuming by it
+  needs one, in the groups or put there by an earlier child); or
+- its first difference has the same symptom and it has at least one scheduler in common with that case (by
+  symptom): a change in a composite shows in endless shapes (SequentialLR's restart of the next stage warns,
+  or not, whatever the stages are), and another scheduler's missing warning is a finding;
+
+and a candidate is *explained* when the divergence needs every ingredient the listed difference needs (each
+removal, one more run of the pair, makes it go away: `accounted`); it is then counted (by the listed id) and
+the search goes on as if the two had agreed. A listed difference that needs no ingredient (its case differs
+even with every optional argument removed) is its shape's, and accounts for every candidate of its shape. Cases
+that agree are graded as always; only divergences are ever explained, and the run reports how many were.
+Listed cases that were not diagnosed (built by hand) match by traits alone.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from pathlib import Path
 
 from conformance import compare, vocabulary
 from conformance.cases import CaseError
-from conformance.fuzz import differential
+from conformance.fuzz import attribution, differential
 from conformance.fuzz.differential import Kind, Verdict
 from conformance.model import AdapterInfo, Case, Event, Trace
 
@@ -61,12 +67,17 @@ class Symptom:
 
 @dataclass(frozen=True)
 class Known:
-    """One listed case of an expectations file, as the fuzzer matches divergences against it."""
+    """One listed case of an expectations file, as the fuzzer matches divergences against it. `diagnosed`
+    runs it on both implementations and fills in how they differ: `difference` (the column of its first
+    difference, or the status of a candidate that failed to run it; None: the two agree, so it explains
+    nothing), `symptom` (for an event) and `needs` (what the difference needs, see `needs`)."""
 
     id: str
     traits: frozenset[str]
     symptom: Symptom | None = None  # set by `diagnosed`: None for a value difference or an agreeing pair
     case: Case | None = field(default=None, compare=False, repr=False)  # what `diagnosed` runs
+    difference: str | None = None
+    needs: frozenset[str] | None = None  # None: not diagnosed (matched by shape alone, as before diagnosis)
 
     @property
     def schedulers(self) -> frozenset[str]:
@@ -241,27 +252,73 @@ def _text(event: Event | None) -> str:
     return "" if event is None else template(event.message)
 
 
+def difference(verdict: Verdict) -> str:
+    """What differs first in a divergent verdict: the column (lr, momentum, last_lr, event, ...), or the status
+    of a candidate that could not run the case (error, timeout, crash)."""
+    if verdict.divergence is not None:
+        return verdict.divergence.column
+    return verdict.status.value if verdict.status is not None else "divergent"
+
+
 def diagnosed(listed: Iterable[Known], reference, candidate, info: AdapterInfo | None = None) -> list[Known]:
-    """The listed cases with their symptoms: each is run on both implementations (they are few)."""
+    """The listed cases with how the two implementations differ on each: its first difference, its symptom
+    and what it needs (fuzz/attribution.py). Each is run on both implementations, and once per ingredient
+    (they are few)."""
     info = info or differential.grading_info(reference.info, candidate.info)
+
+    def check(case: Case) -> Verdict:
+        return differential.check(case, reference, candidate, info)
+
     found = []
     for item in listed:
-        verdict = differential.check(item.case, reference, candidate, info) if item.case is not None else None
-        divergent = verdict is not None and verdict.kind is Kind.DIVERGENT
-        found.append(replace(item, symptom=symptom(verdict, info) if divergent else None))
+        verdict = check(item.case) if item.case is not None else None
+        if verdict is None or verdict.kind is not Kind.DIVERGENT:
+            # agreeing (or not graded here): this candidate does not show the difference, so it accounts for nothing
+            found.append(replace(item, symptom=None, difference=None, needs=frozenset()))
+            continue
+        found.append(replace(item, symptom=symptom(verdict, info), difference=difference(verdict),
+                             needs=attribution.needs(verdict, check)))
     return found
 
 
-def explaining(known: Iterable[Known], verdict: Verdict, info: AdapterInfo) -> Explanation | None:
-    """What explains the divergent `verdict`: the first listed case whose traits the case all has, else the
-    first whose symptom its first difference shows and with which it has a scheduler in common; else None."""
+def explaining(known: Iterable[Known], verdict: Verdict, info: AdapterInfo,
+               check: Callable[[Case], Verdict] | None = None) -> Explanation | None:
+    """What accounts for the divergent `verdict`, if a listed case does (the module docstring); `check` runs a
+    case on both implementations (for what the divergence needs). A candidate explanation is a listed case
+    whose traits the case all has and whose first difference is in the same column, or whose symptom its first
+    difference shows and with which it has a scheduler in common; it explains the divergence when the listed
+    case's ingredients are all in the case and what the divergence needs is what the listed difference needs
+    (`accounts`). Listed cases that were not diagnosed match by traits alone."""
     known = tuple(known)
     have = traits(verdict.case, verdict.expected)
-    by_traits = next((item.id for item in known if item.traits <= have), None)
-    if by_traits is not None:
-        return Explanation(by_traits, "traits")
+    first = difference(verdict)
     shown = symptom(verdict, info) if any(item.symptom is not None for item in known) else None
+    needed: list[frozenset[str]] = []  # computed once, for the first candidate explanation that needs it
+
+    def accounts(item: Known) -> bool:
+        if not item.needs:
+            return True  # not diagnosed, or a difference of its shape: by shape alone (`accounted`)
+        if not needed:
+            needed.append(attribution.needs(verdict, check) if check is not None else frozenset())
+        return accounted(item.needs, needed[0])
+
+    for item in known:
+        if item.traits <= have and (item.needs is None or item.difference == first) and accounts(item):
+            return Explanation(item.id, "traits")
     if shown is None:
         return None
-    by_symptom = next((item.id for item in known if item.symptom == shown and item.schedulers & have), None)
-    return None if by_symptom is None else Explanation(by_symptom, "symptom")
+    for item in known:
+        if item.symptom == shown and item.schedulers & have and accounts(item):
+            return Explanation(item.id, "symptom")
+    return None
+
+
+def accounted(listed_needs: frozenset[str], divergence_needs: frozenset[str]) -> bool:
+    """Whether a listed difference that needs `listed_needs` accounts for a divergence that needs
+    `divergence_needs` (fuzz/attribution.py): the divergence needs every ingredient the listed difference needs
+    - take any of them away and it goes - and may need more (what makes it visible in that case: a patience
+    short enough for a reduction, threshold_mode abs for a tie of negative metrics). A divergence that survives
+    the removal of one of them has another cause. A listed difference that needs nothing - its case differs even
+    without any ingredient - is its shape's: it accounts for every divergence of its shape, which is where it
+    stays blind (docs/fuzzing.md)."""
+    return listed_needs <= divergence_needs

@@ -56,6 +56,7 @@ class Tally:
     skipped: Counter = field(default_factory=Counter)  # reason -> count (unsupported / inexpressible)
     explained: Counter = field(default_factory=Counter)  # listed case id -> divergences it explained
     explained_by: Counter = field(default_factory=Counter)  # "traits" / "symptom" -> divergences (known.py)
+    attribution_runs: int = 0  # extra runs of ablated cases, to see what a divergence needs (attribution.py)
     search_seconds: float = 0.0
     check_seconds: float = 0.0
     shrink_runs: int = 0
@@ -108,7 +109,7 @@ class _Probe:
 
     def __init__(self, reference, candidate, tally: Tally, budget: Budget, listed=()) -> None:
         self.reference, self.candidate, self.tally, self.budget = reference, candidate, tally, budget
-        self.listed = tuple(listed)  # known.Known: divergences of these shapes are not findings
+        self.listed = tuple(listed)  # known.Known: divergences these account for are not findings
         self.info = differential.grading_info(reference.info, candidate.info)
         self.started = time.perf_counter()
         self.deadline = None if budget.max_seconds is None else self.started + budget.max_seconds
@@ -141,12 +142,16 @@ class _Probe:
             self.seen = self.divergent[key] = verdict
             raise _Divergent(verdict)
 
+    def _attribution_check(self, case) -> Verdict:
+        self.tally.attribution_runs += 1
+        return differential.check(case, self.reference, self.candidate, self.info)
+
     def _check(self, data: dict, shrinking: bool) -> Verdict | None:
         """The verdict if the case diverges, else None; counted in the tally."""
         start = time.perf_counter()
         verdict = differential.check(parse_case(data, source="<fuzz>"), self.reference, self.candidate, self.info)
         if verdict.kind is Kind.DIVERGENT and self.listed:
-            explained = known.explaining(self.listed, verdict, self.info)
+            explained = known.explaining(self.listed, verdict, self.info, self._attribution_check)
             if explained is not None:  # also while shrinking: a minimal case never shrinks into a known shape
                 verdict = Verdict(Kind.KNOWN, verdict.case, f"explained by {explained.id} ({explained.by})")
                 self.tally.explained[explained.id] += not shrinking
@@ -176,8 +181,8 @@ def search(
 ) -> Result:
     """Look for a case on which `candidate` differs from `reference`, and shrink the first one found.
     `database`: hypothesis' example database directory (None: none). `progress` is called between chunks.
-    `listed`: known differences (fuzz/known.py, with their symptoms: known.diagnosed); a divergence of one of
-    their shapes or symptoms is counted, not found."""
+    `listed`: known differences (fuzz/known.py, diagnosed: known.diagnosed); a divergence one of them accounts
+    for is counted, not found."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as fixed_seed
     from hypothesis.database import DirectoryBasedExampleDatabase

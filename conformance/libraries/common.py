@@ -110,6 +110,17 @@ class Port:
     notes: str = ""
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One difference a port note or expectations reason describes, and the suite's cases that show it (each
+    listed, with its cause, in the library's expectations files): a module's DIFFERENCES table is the reviewed
+    map from what the documents say to where it is pinned (tests/meta/test_documented_differences.py)."""
+
+    scheduler: str
+    what: str  # one line
+    cases: tuple[str, ...]
+
+
 def ported(porting: Mapping[str, Port]) -> frozenset[str]:
     """The torch schedulers a PORTING table has a call for: what an adapter may declare in info.schedulers."""
     return frozenset(name for name, port in porting.items() if port.call is not None)

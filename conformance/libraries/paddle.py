@@ -44,6 +44,7 @@ from conformance import vocabulary
 from conformance.adapters.base import StatefulAdapter
 from conformance.libraries.common import (
     BASE_LR_CLOSED_FORMS,
+    Difference,
     Port,
     Session,
     Unsupported,
@@ -158,6 +159,47 @@ PORTING = {
                        "equivalent." + GROUPS),
     "SWALR": Port(None, "paddle.optimizer.lr has no SWA learning-rate scheduler."),
 }
+
+# Every difference PORTING's notes and the expectations' reasons describe, and the cases that show it.
+DIFFERENCES = (
+    Difference("CosineAnnealingLR", "resumed by last_epoch, the recursion restarts from initial_lr, one epoch ahead",
+               ("cosineannealinglr/last-epoch-resume",)),
+    Difference("ExponentialLR", "resumed by last_epoch, the closed form from initial_lr is one decay ahead",
+               ("exponentiallr/last-epoch-resume",)),
+    Difference("LinearLR", "resumed by last_epoch, the recursive ratio multiplies base_lr, not the mid-ramp lr",
+               ("linearlr/last-epoch-resume",)),
+    Difference("MultiplicativeLR", "resumed by last_epoch, the product is recomputed one factor ahead",
+               ("multiplicativelr/last-epoch-resume",)),
+    Difference("PolynomialLR", "resumed by last_epoch, the closed form is one decay ahead",
+               ("polynomiallr/last-epoch-resume",)),
+    Difference("LinearLR", "step(epoch) applies one step's ratio whatever the jump (no closed form)",
+               ("linearlr/step-epoch",)),
+    Difference("MultiplicativeLR", "step(epoch) jumps to the product up to that epoch", ("multiplicativelr/step-epoch",)),
+    Difference("MultiplicativeLR", "lr_lambda is called last_epoch times per step: a stateful callable advances faster",
+               ("multiplicativelr/resume-callable-object", "multiplicativelr/shared-callable-object-resume")),
+    Difference("LambdaLR", "state_dict does not save a stateful lr_lambda", ("lambdalr/resume-callable-object",)),
+    Difference("CosineAnnealingWarmRestarts", "state_dict holds only last_epoch and last_lr, not T_cur and T_i",
+               ("cosineannealingwarmrestarts/resume-state-dict-at-4",
+                "cosineannealingwarmrestarts/resume-state-dict-tmult")),
+    Difference("CosineAnnealingWarmRestarts", "T_cur is reset by one subtraction, not modulo (torch before 2.8)",
+               ("cosineannealingwarmrestarts/last-epoch-resume-past-two-periods",)),
+    Difference("ReduceLROnPlateau", "the first metric is the best whatever it is (nan or inf included)",
+               ("reducelronplateau/nan-metric", "reducelronplateau/inf-metrics", "reducelronplateau/max-mode-nan-inf")),
+    Difference("ReduceLROnPlateau", "during cooldown the comparison is skipped: a better metric is not recorded as the "
+               "best", ("reducelronplateau/cooldown-best-recorded",)),
+    Difference("StepLR", "one base lr (learning_rate): step(epoch) decays from the lr, not a leftover initial_lr",
+               ("steplr/initial-lr-without-last-epoch-step-epoch",)),
+    Difference("StepLR", "resumed by last_epoch, the closed form from initial_lr ignores the group's current lr",
+               ("steplr/last-epoch-resume-undecayed-lr",)),
+    Difference("MultiStepLR", "resumed by last_epoch, the lr is base_lr = initial_lr, not the group's lr",
+               ("multisteplr/last-epoch-no-milestones-two-groups",)),
+    Difference("ConstantLR", "resumed by last_epoch, PiecewiseDecay's values come from initial_lr",
+               ("constantlr/last-epoch-resume-unscaled-lr",)),
+    Difference("CyclicLR", "the first lr is base_learning_rate, not a leftover initial_lr",
+               ("cycliclr/initial-lr-without-last-epoch",)),
+    Difference("CosineAnnealingLR", "one learning_rate is both the start and base_lr: a leftover initial_lr is not the "
+               "base", ("cosineannealinglr/initial-lr-without-last-epoch",)),
+)
 
 _FLOAT64 = Tolerance(
     rel=1e-14,

@@ -181,3 +181,110 @@ def test_a_recorded_finding_explains_its_symptom_in_other_shapes(capsys, tmp_pat
     assert " 0 by symptom" not in out and "by symptom" in out, out
     monkeypatch.setattr(known, "diagnosed", lambda items, reference, candidate: list(items))  # traits only
     assert main([*fuzz, "--known", str(staging)]) == 1
+
+
+# --- a known difference explains a divergence only when it accounts for it (fuzz/attribution.py) -----------
+
+PADDLE_FIRST_METRIC = ("reducelronplateau/nan-metric", "reducelronplateau/inf-metrics",
+                       "reducelronplateau/max-mode-nan-inf")  # paddle: the first metric is the best
+COOLDOWN = "reducelronplateau/cooldown-best-recorded"  # paddle: no comparison during cooldown
+SEEDS = (0, 1, 2)  # several seeds, and assertions on what is found, not on when: no dependence on draw order
+
+
+def listed_many(tmp_path: Path, case_ids) -> Path:
+    path = tmp_path / "listed.toml"
+    path.write_text("".join(f'[[differs]]\nid = "{case_id}"\nreason = "r"\n' for case_id in case_ids))
+    return path
+
+
+def paddle_without_cooldown(tmp_path: Path) -> Path:
+    """paddle-float64's expectations but the cooldown entry: every other paddle difference, ReduceLROnPlateau's
+    first-metric one included, listed as known."""
+    from conformance import resources
+    from conformance.expectations import load_expectations
+
+    ids = [case_id for case_id in load_expectations(resources.expectations_file("paddle-float64")) if case_id != COOLDOWN]
+    assert set(PADDLE_FIRST_METRIC) <= set(ids)
+    return listed_many(tmp_path, ids)
+
+
+def assert_cooldown_finding(finding: Verdict) -> None:
+    """The planted deviation: a cooldown-driven lr difference whose first metric is finite (not the listed one)."""
+    import math
+
+    assert finding is not None
+    assert finding.divergence.column == "lr", finding.reason
+    assert finding.case.scheduler.kwargs.get("cooldown", 0) > 0, finding.case.raw
+    assert math.isfinite(finding.case.metrics[0]), finding.case.metrics
+
+
+def test_what_a_listed_plateau_difference_needs(torch_adapter, tmp_path):
+    items = listed(tmp_path, "reducelronplateau/nan-metric", torch_adapter, deviants.PlateauLikePaddle())
+    assert items[0].difference == "lr"
+    assert items[0].needs == {"ReduceLROnPlateau.patience", "metrics:non-finite-first"}  # patience 10 > 10 steps
+    cooldown = listed(tmp_path, COOLDOWN, torch_adapter, deviants.PlateauLikePaddle())[0]
+    assert cooldown.needs == {"ReduceLROnPlateau.cooldown", "ReduceLROnPlateau.patience"}
+    # the old matching's blind spot: the listed case has no trait the cooldown case lacks
+    assert items[0].traits <= cooldown.traits
+    # a listed difference this candidate does not show accounts for nothing
+    agreeing = listed(tmp_path, "reducelronplateau/nan-metric", torch_adapter, deviants.PlateauCooldownSkips())[0]
+    assert agreeing.difference is None and agreeing.needs == frozenset()
+
+
+def test_a_listed_difference_accounts_for_a_divergence_that_needs_all_its_ingredients():
+    listed_needs = frozenset({"ReduceLROnPlateau.patience", "metrics:non-finite-first"})
+    mode = frozenset({"ReduceLROnPlateau.mode"})  # a max-mode case: what makes a -inf first metric show
+    assert known.accounted(listed_needs, listed_needs | mode)
+    cooldown = frozenset({"ReduceLROnPlateau.cooldown", "ReduceLROnPlateau.patience"})
+    assert not known.accounted(listed_needs, cooldown)  # survives a finite first metric: another cause
+    assert not known.accounted(listed_needs, frozenset())  # needs nothing optional: another cause
+    assert known.accounted(frozenset(), cooldown)  # a difference of the listed case's shape
+
+
+@pytest.mark.parametrize("fake", ["PlateauCooldownSkips", "PlateauLikePaddle"])
+def test_a_paddle_like_cooldown_deviation_is_found_beside_paddles_known_differences(fake, capsys, tmp_path):
+    """torch patched like paddle's ReduceOnPlateau in cooldown (PlateauLikePaddle: and with paddle's
+    first-metric difference too), fuzzed with paddle-float64's expectations but the cooldown entry: found."""
+    expectations_file = paddle_without_cooldown(tmp_path)
+    for seed in SEEDS:
+        # a campaign's rounds (docs/fuzzing.md): a finding that is not the planted deviation - a known difference
+        # in a shape whose needs differ from its listed case's - is recorded and known in the next round
+        staging = tmp_path / f"staging-{seed}.toml"
+        fuzz = ["fuzz", "--adapter", f"{deviants.__name__}:{fake}", "--scheduler", "ReduceLROnPlateau",
+                "--max-examples", "600", "--seed", str(seed), "--expectations", str(expectations_file), "-q",
+                "--record", str(staging)]
+        for _ in range(3):
+            code = main([*fuzz, *(["--known", str(staging)] if staging.exists() else [])])
+            out = capsys.readouterr().out
+            assert code == 1 and "DIVERGENCE" in out, out  # never "no divergence"
+            if "cooldown = " in out.split("[[case]]", 1)[1].split("torch (standalone", 1)[0]:
+                break
+        else:
+            raise AssertionError(f"seed {seed}: the cooldown deviation was not found in 3 rounds:\n{out}")
+        assert "lr: expected" in out, out
+
+
+def test_an_existing_deviant_is_found_beside_another_difference_of_its_scheduler(torch_adapter, tmp_path):
+    """PlateauCooldownCounts (an existing deviant) with paddle's first-metric difference as well, that
+    difference listed: the old matching explained every plateau lr divergence by nan-metric's shape."""
+    candidate = deviants.PlateauCooldownCountsFirstMetricIsBest()
+    items = [item for case_id in PADDLE_FIRST_METRIC for item in listed(tmp_path, case_id, torch_adapter, candidate)]
+    assert all(item.difference == "lr" and item.needs for item in items)  # the listed differences do show
+    scope = strategies.scope_for(torch_adapter.info, candidate.info, top=["ReduceLROnPlateau"])
+    for seed in SEEDS:
+        result = search.search(torch_adapter, candidate, scope, search.Budget(max_examples=600), seed=seed,
+                               listed=tuple(items))
+        assert_cooldown_finding(result.finding)
+
+
+def test_the_listed_cooldown_case_explains_the_cooldown_deviation(torch_adapter, tmp_path):
+    candidate = deviants.PlateauCooldownSkips()
+    items = listed(tmp_path, COOLDOWN, torch_adapter, candidate)
+    scope = strategies.scope_for(torch_adapter.info, candidate.info, top=["ReduceLROnPlateau"])
+    explained = 0
+    for seed in SEEDS:
+        result = search.search(torch_adapter, candidate, scope, search.Budget(max_examples=400), seed=seed,
+                               listed=tuple(items))
+        explained += result.tally.explained[COOLDOWN]
+        assert result.tally.attribution_runs > 0
+    assert explained > 0

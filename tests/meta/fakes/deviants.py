@@ -85,6 +85,57 @@ class _PlateauCooldownCounts(torch_schedulers.ReduceLROnPlateau):
         self._last_lr = torch_schedulers._param_groups_val_list(self.optimizer, "lr")
 
 
+class _PlateauCooldownSkips(torch_schedulers.ReduceLROnPlateau):
+    """Skips the comparison during cooldown, as paddle's ReduceOnPlateau.step does (python/paddle/optimizer/
+    lr.py, paddle 3.3.1: `if self.cooldown_counter > 0: self.cooldown_counter -= 1` else compare): a better
+    metric in cooldown is not recorded as the best, so a later metric between the two bests is an improvement
+    here and a bad epoch in torch."""
+
+    def step(self, metrics, epoch=None):
+        current = float(metrics)
+        if epoch is None:
+            epoch = self.last_epoch + 1
+        else:
+            warnings.warn(torch_schedulers.EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=2)
+        self.last_epoch = epoch
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+        else:
+            if self._is_better(current, self.best):
+                self.best = current
+                self.num_bad_epochs = 0
+            else:
+                self.num_bad_epochs += 1
+            if self.num_bad_epochs > self.patience:
+                self._reduce_lr(epoch)
+                self.cooldown_counter = self.cooldown
+                self.num_bad_epochs = 0
+        self._last_lr = torch_schedulers._param_groups_val_list(self.optimizer, "lr")
+
+
+class _FirstMetricIsBest:
+    """Mixed into a ReduceLROnPlateau: the first metric is the best whatever it is, as paddle's `self.best is
+    None` (a nan or inf first metric is an improvement; torch starts from +-inf, where it is a bad epoch)."""
+
+    def _is_better(self, a, best):
+        first = not getattr(self, "_compared", False)  # in __dict__: state_dict keeps it, as paddle keeps best
+        self._compared = True
+        return first or super()._is_better(a, best)
+
+
+class _PlateauFirstMetricIsBest(_FirstMetricIsBest, torch_schedulers.ReduceLROnPlateau):
+    """paddle's first-metric difference alone: a candidate whose every difference is known (fuzz's cost)."""
+
+
+class _PlateauLikePaddle(_FirstMetricIsBest, _PlateauCooldownSkips):
+    """paddle's two ReduceOnPlateau differences at once: the first metric as the best, and no comparison
+    during cooldown (expectations/paddle-*.toml: reducelronplateau/nan-metric and .../cooldown-best-not-recorded)."""
+
+
+class _PlateauCooldownCountsFirstMetricIsBest(_FirstMetricIsBest, _PlateauCooldownCounts):
+    """PlateauCooldownCounts with paddle's first-metric difference as well: a known difference beside it."""
+
+
 class _PlateauMaxAbsAsRel(torch_schedulers.ReduceLROnPlateau):
     """A threshold_mode mix-up: in mode max, threshold_mode abs is applied as rel."""
 
@@ -202,6 +253,14 @@ MultiStepLRSet = _deviant("MultiStepLRSet", "multisteplr-set", "MultiStepLR", _M
 CosineClamped = _deviant("CosineClamped", "cosine-clamped", "CosineAnnealingLR", _CosineClamped)
 PlateauTieImproves = _deviant("PlateauTieImproves", "plateau-tie-improves", "ReduceLROnPlateau", _PlateauTieImproves)
 PlateauCooldownCounts = _deviant("PlateauCooldownCounts", "plateau-cooldown-counts", "ReduceLROnPlateau", _PlateauCooldownCounts)
+PlateauCooldownSkips = _deviant("PlateauCooldownSkips", "plateau-cooldown-skips", "ReduceLROnPlateau",
+                                _PlateauCooldownSkips)
+PlateauFirstMetricIsBest = _deviant("PlateauFirstMetricIsBest", "plateau-first-metric-is-best", "ReduceLROnPlateau",
+                                    _PlateauFirstMetricIsBest)
+PlateauLikePaddle = _deviant("PlateauLikePaddle", "plateau-like-paddle", "ReduceLROnPlateau", _PlateauLikePaddle)
+PlateauCooldownCountsFirstMetricIsBest = _deviant("PlateauCooldownCountsFirstMetricIsBest",
+                                                  "plateau-cooldown-counts-first-metric-is-best", "ReduceLROnPlateau",
+                                                  _PlateauCooldownCountsFirstMetricIsBest)
 PlateauMaxAbsAsRel = _deviant("PlateauMaxAbsAsRel", "plateau-max-abs-as-rel", "ReduceLROnPlateau", _PlateauMaxAbsAsRel)
 PlateauForgetsBadEpochs = _deviant("PlateauForgetsBadEpochs", "plateau-forgets-bad-epochs", "ReduceLROnPlateau", _PlateauForgetsBadEpochs)
 WarmRestartsSubtract = _deviant("WarmRestartsSubtract", "warmrestarts-subtract", "CosineAnnealingWarmRestarts", _WarmRestartsSubtract)
@@ -221,6 +280,7 @@ DEVIANTS = {
         (CosineClamped, "steps past T_max"),
         (PlateauTieImproves, "metrics on the threshold boundary"),
         (PlateauCooldownCounts, "cooldown"),
+        (PlateauCooldownSkips, "a better metric during cooldown"),
         (PlateauMaxAbsAsRel, "mode max, threshold_mode abs"),
         (PlateauForgetsBadEpochs, "resume-state-dict"),
         (WarmRestartsSubtract, "last_epoch"),
