@@ -89,6 +89,10 @@ REGISTRY: list[Variant] = [
             "mindspore.experimental.optim schedulers on a MindSpore SGD / Adam, float32 lrs (CPU, PyNative)"),
     Variant("mlx", "mlx", "mlx", {},
             "mlx.optimizers schedules on an mlx SGD per group, float32 (mlx[cpu])"),
+    Variant("fvcore", "fvcore", "fvcore", {},
+            "fvcore.common.param_scheduler at where = t / N, one per group, float64"),
+    Variant("pytorch-optimizer", "pytorch-optimizer", "pytorch-optimizer", {},
+            "pytorch_optimizer.lr_scheduler's own schedulers on a torch optimizer, float64"),
 ]
 
 RESULTS_DIR = ROOT / "docs" / "results"
