@@ -240,6 +240,10 @@ class FVCore(StatefulAdapter):
 
     def _onecycle(self, k, max_lr: float, steps: int):
         total, ends = onecycle_phases(k)
+        if ends[0] < 0:
+            # torch's step 0 is then already past the warm-up's end, (0 - e1) / (e2 - e1) into the anneal; a
+            # Composite piece starts at its own beginning
+            raise Unsupported(f"OneCycleLR: the warm-up ends at step {ends[0]}, before the run starts")
         ps = self._ps
         anneal = {"cos": ps.CosineParamScheduler, "linear": ps.LinearParamScheduler}[k["anneal_strategy"]]
         initial = max_lr / k["div_factor"]
