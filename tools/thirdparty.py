@@ -17,7 +17,8 @@ itself) - and the docs are written from those saved results only:
   docs/conformance-matrix.md   library x torch scheduler -> pass / differs / unsupported counts, and the first
                                divergence of every differing case with its known reason
   docs/porting/<library>.md    per torch scheduler: the library call that reproduces it (the adapter module's
-                               PORTING table), or why none does, its grades, and the known differences
+                               PORTING table), or why none does, its grades, and the known differences; then
+                               the module's REPORTS (upstream-ready bug reports, Markdown), if it has any
 
 Adding a library: write conformance/libraries/<lib>.py following the convention in
 conformance/libraries/common.py (LIBRARY, PORTING, lazily-importing adapter classes), register each adapter
@@ -359,6 +360,10 @@ def porting_markdown(library: str, variants: list[Variant], summaries: dict[str,
                 names = ", ".join(n for n, _ in entries)
                 out.append(f"- {_code(case_id)} ({names}): {reason_text(entries[0][1])}")
             out.append("")
+    # upstream-ready reports of a documented promise the library breaks (the module's REPORTS, Markdown)
+    reports = getattr(module, "REPORTS", "").strip()
+    if reports:
+        out += ["## Upstream reports", "", reports, ""]
     return "\n".join(out)
 
 

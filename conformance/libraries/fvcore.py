@@ -21,6 +21,15 @@ boundary at its step exactly while N < 1e6.
 Mapping rules, per torch scheduler: PORTING below (docs/porting/fvcore.md is generated from it). Not graded:
 momentum (a ParamScheduler could drive it, but OneCycleLR's and CyclicLR's momentum cycles are not ported),
 ReduceLROnPlateau (no metric enters a ParamScheduler), resume, step(epoch), tensor lrs.
+
+Interventions (spec 4.5): none is expressed, so every case with one is unsupported. A ParamScheduler holds no
+state and sees no optimizer: a skipped or wrapped optimizer step changes nothing (the lr is a function of the
+iteration), an lr set by hand or an added param group is overwritten or ignored by whoever applies the value (in
+detectron2, LRMultiplier), a second scheduler is a second function, get_lr()/get_last_lr() do not exist, and a
+resume is just evaluating at where = k / N - none of it is fvcore code to grade.
+
+Upstream: no documented promise found broken. CompositeParamScheduler's float-summed lengths cost up to ~80 ulp
+in a piece's value after many pieces (cosineannealinglr/many-short-periods) - rounding, not a bug.
 """
 
 from __future__ import annotations

@@ -29,6 +29,15 @@ Mapping rules, per torch scheduler: PORTING below (docs/porting/pytorch-optimize
 graded: PolyScheduler (no torch counterpart, see PORTING), REXScheduler, ProportionScheduler, the Chebyshev and
 warmup-stable-decay schedules (no torch counterparts; get_wsd_schedule returns a torch LambdaLR), momentum,
 resume, step(epoch), tensor lrs.
+
+Interventions (spec 4.5): none is expressed, so every case with one is unsupported. BaseLinearWarmupScheduler
+writes one value into every group at each step (an lr set by hand is overwritten at the next step, an added
+group gets the value too, get_lr/get_last_lr are missing: it keeps `last_lr`); CosineAnnealingWarmupRestarts
+inherits torch's LRScheduler, so a skipped or wrapped optimizer step would exercise torch's warning code, not
+the library's. None of these are graded yet.
+
+Upstream: CosineAnnealingWarmupRestarts starts its first cycle at min_lr (docs/porting/pytorch-optimizer.md,
+"Upstream reports").
 """
 
 from __future__ import annotations
@@ -99,6 +108,67 @@ PORTING = {
         "(see the report below)." + ONE_LR),
     "OneCycleLR": _reexport("OneCycleLR"),
 }
+
+# Upstream-ready reports (docs/porting/pytorch-optimizer.md renders them after the mapping).
+REPORTS = """
+### CosineAnnealingWarmupRestarts: the first cycle starts at min_lr, never at max_lr (warmup_steps=0)
+
+**Promise.** The class docstring: "Cosine learning rate decay with linear warmup and restarts", `max_lr`:
+"Maximum learning rate". With `warmup_steps=0` each cycle should start at its maximum and decay by a cosine, as
+every later cycle does (`get_lr`: `base_lr + (max_lr - base_lr) * (1 + cos(pi * step_in_cycle / cycle)) / 2`,
+`max_lr` at `step_in_cycle == 0`).
+
+**What happens.** `__init__` calls `super().__init__(optimizer, last_epoch)` - torch's `LRScheduler`, whose
+initial step sets `step_in_cycle = 0` and the lr to `max_lr` - and then `self.init_lr()`, which sets every
+group's lr (and `base_lrs`) to `min_lr`. The first `step()` moves `step_in_cycle` to 1. So the first iteration
+runs at `min_lr` and the first cycle never runs at `max_lr`; from step 1 on the values are the cosine's. (With
+`warmup_steps > 0` the warm-up starts from `min_lr`, which is what the warm-up formula gives at step 0, so only
+`warmup_steps=0` shows it.) Suite cases: `cosineannealingwarmrestarts/t0-5`, `tmult-2`, `t0-one`,
+`eta-min-above-lr` (expectations/pytorch-optimizer.toml).
+
+**Minimal case** (pytorch-optimizer 4.1.0, torch 2.13.0):
+
+```python
+import torch
+from pytorch_optimizer.lr_scheduler import CosineAnnealingWarmupRestarts
+
+optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+scheduler = CosineAnnealingWarmupRestarts(optimizer, first_cycle_steps=4, max_lr=0.1, min_lr=0.001,
+                                          warmup_steps=0, gamma=1.0)
+for step in range(6):
+    print(step, optimizer.param_groups[0]["lr"])
+    optimizer.step()
+    scheduler.step()
+```
+
+The torch schedule it stands for:
+
+```python
+import torch
+
+optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=4, eta_min=0.001)
+for step in range(6):
+    print(step, optimizer.param_groups[0]["lr"])
+    optimizer.step()
+    scheduler.step()
+```
+
+| step | torch CosineAnnealingWarmRestarts | pytorch-optimizer CosineAnnealingWarmupRestarts |
+| --- | --- | --- |
+| 0 | 0.1 | **0.001** |
+| 1 | 0.0855017856687341 | 0.0855017856687341 |
+| 2 | 0.0505 | 0.0505 |
+| 3 | 0.0154982143312659 | 0.0154982143312659 |
+| 4 | 0.1 | 0.1 |
+| 5 | 0.0855017856687341 | 0.0855017856687341 |
+
+**Suggested fix** (checked with a subclass on the case above, and with `warmup_steps=2`, whose values do not
+change): set every group's lr to `min_lr` *before* `super().__init__` and drop the `init_lr()` call after it.
+torch's `LRScheduler.__init__` then takes `base_lrs = [min_lr, ...]` from the groups and its initial step
+computes step 0 (`max_lr`, or `min_lr` at the start of a warm-up), which nothing overwrites: 0.1, 0.0855...,
+0.0505, ... as torch.
+"""
 
 _TOLERANCE = Tolerance(
     rel=1e-14,
