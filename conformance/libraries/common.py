@@ -189,6 +189,17 @@ FLOAT32_CLOSED_FORMS = Tolerance(
            "values cancelling to ~0 at the end of a cosine, lrs <= 1",
 )
 
+# The float64 libraries whose schedules are closed forms in Python floats (fvcore, pytorch-optimizer): the same
+# justification as the float64 variants of optax, keras and paddle, written once for the adapters that share it.
+FLOAT64_CLOSED_FORMS = Tolerance(
+    rel=1e-14,
+    abs=4.4e-16,
+    reason="float64: the library's closed forms (cos, powers, linear interpolation of the step or of a progress "
+           "fraction) against torch's recursive products, whose rounding walks ~1 ulp per step: rel 1e-14 (~45 "
+           "ulp) as for the other float64 libraries; abs 4.4e-16 (2 ulp of 1.0) for values cancelling to ~0 at "
+           "the end of a cosine, lrs <= 1",
+)
+
 BASE_LR_CLOSED_FORMS = frozenset({"LambdaLR", "CosineAnnealingWarmRestarts"})
 
 

@@ -39,6 +39,7 @@ from collections import Counter
 
 from conformance.adapters.base import StatefulAdapter
 from conformance.libraries.common import (
+    FLOAT64_CLOSED_FORMS,
     Port,
     ScheduleSession,
     Session,
@@ -51,7 +52,7 @@ from conformance.libraries.common import (
     ported,
     rejected_as_unsupported,
 )
-from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
+from conformance.model import AdapterInfo, Case, SchedulerSpec
 
 LIBRARY = "fvcore"
 
@@ -128,14 +129,6 @@ PORTING = {
         "cycle_momentum=False is graded." + WHERE),
 }
 
-_TOLERANCE = Tolerance(
-    rel=1e-14,
-    abs=4.4e-16,
-    reason="float64: fvcore's closed forms of where = t / N (its rescaling (where - start) / length adds a few "
-           "ulp to a piece's progress) against torch's recursive products, whose rounding walks ~1 ulp per step: "
-           "rel 1e-14 (~45 ulp) as for the other float64 libraries; abs 4.4e-16 (2 ulp of 1.0) for values "
-           "cancelling to ~0 at the end of a cosine, lrs <= 1",
-)
 
 
 class FVCore(StatefulAdapter):
@@ -152,7 +145,7 @@ class FVCore(StatefulAdapter):
             version=version("fvcore"),
             schedulers=ported(PORTING),
             features=frozenset(),
-            tolerance=_TOLERANCE,
+            tolerance=FLOAT64_CLOSED_FORMS,
         )
 
     def build(self, case: Case) -> Session:

@@ -45,6 +45,7 @@ from __future__ import annotations
 from conformance.adapters.base import StatefulAdapter
 from conformance.adapters.torch_reference import torch_optimizer
 from conformance.libraries.common import (
+    FLOAT64_CLOSED_FORMS,
     Port,
     Session,
     Unsupported,
@@ -53,7 +54,7 @@ from conformance.libraries.common import (
     ported,
     uniform,
 )
-from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
+from conformance.model import AdapterInfo, Case, SchedulerSpec
 
 LIBRARY = "pytorch-optimizer"
 
@@ -170,14 +171,6 @@ computes step 0 (`max_lr`, or `min_lr` at the start of a warm-up), which nothing
 0.0505, ... as torch.
 """
 
-_TOLERANCE = Tolerance(
-    rel=1e-14,
-    abs=4.4e-16,
-    reason="float64: the library's closed forms (np.cos / math.cos of t / T * pi, the warm-up's init + (max - "
-           "init) * t / W) against torch's recursive products, whose rounding walks ~1 ulp per step: rel 1e-14 "
-           "(~45 ulp) as for the other float64 libraries; abs 4.4e-16 (2 ulp of 1.0) for values cancelling to ~0 "
-           "at the end of a cosine, lrs <= 1",
-)
 
 
 class PytorchOptimizer(StatefulAdapter):
@@ -194,7 +187,7 @@ class PytorchOptimizer(StatefulAdapter):
             version=version("pytorch-optimizer"),
             schedulers=ported(PORTING),
             features=frozenset(),
-            tolerance=_TOLERANCE,
+            tolerance=FLOAT64_CLOSED_FORMS,
         )
 
     def build(self, case: Case) -> Session:
