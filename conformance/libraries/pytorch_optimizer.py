@@ -124,7 +124,7 @@ initial step sets `step_in_cycle = 0` and the lr to `max_lr` - and then `self.in
 group's lr (and `base_lrs`) to `min_lr`. The first `step()` moves `step_in_cycle` to 1. So the first iteration
 runs at `min_lr` and the first cycle never runs at `max_lr`; from step 1 on the values are the cosine's. (With
 `warmup_steps > 0` the warm-up starts from `min_lr`, which is what the warm-up formula gives at step 0, so only
-`warmup_steps=0` shows it.) Suite cases: `cosineannealingwarmrestarts/t0-5`, `tmult-2`, `t0-one`,
+`warmup_steps=0` shows it.) Suite cases: `cosineannealingwarmrestarts/t0-5`, `tmult-2`, `t0-one`, `many-short-cycles`,
 `eta-min-above-lr` (expectations/pytorch-optimizer.toml).
 
 **Minimal case** (pytorch-optimizer 4.1.0, torch 2.13.0):
