@@ -48,6 +48,8 @@ from conformance.adapters.base import Session, Unsupported
 from conformance.model import AdapterInfo, Case, SchedulerSpec, Tolerance
 
 __all__ = [
+    "FLOAT32_CLOSED_FORMS",
+    "FLOAT64_CLOSED_FORMS",
     "TORCH_DEFAULTS",
     "Port",
     "ScheduleSession",
@@ -55,7 +57,9 @@ __all__ = [
     "check_porting",
     "group_lrs",
     "kwargs_of",
+    "library_info",
     "onecycle_phases",
+    "onecycle_points",
     "only_kwargs",
     "per_group",
     "ported",
@@ -177,6 +181,24 @@ def onecycle_phases(kwargs: Mapping, where: str = "OneCycleLR") -> tuple[int, li
     if any(abs(x - e) > 1e-9 * max(1.0, abs(x)) for x, e in zip(raw, ends)):
         raise Unsupported(f"{where}: phase boundaries {raw} fall between steps")
     return int(total), ends
+
+
+def onecycle_points(kwargs: Mapping, max_lr: float) -> list[float]:
+    """The lrs torch's OneCycleLR anneals between, phase by phase: max_lr / div_factor, max_lr, (max_lr /
+    div_factor again with three_phase,) then that divided by final_div_factor."""
+    initial = max_lr / kwargs["div_factor"]
+    low = initial / kwargs["final_div_factor"]
+    return [initial, max_lr, initial, low] if kwargs["three_phase"] else [initial, max_lr, low]
+
+
+def library_info(name: str, distribution: str, porting: Mapping[str, Port], tolerance: Tolerance,
+                 features=frozenset()) -> AdapterInfo:
+    """The AdapterInfo of a library adapter: its installed version (importlib.metadata) and the schedulers its
+    PORTING table has a call for."""
+    from importlib.metadata import version
+
+    return AdapterInfo(name=name, version=version(distribution), schedulers=ported(porting),
+                       features=frozenset(features), tolerance=tolerance)
 
 
 # torch schedulers whose lrs are closed forms of base_lrs rather than a recursion on the group's lr

@@ -46,13 +46,14 @@ from conformance.libraries.common import (
     Unsupported,
     group_lrs,
     kwargs_of,
+    library_info,
     onecycle_phases,
+    onecycle_points,
     only_kwargs,
     per_group,
-    ported,
     rejected_as_unsupported,
 )
-from conformance.model import AdapterInfo, Case, SchedulerSpec
+from conformance.model import Case, SchedulerSpec
 
 LIBRARY = "fvcore"
 
@@ -135,18 +136,10 @@ class FVCore(StatefulAdapter):
     """fvcore.common.param_scheduler schedulers, one per param group, evaluated at where = t / N; float64."""
 
     def __init__(self) -> None:
-        from importlib.metadata import version
-
         from fvcore.common import param_scheduler
 
         self._ps = param_scheduler
-        self.info = AdapterInfo(
-            name="fvcore",
-            version=version("fvcore"),
-            schedulers=ported(PORTING),
-            features=frozenset(),
-            tolerance=FLOAT64_CLOSED_FORMS,
-        )
+        self.info = library_info("fvcore", "fvcore", PORTING, FLOAT64_CLOSED_FORMS)
 
     def build(self, case: Case) -> Session:
         if case.tensor_lr:
@@ -248,9 +241,8 @@ class FVCore(StatefulAdapter):
             raise Unsupported(f"OneCycleLR: the warm-up ends at step {ends[0]}, before the run starts")
         ps = self._ps
         anneal = {"cos": ps.CosineParamScheduler, "linear": ps.LinearParamScheduler}[k["anneal_strategy"]]
-        initial = max_lr / k["div_factor"]
-        low = initial / k["final_div_factor"]
-        points = [initial, max_lr, initial, low] if k["three_phase"] else [initial, max_lr, low]
+        points = onecycle_points(k, max_lr)
+        low = points[-1]
         starts = [0] + ends[:-1]
         pieces = [(anneal(points[i], points[i + 1]), ends[i] - starts[i]) for i in range(len(ends))]
         # torch's last step, total_steps - 1, is the end of the last phase: the minimum, held for that one step

@@ -50,11 +50,11 @@ from conformance.libraries.common import (
     Session,
     Unsupported,
     group_lrs,
+    library_info,
     only_kwargs,
-    ported,
     uniform,
 )
-from conformance.model import AdapterInfo, Case, SchedulerSpec
+from conformance.model import Case, SchedulerSpec
 
 LIBRARY = "pytorch-optimizer"
 
@@ -177,18 +177,10 @@ class PytorchOptimizer(StatefulAdapter):
     """pytorch_optimizer.lr_scheduler's own schedulers on a torch optimizer, float64 (Python floats)."""
 
     def __init__(self) -> None:
-        from importlib.metadata import version
-
         from pytorch_optimizer import lr_scheduler
 
         self._lib = lr_scheduler
-        self.info = AdapterInfo(
-            name="pytorch-optimizer",
-            version=version("pytorch-optimizer"),
-            schedulers=ported(PORTING),
-            features=frozenset(),
-            tolerance=FLOAT64_CLOSED_FORMS,
-        )
+        self.info = library_info("pytorch-optimizer", "pytorch-optimizer", PORTING, FLOAT64_CLOSED_FORMS)
 
     def build(self, case: Case) -> Session:
         if case.tensor_lr:
