@@ -9,7 +9,14 @@ import pytest
 
 pytest.importorskip("fvcore.common.param_scheduler")
 
-from thirdparty_helpers import assert_porting_consistent, case, grade, plateau  # noqa: E402
+from thirdparty_helpers import (  # noqa: E402
+    assert_pass,
+    assert_porting_consistent,
+    assert_unsupported,
+    case,
+    grade,
+    plateau,
+)
 
 from conformance.libraries import fvcore as fvcore_adapter  # noqa: E402
 from conformance.model import Status  # noqa: E402
@@ -57,12 +64,11 @@ def test_porting_table_matches_declared_schedulers(graded):
 
 
 def test_ports_reproduce_torch(graded):
-    results = graded[1]
-    for case_id in ("steplr/t", "steplr/t-uneven", "multisteplr/t-repeated", "constantlr/t", "exponentiallr/t",
-                    "linearlr/t", "linearlr/t-beyond-run", "polynomiallr/t-square", "cosineannealinglr/t-within",
-                    "cosineannealinglr/t-beyond", "cosineannealingwarmrestarts/t", "onecyclelr/t-cos",
-                    "onecyclelr/t-linear-three-phase", "sequentiallr/t-warmup-cosine", "steplr/t-two-groups"):
-        assert results[case_id][0] is Status.PASS, (case_id, results[case_id])
+    assert_pass(graded[1], (
+        "steplr/t", "steplr/t-uneven", "multisteplr/t-repeated", "constantlr/t", "exponentiallr/t", "linearlr/t",
+        "linearlr/t-beyond-run", "polynomiallr/t-square", "cosineannealinglr/t-within", "cosineannealinglr/t-beyond",
+        "cosineannealingwarmrestarts/t", "onecyclelr/t-cos", "onecyclelr/t-linear-three-phase",
+        "sequentiallr/t-warmup-cosine", "steplr/t-two-groups"))
 
 
 def test_findings_stay_findings(graded):
@@ -72,14 +78,12 @@ def test_findings_stay_findings(graded):
 
 
 def test_no_equivalent_is_unsupported(graded):
-    results = graded[1]
-    for case_id, why in (("multisteplr/t-milestone-zero", "Milestone must be smaller than start epoch"),
-                         ("sequentiallr/t-cut-step", "port needs 6 steps, its stretch has 4"),
-                         ("onecyclelr/t-momentum", "momentum"),
-                         ("lambdalr/t", "LambdaLR"),
-                         ("reducelronplateau/t", "ReduceLROnPlateau")):
-        assert results[case_id][0] is Status.UNSUPPORTED, (case_id, results[case_id])
-        assert why in results[case_id][1], (case_id, results[case_id])
+    assert_unsupported(graded[1], (
+        ("multisteplr/t-milestone-zero", "Milestone must be smaller than start epoch"),
+        ("sequentiallr/t-cut-step", "port needs 6 steps, its stretch has 4"),
+        ("onecyclelr/t-momentum", "momentum"),
+        ("lambdalr/t", "LambdaLR"),
+        ("reducelronplateau/t", "ReduceLROnPlateau")))
 
 
 def test_reported_lr_is_fvcores_value_at_where_t_over_n():
