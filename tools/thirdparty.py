@@ -17,7 +17,8 @@ itself) - and the docs are written from those saved results only:
   docs/conformance-matrix.md   library x torch scheduler -> pass / differs / unsupported counts, and the first
                                divergence of every differing case with its known reason
   docs/porting/<library>.md    per torch scheduler: the library call that reproduces it (the adapter module's
-                               PORTING table), or why none does, its grades, and the known differences
+                               PORTING table), or why none does, its grades, and the known differences; then
+                               the module's REPORTS (upstream-ready bug reports, Markdown), if it has any
 
 Adding a library: write conformance/libraries/<lib>.py following the convention in
 conformance/libraries/common.py (LIBRARY, PORTING, lazily-importing adapter classes), register each adapter
@@ -89,6 +90,10 @@ REGISTRY: list[Variant] = [
             "mindspore.experimental.optim schedulers on a MindSpore SGD / Adam, float32 lrs (CPU, PyNative)"),
     Variant("mlx", "mlx", "mlx", {},
             "mlx.optimizers schedules on an mlx SGD per group, float32 (mlx[cpu])"),
+    Variant("fvcore", "fvcore", "fvcore", {},
+            "fvcore.common.param_scheduler at where = t / N, one per group, float64"),
+    Variant("pytorch-optimizer", "pytorch-optimizer", "pytorch-optimizer", {},
+            "pytorch_optimizer.lr_scheduler's own schedulers on a torch optimizer, float64"),
 ]
 
 RESULTS_DIR = ROOT / "docs" / "results"
@@ -356,6 +361,10 @@ def porting_markdown(library: str, variants: list[Variant], summaries: dict[str,
                 out.append(f"- {_code(case_id)} ({names}): {reason_text(entries[0][1])}")
             out.append("")
     out += interventions_markdown(library, getattr(module, "INTERVENTIONS", {}), graded, summaries)
+    # upstream-ready reports of a documented promise the library breaks (the module's REPORTS, Markdown)
+    reports = getattr(module, "REPORTS", "").strip()
+    if reports:
+        out += ["## Upstream reports", "", reports, ""]
     return "\n".join(out)
 
 

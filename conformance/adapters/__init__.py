@@ -43,6 +43,8 @@ BUILTIN = {
     "timm": "conformance.libraries.timm:Timm",
     "mindspore": "conformance.libraries.mindspore:MindSpore",
     "mlx": "conformance.libraries.mlx:MLX",
+    "fvcore": "conformance.libraries.fvcore:FVCore",
+    "pytorch-optimizer": "conformance.libraries.pytorch_optimizer:PytorchOptimizer",
 }
 
 __all__ = ["Adapter", "AdapterLoadError", "FunctionAdapter", "Session", "StatefulAdapter", "Unsupported",

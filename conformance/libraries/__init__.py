@@ -1,4 +1,5 @@
-"""Adapters for third-party scheduler libraries: optax, keras, paddle, mmengine, timm, mindspore, mlx.
+"""Adapters for third-party scheduler libraries: optax, keras, paddle, mmengine, timm, mindspore, mlx, fvcore,
+pytorch-optimizer.
 
 Each module follows the convention in conformance/libraries/common.py (a PORTING table as data, the library
 imported lazily, so every module imports without its library) and is registered by name as an entry point in

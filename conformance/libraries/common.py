@@ -59,6 +59,8 @@ from conformance.adapters.base import Session, Unsupported
 from conformance.model import INTERVENTION_FEATURES, AdapterInfo, Case, SchedulerSpec, Tolerance
 
 __all__ = [
+    "FLOAT32_CLOSED_FORMS",
+    "FLOAT64_CLOSED_FORMS",
     "TORCH_DEFAULTS",
     "Port",
     "ScheduleSession",
@@ -67,7 +69,9 @@ __all__ = [
     "expressed",
     "group_lrs",
     "kwargs_of",
+    "library_info",
     "onecycle_phases",
+    "onecycle_points",
     "only_kwargs",
     "per_group",
     "ported",
@@ -222,6 +226,24 @@ def onecycle_phases(kwargs: Mapping, where: str = "OneCycleLR") -> tuple[int, li
     return int(total), ends
 
 
+def onecycle_points(kwargs: Mapping, max_lr: float) -> list[float]:
+    """The lrs torch's OneCycleLR anneals between, phase by phase: max_lr / div_factor, max_lr, (max_lr /
+    div_factor again with three_phase,) then that divided by final_div_factor."""
+    initial = max_lr / kwargs["div_factor"]
+    low = initial / kwargs["final_div_factor"]
+    return [initial, max_lr, initial, low] if kwargs["three_phase"] else [initial, max_lr, low]
+
+
+def library_info(name: str, distribution: str, porting: Mapping[str, Port], tolerance: Tolerance,
+                 features=frozenset()) -> AdapterInfo:
+    """The AdapterInfo of a library adapter: its installed version (importlib.metadata) and the schedulers its
+    PORTING table has a call for."""
+    from importlib.metadata import version
+
+    return AdapterInfo(name=name, version=version(distribution), schedulers=ported(porting),
+                       features=frozenset(features), tolerance=tolerance)
+
+
 # torch schedulers whose lrs are closed forms of base_lrs rather than a recursion on the group's lr
 # The float32 variants of the libraries whose schedules are closed forms computed in float32 (optax, keras).
 FLOAT32_CLOSED_FORMS = Tolerance(
@@ -230,6 +252,17 @@ FLOAT32_CLOSED_FORMS = Tolerance(
     reason="float32 (eps 1.2e-7): constants such as gamma are rounded to float32 (rel 6e-8) and raised to the "
            "step count, so gamma ** n carries n * 6e-8 (1.2e-5 at n = 200); abs 1e-7 (~1 float32 ulp of 1.0) for "
            "values cancelling to ~0 at the end of a cosine, lrs <= 1",
+)
+
+# The float64 libraries whose schedules are closed forms in Python floats (fvcore, pytorch-optimizer): the same
+# justification as the float64 variants of optax, keras and paddle, written once for the adapters that share it.
+FLOAT64_CLOSED_FORMS = Tolerance(
+    rel=1e-14,
+    abs=4.4e-16,
+    reason="float64: the library's closed forms (cos, powers, linear interpolation of the step or of a progress "
+           "fraction) against torch's recursive products, whose rounding walks ~1 ulp per step: rel 1e-14 (~45 "
+           "ulp) as for the other float64 libraries; abs 4.4e-16 (2 ulp of 1.0) for values cancelling to ~0 at "
+           "the end of a cosine, lrs <= 1",
 )
 
 BASE_LR_CLOSED_FORMS = frozenset({"LambdaLR", "CosineAnnealingWarmRestarts"})

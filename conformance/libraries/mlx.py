@@ -43,6 +43,7 @@ from conformance.libraries.common import (
     group_lrs,
     kwargs_of,
     onecycle_phases,
+    onecycle_points,
     only_kwargs,
     per_group,
     ported,
@@ -229,12 +230,7 @@ class MLX(StatefulAdapter):
         optim = self._optim
         anneal = {"cos": lambda a, b, n: optim.cosine_decay(init=a, decay_steps=n, end=b),
                   "linear": lambda a, b, n: optim.linear_schedule(init=a, end=b, steps=n)}[k["anneal_strategy"]]
-        initial = max_lr / k["div_factor"]
-        low = initial / k["final_div_factor"]
-        if k["three_phase"]:
-            points = [initial, max_lr, initial, low]
-        else:
-            points = [initial, max_lr, low]
+        points = onecycle_points(k, max_lr)
         starts = [0] + ends[:-1]
         pieces = [anneal(points[i], points[i + 1], ends[i] - starts[i]) for i in range(len(ends))]
         return optim.join_schedules(pieces, ends[:-1])

@@ -33,3 +33,16 @@ def grade(adapter, cases, tmp_path) -> dict[str, tuple[Status, str]]:
 def assert_porting_consistent(module, adapter) -> None:
     assert check_porting(module.PORTING, adapter.info, module.INTERVENTIONS) == []
     assert isinstance(module.LIBRARY, str) and module.LIBRARY
+
+
+def assert_pass(results, case_ids) -> None:
+    """Every one of `case_ids` passed (a mapping rule that reproduces torch)."""
+    for case_id in case_ids:
+        assert results[case_id][0] is Status.PASS, (case_id, results[case_id])
+
+
+def assert_unsupported(results, expected) -> None:
+    """Every (case id, words) of `expected` is unsupported with those words in its reason."""
+    for case_id, why in expected:
+        assert results[case_id][0] is Status.UNSUPPORTED, (case_id, results[case_id])
+        assert why in results[case_id][1], (case_id, results[case_id])
