@@ -622,8 +622,9 @@ def _declared(target: str) -> tuple[str | None, str | None]:
 
 
 def _library(target: str) -> str:
-    """The LIBRARY a registered adapter's module names (the tox env that installs it)."""
-    return importlib.import_module(target.partition(":")[0]).LIBRARY
+    """The tox env that installs a registered adapter's library: its module's LIBRARY, with `-` as `_` (tox
+    reads a hyphen in an env name as a factor separator: pytorch-optimizer's env is pytorch_optimizer)."""
+    return importlib.import_module(target.partition(":")[0]).LIBRARY.replace("-", "_")
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "list": cmd_list, "show": cmd_show, "check": cmd_check,

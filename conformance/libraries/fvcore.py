@@ -132,8 +132,13 @@ PORTING = {
 
 
 
+INSTALL = "pip install 'lr-conformance[fvcore]'"  # `lr-conformance adapters` says it when the library does not import (tox -e fvcore)
+
+
 class FVCore(StatefulAdapter):
     """fvcore.common.param_scheduler schedulers, one per param group, evaluated at where = t / N; float64."""
+
+    variant = "fvcore"
 
     def __init__(self) -> None:
         from fvcore.common import param_scheduler

@@ -173,8 +173,13 @@ computes step 0 (`max_lr`, or `min_lr` at the start of a warm-up), which nothing
 
 
 
+INSTALL = "pip install 'lr-conformance[pytorch-optimizer]'"  # `lr-conformance adapters` says it when the library does not import (tox -e pytorch_optimizer)
+
+
 class PytorchOptimizer(StatefulAdapter):
     """pytorch_optimizer.lr_scheduler's own schedulers on a torch optimizer, float64 (Python floats)."""
+
+    variant = "pytorch-optimizer"
 
     def __init__(self) -> None:
         from pytorch_optimizer import lr_scheduler
