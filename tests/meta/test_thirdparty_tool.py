@@ -85,7 +85,8 @@ def test_a_differing_library_trace_survives_the_summary_and_is_drawn_by_the_site
     assert json_safe(result.trace.to_json()) == actual  # nan included, so compared in the wire format
     plot = dict(pages.plan(site).plots)[f"plots/cases/{case.id}.svg"]
     drawn = [c for c in plot.curves if c.style == "library"]
-    assert [c.label for c in drawn] == ["optax-float64 (fail)"] and drawn[0].trace == result.trace
+    assert [c.label for c in drawn] == ["optax-float64: differs (fail: not in the expectations)"]
+    assert drawn[0].trace == result.trace
     assert site.libraries[0].result(passing.id).trace is None
 
 
