@@ -199,6 +199,16 @@ DIFFERENCES = (
                ("cycliclr/initial-lr-without-last-epoch",)),
     Difference("CosineAnnealingLR", "one learning_rate is both the start and base_lr: a leftover initial_lr is not the "
                "base", ("cosineannealinglr/initial-lr-without-last-epoch",)),
+    # the intervention cases (issue 17): paddle's optimizer saves and restores its scheduler, and holds no lr
+    *(Difference(scheduler, "loading only the optimizer's state dict restores the scheduler too (the optimizer's "
+                 "state dict carries 'LR_Scheduler'): the schedule continues where it was saved", (case_id,))
+      for scheduler, case_id in (("StepLR", "steplr/resume-only-optimizer"),
+                                 ("MultiStepLR", "multisteplr/resume-only-optimizer"),
+                                 ("ReduceLROnPlateau", "reducelronplateau/resume-only-optimizer"))),
+    Difference("StepLR", "resuming only the scheduler sets the optimizer's lr too (the optimizer reads the scheduler's "
+               "value and holds no lr of its own)", ("steplr/resume-only-scheduler",)),
+    Difference("StepLR", "get_lr() is the closed form (the lr in use), not torch's chainable form that decays again at "
+               "a boundary", ("steplr/get-lr-called-by-user",)),
 )
 
 _FLOAT64 = Tolerance(
