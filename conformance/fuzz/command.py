@@ -36,6 +36,10 @@ def add_parser(sub) -> None:
     fuzz.add_argument("--reference", default="torch", metavar="SPEC",
                       help="what the candidate is compared with, any adapter string (default: torch, the installed "
                            "release); e.g. 'cmd:/other/venv/bin/python -m conformance.serve --adapter torch'")
+    fuzz.add_argument("--reference-in-process", action="store_true",
+                      help="run the reference in this process even when the candidate runs here too (faster; a "
+                           "candidate that patches torch while tracing then changes the reference as well). By "
+                           "default an in-process candidate gets a reference in a process of its own")
     fuzz.add_argument("--unchecked-reference", action="store_true",
                       help="fuzz even when the reference does not reproduce the suite's goldens of the fuzzed "
                            "schedulers (two ports against each other); by default that is a configuration error")
@@ -86,7 +90,8 @@ def cmd_fuzz(args) -> int:
     adapters = {}
     for role, spec in (("--reference", args.reference), ("--adapter", args.adapter)):
         try:
-            adapters[role] = load_adapter(spec, timeout=args.timeout)
+            adapters[role] = load_adapter(spec, timeout=args.timeout,
+                                          isolate=role == "--reference" and _reference_needs_a_process(args))
         except AdapterLoadError as exc:
             problems.append(str(exc) if role == "--adapter" else str(exc).replace("--adapter", "--reference", 1))
     try:
@@ -125,6 +130,15 @@ def cmd_fuzz(args) -> int:
             adapter.close()
 
 
+def _reference_needs_a_process(args) -> bool:
+    """An in-process candidate shares this interpreter's torch with an in-process reference: its import (a
+    library that "fixes" torch, an AMP layer wrapping it) or its tracing can patch the very classes the
+    reference runs, and the two then agree on anything (issue 23). So the reference gets a process of its own
+    unless the candidate already runs in one (cmd:), or the user asked for speed (--reference-in-process).
+    The cost, measured in docs/fuzzing.md: the reference's answers cross a pipe as JSON."""
+    return not args.reference_in_process and not args.adapter.startswith("cmd:")
+
+
 def _usage_problems(args) -> list[str]:
     problems = []
     known = {name.lower() for name in SCHEDULERS}
@@ -161,13 +175,13 @@ def _listed(expectations) -> list:
 
 
 def _reference_problems(spec: str, reference, scope) -> list[str]:
-    """The reference must reproduce, bit for bit and in this process, the suite's goldens of every case
-    involving a fuzzed scheduler before it judges anything. Otherwise a torch patched on import - by an
-    in-process candidate (`--adapter my_port.py` that replaces StepLR.get_lr), a sitecustomize, a stale build -
-    becomes the yardstick, and a candidate that agrees with it is "no divergence" (issue 23). Checked after
-    both adapters are loaded, so what the candidate's import changed is in place; a candidate that patches
-    torch later, while tracing, is not caught here: `--reference 'cmd:python -m conformance.serve --adapter
-    torch'` keeps the reference in a process of its own (docs/fuzzing.md)."""
+    """The reference must reproduce, bit for bit, the suite's goldens of every case involving a fuzzed
+    scheduler before it judges anything. Otherwise a torch patched on import - by an in-process candidate
+    (`--adapter my_port.py` that replaces StepLR.get_lr) under --reference-in-process, a sitecustomize, a
+    stale build - becomes the yardstick, and a candidate that agrees with it is "no divergence" (issue 23).
+    Checked after both adapters are loaded, so what the candidate's import changed is in place; a candidate
+    that patches torch later, while tracing, reaches an in-process reference only under
+    --reference-in-process (by default the reference then runs in a process of its own)."""
     from conformance import golden, runner
     from conformance.cases import load_cases
     from conformance.model import Status
@@ -322,6 +336,8 @@ def _rerun_command(args, seed: int, examples: int) -> str:
     parts = ["lr-conformance", "fuzz", "--adapter", args.adapter]
     if args.reference != "torch":
         parts += ["--reference", args.reference]
+    if args.reference_in_process:
+        parts.append("--reference-in-process")
     for name in args.scheduler:
         parts += ["--scheduler", name]
     for name in args.intervention:

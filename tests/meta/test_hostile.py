@@ -307,19 +307,27 @@ def test_mutated_answers_are_never_graded_a_pass(store, relay):
 
 # --- a reference blinded by the candidate ------------------------------------------------------------
 
-PATCHES_TORCH = Path(__file__).parent / "fakes" / "patches_torch.py"
+FAKES = Path(__file__).parent / "fakes"
 
 
-def _fuzz(*options: str):
-    return subprocess.run([sys.executable, "-m", "conformance", "fuzz", "--adapter", f"{PATCHES_TORCH}:PatchedTorch",
+def _fuzz(candidate: str, *options: str):
+    return subprocess.run([sys.executable, "-m", "conformance", "fuzz", "--adapter", str(FAKES / candidate),
                            "--scheduler", "StepLR", "--max-examples", "30", "--seed", "1", "-q", *options],
                           capture_output=True, text=True, timeout=600)
 
 
+def test_fuzz_finds_what_a_candidate_patched_into_torch_on_import():
+    # By default an in-process candidate gets a reference in a process of its own: the patch reaches only
+    # the candidate's torch, and the first StepLR example diverges.
+    done = _fuzz("patches_torch.py:PatchedTorch")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "DIVERGENCE  steplr/fuzz-" in done.stdout and "ulp" in done.stdout
+
+
 def test_fuzz_refuses_a_reference_the_candidate_patched():
-    # In process, the candidate's import patches the reference's torch too: without the check, every example
-    # agrees ("no divergence") though StepLR is wrong on every step.
-    done = _fuzz()
+    # --reference-in-process: the candidate's import patches the reference's torch too; without the check of
+    # the goldens, every example would agree ("no divergence") though StepLR is wrong on every step.
+    done = _fuzz("patches_torch.py:PatchedTorch", "--reference-in-process")
     assert done.returncode == 2, done.stdout + done.stderr
     (line,) = done.stderr.splitlines()
     assert line.startswith("lr-conformance: --reference torch: does not reproduce ")
@@ -327,5 +335,18 @@ def test_fuzz_refuses_a_reference_the_candidate_patched():
 
 
 def test_unchecked_reference_shows_what_the_check_prevents():
-    done = _fuzz("--unchecked-reference")
+    done = _fuzz("patches_torch.py:PatchedTorch", "--reference-in-process", "--unchecked-reference")
+    assert done.returncode == 0 and "no divergence in 30 examples" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_candidate_patching_torch_while_it_traces_is_found_by_the_default_reference():
+    done = _fuzz("patches_torch_later.py:PatchesWhileTracing")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "DIVERGENCE  steplr/fuzz-" in done.stdout
+
+
+def test_reference_in_process_is_blinded_by_a_patch_applied_while_tracing():
+    # what the default prevents: the check of the goldens ran before the patch, and from the first trace on
+    # candidate and reference are the same patched StepLR
+    done = _fuzz("patches_torch_later.py:PatchesWhileTracing", "--reference-in-process")
     assert done.returncode == 0 and "no divergence in 30 examples" in done.stdout, done.stdout + done.stderr
