@@ -281,10 +281,11 @@ def test_the_listed_cooldown_case_explains_the_cooldown_deviation(torch_adapter,
     candidate = deviants.PlateauCooldownSkips()
     items = listed(tmp_path, COOLDOWN, torch_adapter, candidate)
     scope = strategies.scope_for(torch_adapter.info, candidate.info, top=["ReduceLROnPlateau"])
-    explained = 0
+    explained = attribution_runs = 0
     for seed in SEEDS:
         result = search.search(torch_adapter, candidate, scope, search.Budget(max_examples=400), seed=seed,
                                listed=tuple(items))
         explained += result.tally.explained[COOLDOWN]
-        assert result.tally.attribution_runs > 0
-    assert explained > 0
+        attribution_runs += result.tally.attribution_runs
+    # over the seeds, not per seed: a seed whose 400 draws never enter a cooldown has nothing to attribute
+    assert explained > 0 and attribution_runs > 0
