@@ -20,6 +20,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -87,12 +88,24 @@ def load_adapter(spec: str | None = None, timeout: float | None = None, isolate:
 
 
 def _isolated(spec: str, timeout: float | None, startup_timeout: float | None, max_answer_bytes: int | None = None):
-    from conformance.transport import SubprocessAdapter, python_command
+    from conformance.transport import AdapterCrash, SubprocessAdapter, python_command
 
     if spec.startswith("cmd:"):
         return _resolve(spec, timeout, startup_timeout, max_answer_bytes)
-    return lambda: SubprocessAdapter(python_command(spec), timeout=timeout, startup_timeout=startup_timeout,
+
+    def start():
+        try:
+            return SubprocessAdapter(python_command(spec), timeout=timeout, startup_timeout=startup_timeout,
                                      max_answer_bytes=max_answer_bytes)
+        except AdapterCrash as exc:
+            # The child is conformance.serve: a spec it cannot load is its own one-line diagnosis (exit 2), the
+            # line this process would have printed - not "the adapter process crashed"
+            said = re.search(r"conformance\.serve: (--adapter .*?)(?: \| |\)$)", str(exc))
+            if said is None:
+                raise
+            raise AdapterLoadError(said.group(1)) from None
+
+    return start
 
 
 def _resolve(spec: str, timeout: float | None = None, startup_timeout: float | None = None,

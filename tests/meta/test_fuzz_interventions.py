@@ -22,6 +22,12 @@ from conformance.fuzz import emit, search, strategies
 from conformance.fuzz.differential import Kind
 from conformance.model import FEATURES, INTERVENTIONS
 
+# The fuzzer's own machinery, calibrated on the reference torch 2.13.0: seeded draws, budgets and the known
+# differences' diagnoses assume its signatures (on 1.13.1 the drawn ChainedScheduler(optimizer=...) is
+# inexpressible and the attribution reads other traces). No release but the newest of a pair is ever fuzz's
+# reference (tools/fuzz_releases.py): tox runs these in the reference env only.
+pytestmark = pytest.mark.release_independent
+
 # The mutants and the intervention that shows each (tests/meta/test_interventions.py runs them on the goldens).
 SHOWN_BY = {
     loop_mutants.StepLRChainsOwnLr: "set",

@@ -21,6 +21,12 @@ from conformance.fuzz import differential, known, search, strategies
 from conformance.fuzz.differential import Kind, Verdict
 from conformance.model import Event, Trace
 
+# The fuzzer's own machinery, calibrated on the reference torch 2.13.0: seeded draws, budgets and the known
+# differences' diagnoses assume its signatures (on 1.13.1 the drawn ChainedScheduler(optimizer=...) is
+# inexpressible and the attribution reads other traces). No release but the newest of a pair is ever fuzz's
+# reference (tools/fuzz_releases.py): tox runs these in the reference env only.
+pytestmark = pytest.mark.release_independent
+
 LISTED = "sequentiallr/constant-then-exponential"  # milestone 3: the fake warns once, at step 2
 WARNS = f"{symptoms.__name__}:SequentialWarnsAtMilestone"
 

@@ -9,10 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from helpers import load_tool
 
 from conformance.cases import load_cases
 from conformance.expectations import load_expectations
+
+# The fuzzer's own machinery, calibrated on the reference torch 2.13.0: seeded draws, budgets and the known
+# differences' diagnoses assume its signatures (on 1.13.1 the drawn ChainedScheduler(optimizer=...) is
+# inexpressible and the attribution reads other traces). No release but the newest of a pair is ever fuzz's
+# reference (tools/fuzz_releases.py): tox runs these in the reference env only.
+pytestmark = pytest.mark.release_independent
 
 ROOT = Path(__file__).resolve().parents[2]
 fuzz_releases = load_tool("fuzz_releases")
