@@ -25,6 +25,16 @@ MOMENTUM_SCHEDULERS = ("CyclicLR", "OneCycleLR")
 # ({fn = "name", ...params}) or lists of them (one per param group). See conformance/vocabulary.py.
 CALLABLE_KWARGS = ("lr_lambda", "scale_fn")
 
+# Constructor arguments torch has removed, with the schedulers that took them (spec 2.4). `verbose` printed each
+# lr change; torch 2.2 deprecated it (a UserWarning whenever it is passed), 2.7 removed it (a TypeError), so a
+# case giving it records all three behaviours across the releases. Torch 2.13's constructors (the schema's kwargs)
+# lack it: it is allowed on these schedulers only, and a case giving it needs the `verbose` feature.
+REMOVED_KWARGS = {
+    "verbose": ("LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
+                "PolynomialLR", "CosineAnnealingLR", "SequentialLR", "ReduceLROnPlateau", "CyclicLR",
+                "CosineAnnealingWarmRestarts", "OneCycleLR"),
+}
+
 
 @dataclass(frozen=True)
 class SchedulerSpec:
@@ -184,6 +194,8 @@ class Case:
             needs.add("tensor_lr")
         if self.metrics is not None:
             needs.add("plateau")
+        if any("verbose" in s.kwargs for s in self.all_schedulers()):
+            needs.add("verbose")
         needs.update(action.feature for action in self.interventions)
         if any(action.do == "resume" for action in self.interventions):
             needs.add("state_dict")
@@ -325,6 +337,7 @@ FEATURES = (
     "warnings",  # emits the same warning categories at the same steps
     "errors",  # raises the same exception types at the same point
     *INTERVENTION_FEATURES.values(),  # the interventions of spec 4.5, one feature each
+    "verbose",  # the removed `verbose` constructor argument (REMOVED_KWARGS): accepted, warned about or refused
 )
 
 OBSERVABLES = ("last_lr", "messages")

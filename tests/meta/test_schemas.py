@@ -9,6 +9,7 @@ from test_cases import GOOD, write  # the same small valid case file the case-lo
 
 from conformance import cases, vocabulary
 from conformance.cli import main
+from conformance.model import REMOVED_KWARGS
 from conformance.schemas import bundled_copies_problems, case_problems, load_schema
 
 pytest.importorskip("jsonschema")
@@ -107,7 +108,8 @@ def test_the_schema_names_the_code_schedulers_and_keys():
 
 def test_the_kwargs_are_torch_213s_constructor_arguments():
     """The schema's kwargs per scheduler are the reference release's constructor parameters (minus the
-    optimizer and schedulers the harness passes; ChainedScheduler's `optimizer` is the boolean switch)."""
+    optimizer and schedulers the harness passes; ChainedScheduler's `optimizer` is the boolean switch), plus the
+    arguments older releases took and torch removed (model.REMOVED_KWARGS: `verbose`), and no other."""
     torch = pytest.importorskip("torch")
     if not torch.__version__.startswith("2.13.0"):
         pytest.skip(f"the schema follows the reference torch 2.13.0's signatures; this is torch {torch.__version__}")
@@ -119,6 +121,8 @@ def test_the_kwargs_are_torch_213s_constructor_arguments():
     for name in cases.SCHEDULERS:
         params = set(list(inspect.signature(scheduler_class(name).__init__).parameters)[1:])
         params -= {"schedulers"} | ({"optimizer"} if name != "ChainedScheduler" else set())
+        assert not params & set(REMOVED_KWARGS), f"{name}: torch 2.13 takes an argument listed as removed"
+        params |= {arg for arg, takers in REMOVED_KWARGS.items() if name in takers}
         assert set(defs[f"{name}.kwargs"]["properties"]) == params, name
 
 
