@@ -21,11 +21,13 @@ from conformance import resources, vocabulary
 from conformance.model import (
     CALLABLE_KWARGS,
     CALLABLE_METHODS,
+    GROUP_FLAGS,
     INTERVENTIONS,
     NONFINITE_STRINGS,
     PROTOCOLS,
     SETTABLE_KEYS,
     STATE_DICTS,
+    TENSOR_KEY,
     Case,
     Intervention,
     OptimizerSpec,
@@ -229,6 +231,7 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
         raise CaseError("'groups' must be a non-empty list of tables, each with an 'lr'")
     if len(groups) > MAX_GROUPS:
         raise CaseError(f"'groups' has {len(groups)} param groups, over the limit of {MAX_GROUPS} (MAX_GROUPS)")
+    _check_groups(groups, data.get("tensor_lr", False))
     steps = data["steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise CaseError("'steps' must be a positive integer")
@@ -307,9 +310,12 @@ def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1) -> Sch
     kwargs = data.get("kwargs", {})
     if not isinstance(kwargs, dict):
         raise CaseError(f"{where}: 'kwargs' must be a table")
-    for key in CALLABLE_KWARGS:
-        if key in kwargs:
-            vocabulary.validate(kwargs[key], f"{where}.kwargs.{key}")
+    for key, value in kwargs.items():
+        if key in CALLABLE_KWARGS:
+            vocabulary.validate(value, f"{where}.kwargs.{key}")
+        else:
+            for item in value if isinstance(value, list) else [value]:
+                _check_tensor_argument(item, f"{where}.kwargs.{key}")
     children_data = data.get("children")
     if (name in COMPOSITES) != (children_data is not None):  # an empty list pins the error torch raises for it
         raise CaseError(f"{where}: 'children' is required for {'/'.join(COMPOSITES)} and only for them")
@@ -324,6 +330,26 @@ def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1) -> Sch
             raise CaseError(f"{where}.children[{i}]: expected a table with keys {sorted(CHILD_KEYS)}")
         children.append(_parse_scheduler(child, f"{where}.children[{i}]", depth + 1))
     return SchedulerSpec(name, dict(kwargs), tuple(children))
+
+
+def _check_tensor_argument(value, where: str) -> None:
+    """A table holding `tensor` is a tensor argument (model.TENSOR_KEY): exactly {tensor = number}."""
+    if isinstance(value, dict) and TENSOR_KEY in value:
+        number = value[TENSOR_KEY]
+        if set(value) != {TENSOR_KEY} or not isinstance(number, (int, float)) or isinstance(number, bool):
+            raise CaseError(f"{where}: a tensor argument is the table {{ {TENSOR_KEY} = <number> }}, got {value!r}")
+
+
+def _check_groups(groups: list, tensor_lr) -> None:
+    """The harness's flags in group tables (model.GROUP_FLAGS): booleans, and a group's own tensor_lr only where
+    the case-wide one is off (under it every group already is a tensor)."""
+    for index, group in enumerate(groups):
+        for flag in GROUP_FLAGS:
+            if flag in group and not isinstance(group[flag], bool):
+                raise CaseError(f"groups[{index}].{flag} must be true or false")
+        if group.get("tensor_lr") is not None and tensor_lr is True:
+            raise CaseError(f"groups[{index}].tensor_lr: the case's tensor_lr already makes every group's lr a "
+                            "tensor; give one or the other")
 
 
 def _parse_interventions(data, steps: int, groups: int, resume_at: int | None) -> tuple[Intervention, ...]:
@@ -397,6 +423,9 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         options = item.get("options", {})
         if not isinstance(options, dict) or "params" in options:
             raise CaseError(f"{where}: 'options' must be a table of the new group's keys (no 'params')")
+        if set(options) & set(GROUP_FLAGS):  # spec 4.5: whether an added group's lr is a tensor is not settled
+            raise CaseError(f"{where}: 'options' cannot hold {sorted(set(options) & set(GROUP_FLAGS))} (an added "
+                            "group follows the case's tensor_lr)")
         if groups + 1 > MAX_GROUPS:
             raise CaseError(f"{where}: over the limit of {MAX_GROUPS} param groups (MAX_GROUPS)")
         return {"options": dict(options)}

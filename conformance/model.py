@@ -25,6 +25,28 @@ MOMENTUM_SCHEDULERS = ("CyclicLR", "OneCycleLR")
 # ({fn = "name", ...params}) or lists of them (one per param group). See conformance/vocabulary.py.
 CALLABLE_KWARGS = ("lr_lambda", "scale_fn")
 
+# A scheduler argument given as the table {tensor = number} is a 0-dim tensor of that number (spec 2.4, "Tensor
+# arguments"): torch's test_constant_initial_params_* pass CyclicLR's base_lr / max_lr / momenta, OneCycleLR's
+# max_lr and SWALR's swa_lr as tensors. Allowed as a kwarg's value or as an element of its per-group list.
+TENSOR_KEY = "tensor"
+
+# Keys of a group table that say how the harness builds the group rather than naming a param group
+# hyperparameter: they never reach the optimizer. `tensor_lr` makes that group's lr and initial_lr 0-dim tensors
+# (spec 3.3), so that float and tensor groups can be mixed as torch's own test fixture does.
+GROUP_FLAGS = ("tensor_lr",)
+
+
+def is_tensor_argument(value) -> bool:
+    """Whether a kwarg value (or a per-group list's element) is a tensor argument {tensor = number}."""
+    return isinstance(value, Mapping) and set(value) == {TENSOR_KEY}
+
+
+def has_tensor_argument(spec: SchedulerSpec) -> bool:
+    """Whether any kwarg of `spec` itself (not its children) is, or lists, a tensor argument."""
+    return any(is_tensor_argument(value) or (isinstance(value, list) and any(map(is_tensor_argument, value)))
+               for key, value in spec.kwargs.items() if key not in CALLABLE_KWARGS)
+
+
 # Constructor arguments torch has removed, with the schedulers that took them (spec 2.4). `verbose` printed each
 # lr change; torch 2.2 deprecated it (a UserWarning whenever it is passed), 2.7 removed it (a TypeError), so a
 # case giving it records all three behaviours across the releases. Torch 2.13's constructors (the schema's kwargs)
@@ -159,6 +181,18 @@ class Case:
         return len(self.groups) + sum(1 for a in self.interventions if a.do == "add-param-group" and a.at <= i)
 
     @property
+    def group_tensor_lr(self) -> bool:
+        """Whether any group table sets its own `tensor_lr` (a per-group flag, beside or instead of the case's)."""
+        return any(group.get("tensor_lr", False) for group in self.groups)
+
+    def tensor_group(self, group: int) -> bool:
+        """Whether param group `group`'s lr and initial_lr are 0-dim tensors (spec 3.3): the case's `tensor_lr`,
+        or the group's own flag. A group added mid-run (index past the case's groups) follows the case's flag."""
+        if group < len(self.groups):
+            return self.tensor_lr or bool(self.groups[group].get("tensor_lr", False))
+        return self.tensor_lr
+
+    @property
     def step_args(self) -> tuple[float, ...] | None:
         return self.metrics if self.metrics is not None else self.epochs
 
@@ -190,8 +224,12 @@ class Case:
             needs.add("last_epoch")
         if self.observes_momentum:
             needs.add("momentum")
-        if self.tensor_lr:
+        if self.tensor_lr or self.group_tensor_lr:
             needs.add("tensor_lr")
+        if self.group_tensor_lr:
+            needs.add("group_tensor_lr")
+        if any(has_tensor_argument(s) for s in self.all_schedulers()):
+            needs.add("tensor_args")
         if self.metrics is not None:
             needs.add("plateau")
         if any("verbose" in s.kwargs for s in self.all_schedulers()):
@@ -338,6 +376,8 @@ FEATURES = (
     "errors",  # raises the same exception types at the same point
     *INTERVENTION_FEATURES.values(),  # the interventions of spec 4.5, one feature each
     "verbose",  # the removed `verbose` constructor argument (REMOVED_KWARGS): accepted, warned about or refused
+    "group_tensor_lr",  # a group's own `tensor_lr` flag: float and tensor lrs mixed across groups (GROUP_FLAGS)
+    "tensor_args",  # scheduler arguments given as 0-dim tensors ({tensor = number}, TENSOR_KEY)
 )
 
 OBSERVABLES = ("last_lr", "messages")

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 from conformance import vocabulary
 from conformance.cases import reference_module
-from conformance.model import CALLABLE_KWARGS, Case, SchedulerSpec
+from conformance.model import CALLABLE_KWARGS, GROUP_FLAGS, TENSOR_KEY, Case, SchedulerSpec, is_tensor_argument
 
 INDENT = "    "
 
@@ -112,8 +112,8 @@ def _resume_lines(load) -> list[str]:
     return lines + [f'{name}.load_state_dict(state["{name}"])' for name in load]
 
 
-def _lr_value(case: Case, key: str, value) -> str:
-    if key in ("lr", "initial_lr") and case.tensor_lr:
+def _lr_value(case: Case, key: str, value, group: int) -> str:
+    if key in ("lr", "initial_lr") and case.tensor_group(group):
         return f"torch.tensor({_literal(value)})"
     return _literal(value, tuples=True)
 
@@ -121,10 +121,12 @@ def _lr_value(case: Case, key: str, value) -> str:
 def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
     """The code of one intervention (spec 4.5), as a user's loop writes it."""
     if action.do == "set":
-        return [f'optimizer.param_groups[{action.group}]["{action.key}"] = {_lr_value(case, action.key, action.value)}']
+        value = _lr_value(case, action.key, action.value, action.group)
+        return [f'optimizer.param_groups[{action.group}]["{action.key}"] = {value}']
     if action.do == "add-param-group":
         items = ['"params": [torch.nn.Parameter(torch.zeros(1))]']
-        items += [f'"{key}": {_lr_value(case, key, value)}' for key, value in action.options.items()]
+        new = case.groups_at(action.at) - 1  # this group's index: the groups added before it counted too
+        items += [f'"{key}": {_lr_value(case, key, value, new)}' for key, value in action.options.items()]
         return ["optimizer.add_param_group({" + ", ".join(items) + "})"]
     if action.do == "wrap-optimizer-step":
         lines = ["original_step = optimizer.step  # replaced after the scheduler was built (accelerate, a trainer)",
@@ -147,19 +149,16 @@ def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
 
 def _optimizer_lines(case: Case) -> list[str]:
     lines = ["groups = ["]
-    for spec in case.groups:
+    for index, spec in enumerate(case.groups):
         items = ['"params": [torch.nn.Parameter(torch.zeros(1))]']
-        for key, value in spec.items():
-            if key in ("lr", "initial_lr") and case.tensor_lr:
-                items.append(f'"{key}": torch.tensor({_literal(value)})')
-            else:
-                items.append(f'"{key}": {_literal(value, tuples=True)}')
+        items += [f'"{key}": {_lr_value(case, key, value, index)}' for key, value in spec.items()
+                  if key not in GROUP_FLAGS]
         lines.append(INDENT + "{" + ", ".join(items) + "},")
     lines.append("]")
     kwargs = dict(case.optimizer.kwargs)
     args = ["groups"]
     if "lr" not in kwargs:
-        args.append('lr=groups[0]["lr"]' if case.tensor_lr else f"lr={_literal(case.groups[0]['lr'])}")
+        args.append('lr=groups[0]["lr"]' if case.tensor_group(0) else f"lr={_literal(case.groups[0]['lr'])}")
     args += [f"{key}={_literal(value, tuples=True)}" for key, value in kwargs.items()]
     lines.append(f"optimizer = torch.optim.{case.optimizer.name}({', '.join(args)})")
     return lines
@@ -231,6 +230,8 @@ def _literal(value, tuples: bool = False) -> str:
         if tuples:
             return f"({inner},)" if len(value) == 1 else f"({inner})"
         return f"[{inner}]"
+    if is_tensor_argument(value):
+        return f"torch.tensor({_literal(value[TENSOR_KEY])})"
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{_literal(k)}: {_literal(v, tuples)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
