@@ -110,7 +110,7 @@ INTERVENTION_KEYS = {
     "add-param-group": ({"options"}, ()),
     "add-scheduler": ({"scheduler", "first"}, ("scheduler",)),
     "call": ({"method"}, ("method",)),
-    "resume": ({"load"}, ("load",)),
+    "resume": ({"load", "scheduler"}, ("load",)),
 }
 
 
@@ -271,6 +271,10 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CaseError("'tags' must be a list of strings")
     interventions = _parse_interventions(data.get("interventions", []), steps, len(groups), resume_at)
+    for action in interventions:
+        if action.do == "resume" and action.scheduler is not None and action.scheduler.name != scheduler.name:
+            raise CaseError(f"'interventions': resume at {action.at} rebuilds a {action.scheduler.name}, but the "
+                            f"case's scheduler is a {scheduler.name} (a state dict is loaded into its own class)")
     observe_momentum = data.get("observe_momentum", False)
     if not isinstance(observe_momentum, bool):
         raise CaseError("'observe_momentum' must be a boolean")
@@ -448,7 +452,14 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         load = item["load"]
         if not isinstance(load, list) or len(set(load)) != len(load) or not set(load) <= set(STATE_DICTS):
             raise CaseError(f"{where}: 'load' must be a list of distinct state dicts from {list(STATE_DICTS)}")
-        return {"load": tuple(load)}
+        if "scheduler" not in item:
+            return {"load": tuple(load)}
+        # the fresh objects' scheduler built with other arguments (spec 4.5): the class is the case's, checked
+        # in parse_case once the case's scheduler is known
+        spec = item["scheduler"]
+        if not isinstance(spec, dict) or set(spec) - CHILD_KEYS:
+            raise CaseError(f"{where}: 'scheduler' must be a table with keys {sorted(CHILD_KEYS)}")
+        return {"load": tuple(load), "scheduler": _parse_scheduler(spec, f"{where}.scheduler", 2)}
     return {}
 
 

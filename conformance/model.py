@@ -108,7 +108,9 @@ class Intervention:
     key: str | None = None  # set: lr, initial_lr or momentum
     value: float | None = None  # set: the value written
     options: Mapping[str, Any] = field(default_factory=dict)  # add-param-group: the new group's keys but params
-    scheduler: SchedulerSpec | None = None  # add-scheduler: the scheduler built on the optimizer
+    # add-scheduler: the scheduler built on the optimizer; resume: the fresh objects' scheduler, built with other
+    # arguments than the case's (None: the case's own)
+    scheduler: SchedulerSpec | None = None
     first: bool = False  # add-scheduler: stepped before the case's scheduler (default: after it)
     method: str | None = None  # call: get_lr or get_last_lr
     count: int | None = None  # scheduler-steps: how many scheduler steps this iteration
@@ -235,6 +237,8 @@ class Case:
         if any("verbose" in s.kwargs for s in self.all_schedulers()):
             needs.add("verbose")
         needs.update(action.feature for action in self.interventions)
+        if any(action.do == "resume" and action.scheduler is not None for action in self.interventions):
+            needs.add("resume_other_arguments")
         if any(action.do == "resume" for action in self.interventions):
             needs.add("state_dict")
         return frozenset(needs)
@@ -378,6 +382,7 @@ FEATURES = (
     "verbose",  # the removed `verbose` constructor argument (REMOVED_KWARGS): accepted, warned about or refused
     "group_tensor_lr",  # a group's own `tensor_lr` flag: float and tensor lrs mixed across groups (GROUP_FLAGS)
     "tensor_args",  # scheduler arguments given as 0-dim tensors ({tensor = number}, TENSOR_KEY)
+    "resume_other_arguments",  # a `resume` whose fresh scheduler is built with other arguments (the saved ones win)
 )
 
 OBSERVABLES = ("last_lr", "messages")

@@ -52,7 +52,13 @@ def torch_snippet(case: Case) -> str:
     if resume:
         lines.append("def build():")
         lines += [INDENT + line for line in build]
-        lines += [INDENT + "return optimizer, scheduler", "", "", "optimizer, scheduler = build()"]
+        lines += [INDENT + "return optimizer, scheduler", "", ""]
+        for index, action in enumerate(_rebuilt(case)):  # fresh objects whose scheduler has other arguments
+            lines.append(f"def {_rebuild_name(index)}():")
+            lines += [INDENT + line for line in _optimizer_lines(case) + _scheduler_lines(action.scheduler, [0],
+                                                                                         "scheduler")]
+            lines += [INDENT + "return optimizer, scheduler", "", ""]
+        lines.append("optimizer, scheduler = build()")
     else:
         lines += build
     if case.metrics is not None:
@@ -101,13 +107,22 @@ def torch_snippet(case: Case) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _resume_lines(load) -> list[str]:
+def _rebuilt(case: Case) -> list:
+    """The resume actions whose fresh scheduler is built with other arguments (spec 4.5), in case order."""
+    return [action for action in case.interventions if action.do == "resume" and action.scheduler is not None]
+
+
+def _rebuild_name(index: int) -> str:
+    return f"build_with_other_arguments{index}"
+
+
+def _resume_lines(load, build: str = "build") -> list[str]:
     lines = [
         "buffer = io.BytesIO()",
         'torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, buffer)',
         "buffer.seek(0)",
         "state = torch.load(buffer, weights_only=False)",
-        "optimizer, scheduler = build()",
+        f"optimizer, scheduler = {build}()",
     ]
     return lines + [f'{name}.load_state_dict(state["{name}"])' for name in load]
 
@@ -142,6 +157,10 @@ def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
     if action.do == "call":
         return [f'print("    {action.method}() =", [float(x) for x in scheduler.{action.method}()])']
     if action.do == "resume":
+        if action.scheduler is not None:
+            index = next(k for k, other in enumerate(_rebuilt(case)) if other is action)
+            return ["# checkpoint, then fresh objects, the scheduler built with other arguments, loading "
+                    + (", ".join(action.load) or "nothing")] + _resume_lines(action.load, _rebuild_name(index))
         return ["# checkpoint, then fresh objects loading only " + (", ".join(action.load) or "nothing")]\
             + _resume_lines(action.load)
     return []  # skip-optimizer-step and scheduler-steps change the loop itself

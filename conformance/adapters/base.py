@@ -148,7 +148,9 @@ class StatefulAdapter(Adapter):
     def restore(self, case: Case, checkpoint: Any) -> Session:
         """Fresh objects for `case`, then load `checkpoint` (from Session.save) into them. For the `resume`
         intervention (declare `partial_resume`) the runner passes `load=`: the state dicts to load, in order,
-        ("optimizer",), ("scheduler",), ("scheduler", "optimizer") or ()."""
+        ("optimizer",), ("scheduler",), ("scheduler", "optimizer") or (); for one whose fresh scheduler is built
+        with other arguments (declare `resume_other_arguments`) it passes `scheduler=`, the SchedulerSpec to build
+        instead of case.scheduler (same class, other kwargs) before loading."""
         raise NotImplementedError("this adapter does not declare the state_dict feature")
 
     def trace(self, case: Case) -> Trace:

@@ -17,7 +17,7 @@ Mapping from a case to torch (the contract every golden was generated under):
     tensor for lr / initial_lr under `tensor_lr`), `add_param_group({"params": [a new parameter], **options})`,
     `optimizer.step = wrapper` (a plain function, or functools.wraps of the bound method), a second scheduler
     built on the same optimizer, `scheduler.get_lr()` / `get_last_lr()`, and a restore that loads only the
-    state dicts asked for, in the order asked.
+    state dicts asked for, in the order asked (into a scheduler built from the action's own spec, if it has one).
 """
 
 from __future__ import annotations
@@ -170,13 +170,15 @@ class TorchAdapter(StatefulAdapter):
             mirrors=_release(torch.__version__),
         )
 
-    def build(self, case: Case) -> TorchSession:
+    def build(self, case: Case, scheduler: SchedulerSpec | None = None) -> TorchSession:
+        """The case's optimizer and scheduler; with `scheduler`, that spec built instead of the case's (a resume
+        into a scheduler built with other arguments, spec 4.5)."""
         optimizer = self._optimizer(case)
-        return TorchSession(optimizer, self._scheduler(case.scheduler, optimizer), self, case)
+        return TorchSession(optimizer, self._scheduler(scheduler or case.scheduler, optimizer), self, case)
 
-    def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler")) -> TorchSession:
+    def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler"), scheduler=None) -> TorchSession:
         state = self._torch.load(io.BytesIO(checkpoint), weights_only=False)
-        session = self.build(case)
+        session = self.build(case, scheduler)
         for name in load:
             getattr(session, name).load_state_dict(state[name])
         return session

@@ -67,6 +67,10 @@ def test_good_file_loads(tmp_path):
          "case.kwargs.gamma: a tensor argument is the table"),
         ('interventions = [{ at = 1, do = "add-param-group", options = { lr = 0.1, tensor_lr = true } }]',
          "'options' cannot hold ['tensor_lr']"),
+        ('interventions = [{ at = 1, do = "resume", load = ["scheduler"], scheduler = { scheduler = "ExponentialLR", '
+         'kwargs = { gamma = 0.5 } } }]', "resume at 1 rebuilds a ExponentialLR, but the case's scheduler is a StepLR"),
+        ('interventions = [{ at = 1, do = "resume", load = ["scheduler"], scheduler = { name = "StepLR" } }]',
+         "'scheduler' must be a table with keys"),
     ],
 )
 def test_schema_errors_name_file_line_and_case(tmp_path, extra, message):
@@ -169,6 +173,11 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path):
         ('kwargs = { step_size = 2, gamma = { tensor = 0.5 } }', {"tensor_args"}, {"tensor_lr", "group_tensor_lr"}),
         ('scheduler = "CyclicLR"\nkwargs = { base_lr = 0.01, max_lr = [{ tensor = 0.1 }] }', {"tensor_args"},
          {"tensor_lr"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "resume", load = ["scheduler"], scheduler = '
+         '{ scheduler = "StepLR", kwargs = { step_size = 3 } } }]', {"partial_resume", "state_dict",
+                                                                   "resume_other_arguments"}, {"tensor_args"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "resume", load = ["scheduler"] }]',
+         {"partial_resume"}, {"resume_other_arguments"}),
     ],
 )
 def test_the_new_keys_need_their_features(tmp_path, extra, needs, lacks):
