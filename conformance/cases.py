@@ -104,7 +104,7 @@ MAX_SCHEDULER_STEPS = 100  # `count` of one scheduler-steps action
 # The keys each intervention takes besides `at` and `do` (spec 4.5), and which of them are required.
 INTERVENTION_KEYS = {
     "skip-optimizer-step": (set(), ()),
-    "scheduler-steps": ({"count"}, ("count",)),
+    "scheduler-steps": ({"count", "epoch"}, ("count",)),
     "wrap-optimizer-step": ({"keep_attributes"}, ()),
     "set": ({"group", "key", "value"}, ("group", "key", "value")),
     "add-param-group": ({"options"}, ()),
@@ -271,6 +271,9 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CaseError("'tags' must be a list of strings")
     interventions = _parse_interventions(data.get("interventions", []), steps, len(groups), resume_at)
+    if protocol == "step-epoch" and any(action.epoch is not None for action in interventions):
+        raise CaseError("'interventions': a scheduler-steps epoch mixes step(epoch) into a run of step() calls; "
+                        "under protocol step-epoch every step already has its epoch")
     for action in interventions:
         if action.do == "resume" and action.scheduler is not None and action.scheduler.name != scheduler.name:
             raise CaseError(f"'interventions': resume at {action.at} rebuilds a {action.scheduler.name}, but the "
@@ -408,7 +411,12 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         count = item["count"]
         if not _is_int(count) or not 0 <= count <= MAX_SCHEDULER_STEPS:
             raise CaseError(f"{where}: 'count' must be an integer 0..{MAX_SCHEDULER_STEPS}")
-        return {"count": count}
+        if "epoch" not in item:
+            return {"count": count}
+        epoch = item["epoch"]
+        if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+            raise CaseError(f"{where}: 'epoch' must be a number (the argument of this iteration's step(epoch))")
+        return {"count": count, "epoch": epoch}
     if do == "wrap-optimizer-step":
         keep = item.get("keep_attributes", False)
         if not isinstance(keep, bool):

@@ -83,7 +83,8 @@ class OptimizerSpec:
 # declare it gets such a case as unsupported, never as a failure.
 INTERVENTION_FEATURES = {
     "skip-optimizer-step": "skip_optimizer_step",  # AMP's GradScaler skipping an overflowing step
-    "scheduler-steps": "scheduler_steps",  # the scheduler stepped `count` times in one iteration (0 = not at all)
+    # the scheduler stepped `count` times in one iteration (0 = not at all); with `epoch`, as step(epoch)
+    "scheduler-steps": "scheduler_steps",
     "wrap-optimizer-step": "wrap_optimizer_step",  # optimizer.step replaced by a wrapper after construction
     "set": "set_group",  # a param group's lr / momentum / initial_lr set by hand
     "add-param-group": "add_param_group",  # optimizer.add_param_group mid-run (progressive unfreezing)
@@ -114,6 +115,7 @@ class Intervention:
     first: bool = False  # add-scheduler: stepped before the case's scheduler (default: after it)
     method: str | None = None  # call: get_lr or get_last_lr
     count: int | None = None  # scheduler-steps: how many scheduler steps this iteration
+    epoch: float | None = None  # scheduler-steps: those steps are step(epoch), in a run of plain step() calls
     load: tuple[str, ...] = STATE_DICTS  # resume: the state dicts loaded into the fresh objects, in order
     keep_attributes: bool = False  # wrap-optimizer-step: functools.wraps the original (copies its attributes)
 
@@ -206,6 +208,9 @@ class Case:
             kwargs["metric"] = self.metrics[i]
         if self.protocol == "step-epoch":
             kwargs["epoch"] = self.epochs[i]
+        epoch = next((a.epoch for a in self.actions_at(i) if a.do == "scheduler-steps" and a.epoch is not None), None)
+        if epoch is not None:  # step(epoch) at this iteration of a run stepped with step() elsewhere (spec 4.5)
+            kwargs["epoch"] = epoch
         return kwargs
 
     def features(self) -> frozenset[str]:
@@ -239,6 +244,11 @@ class Case:
         needs.update(action.feature for action in self.interventions)
         if any(action.do == "resume" and action.scheduler is not None for action in self.interventions):
             needs.add("resume_other_arguments")
+        mixed = [action.epoch for action in self.interventions if action.epoch is not None]
+        if mixed:
+            needs.update(("step_epoch", "mixed_step_epoch"))
+            if any(float(e) != int(e) for e in mixed):
+                needs.add("fractional_epoch")
         if any(action.do == "resume" for action in self.interventions):
             needs.add("state_dict")
         return frozenset(needs)
@@ -383,6 +393,7 @@ FEATURES = (
     "group_tensor_lr",  # a group's own `tensor_lr` flag: float and tensor lrs mixed across groups (GROUP_FLAGS)
     "tensor_args",  # scheduler arguments given as 0-dim tensors ({tensor = number}, TENSOR_KEY)
     "resume_other_arguments",  # a `resume` whose fresh scheduler is built with other arguments (the saved ones win)
+    "mixed_step_epoch",  # step(epoch) at some iterations, step() at the others (scheduler-steps with `epoch`)
 )
 
 OBSERVABLES = ("last_lr", "messages")

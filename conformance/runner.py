@@ -14,7 +14,8 @@ the start of iteration i, after a resume_at resume, each action of i in the list
 add a param group, wrap optimizer.step, add a scheduler, call get_lr / get_last_lr, resume partially or into a
 scheduler built with other arguments); then
 the iteration runs with its optimizer step skipped (skip-optimizer-step) or its scheduler stepped `count` times
-(scheduler-steps), added schedulers stepped before or after the case's own.
+(scheduler-steps; with an `epoch`, as step(epoch): Case.step_kwargs), added schedulers stepped before or after
+the case's own.
 
 Any warning raised during a call becomes an Event at that step and phase; any exception becomes an error
 Event and ends the trace (what happens after an error is not part of the contract).

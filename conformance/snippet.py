@@ -91,6 +91,11 @@ def torch_snippet(case: Case) -> str:
     optimizer_step = [f"if step not in {_literal(set(skipped))}:  # the optimizer step skipped (AMP, accumulation)",
                       INDENT + "optimizer.step()"] if skipped else ["optimizer.step()"]
     scheduler_step = [f"scheduler.step({arg})"]
+    epoch_at = {a.at: a.epoch for a in case.interventions if a.do == "scheduler-steps" and a.epoch is not None}
+    if epoch_at:
+        lines.append(f"epoch_at = {_literal(epoch_at)}  # step(epoch) at these iterations, step() at the others")
+        scheduler_step = ["if step in epoch_at:", INDENT + f"scheduler.step({', '.join([*args, 'epoch_at[step]'])})",
+                          "else:", INDENT + scheduler_step[0]]
     if added:
         scheduler_step = (["for first, other in added:", INDENT + "if first:", 2 * INDENT + "other.step()"]
                           + scheduler_step

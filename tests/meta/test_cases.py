@@ -71,6 +71,10 @@ def test_good_file_loads(tmp_path):
          'kwargs = { gamma = 0.5 } } }]', "resume at 1 rebuilds a ExponentialLR, but the case's scheduler is a StepLR"),
         ('interventions = [{ at = 1, do = "resume", load = ["scheduler"], scheduler = { name = "StepLR" } }]',
          "'scheduler' must be a table with keys"),
+        ('interventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = "2" }]', "'epoch' must be a number"),
+        ('protocol = "step-epoch"\nepochs = [0, 1, 2, 3]\n'
+         'interventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 2 }]',
+         "under protocol step-epoch every step already has its epoch"),
     ],
 )
 def test_schema_errors_name_file_line_and_case(tmp_path, extra, message):
@@ -178,6 +182,12 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path):
                                                                    "resume_other_arguments"}, {"tensor_args"}),
         ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "resume", load = ["scheduler"] }]',
          {"partial_resume"}, {"resume_other_arguments"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 2.5 }]',
+         {"scheduler_steps", "mixed_step_epoch", "step_epoch", "fractional_epoch"}, set()),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 2 }]',
+         {"mixed_step_epoch", "step_epoch"}, {"fractional_epoch"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "scheduler-steps", count = 2 }]',
+         {"scheduler_steps"}, {"mixed_step_epoch", "step_epoch"}),
     ],
 )
 def test_the_new_keys_need_their_features(tmp_path, extra, needs, lacks):
@@ -192,3 +202,10 @@ def test_a_group_flag_makes_only_that_group_a_tensor(tmp_path):
     body = GOOD + '\n[[case]]\nid = "steplr/b"\nwhy = "second"\ngroups = [{ lr = 0.1 }, { lr = 0.2, tensor_lr = true }]\n'
     case = cases.load_cases(write(tmp_path, body))[1]
     assert [case.tensor_group(g) for g in range(3)] == [False, True, False]  # an added group: the case's flag
+
+
+def test_a_scheduler_steps_epoch_is_that_iterations_step_argument_only(tmp_path):
+    body = GOOD + ('\n[[case]]\nid = "steplr/b"\nwhy = "second"\n'
+                   'interventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 6 }]\n')
+    case = cases.load_cases(write(tmp_path, body))[1]
+    assert [case.step_kwargs(i) for i in range(3)] == [{}, {"epoch": 6}, {}]
