@@ -27,7 +27,9 @@ from conformance.model import (
     PROTOCOLS,
     SETTABLE_KEYS,
     STATE_DICTS,
+    SUBCLASS_KWARG,
     TENSOR_KEY,
+    USER_SUBCLASS,
     Case,
     Intervention,
     OptimizerSpec,
@@ -64,6 +66,8 @@ SCHEDULERS = (
     "SWALR",  # torch.optim.swa_utils.SWALR: an LRScheduler that lives outside lr_scheduler
 )
 COMPOSITES = ("ChainedScheduler", "SequentialLR")
+# Every class name a scheduler node may have: the 16, and the base class a user's own subclass derives from.
+SCHEDULER_CLASSES = (*SCHEDULERS, USER_SUBCLASS)
 # Where the reference defines each scheduler class (snippets import it, the site links its documentation):
 # torch.optim.lr_scheduler, except SWALR, which torch keeps with stochastic weight averaging.
 REFERENCE_MODULES = {"SWALR": "torch.optim.swa_utils"}
@@ -312,13 +316,18 @@ def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1) -> Sch
         raise CaseError(f"{where}: schedulers nested {depth} levels deep, over the limit of {MAX_SCHEDULER_DEPTH} "
                         "(MAX_SCHEDULER_DEPTH)")
     name = data.get("scheduler")
-    if name not in SCHEDULERS:
+    if name not in SCHEDULER_CLASSES:
         raise CaseError(f"{where}: unknown scheduler {name!r}")
     kwargs = data.get("kwargs", {})
     if not isinstance(kwargs, dict):
         raise CaseError(f"{where}: 'kwargs' must be a table")
+    if (name == USER_SUBCLASS) != (SUBCLASS_KWARG in kwargs):
+        raise CaseError(f"{where}: 'kwargs.{SUBCLASS_KWARG}' (a user's subclass) is required for {USER_SUBCLASS} "
+                        "and only for it")
     for key, value in kwargs.items():
-        if key in CALLABLE_KWARGS:
+        if key == SUBCLASS_KWARG:
+            vocabulary.validate_subclass(value, f"{where}.kwargs.{key}")
+        elif key in CALLABLE_KWARGS:
             vocabulary.validate(value, f"{where}.kwargs.{key}")
         else:
             for item in value if isinstance(value, list) else [value]:

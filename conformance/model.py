@@ -25,6 +25,12 @@ MOMENTUM_SCHEDULERS = ("CyclicLR", "OneCycleLR")
 # ({fn = "name", ...params}) or lists of them (one per param group). See conformance/vocabulary.py.
 CALLABLE_KWARGS = ("lr_lambda", "scale_fn")
 
+# A user's own scheduler: `scheduler = USER_SUBCLASS` with `kwargs.subclass` naming a vocabulary subclass
+# (vocabulary.SUBCLASSES), built on the reference's base class. Not one of the 16 schedulers: an implementation
+# declares it as a scheduler name when it can graft those methods onto its own base class (spec 2.4).
+USER_SUBCLASS = "LRScheduler"
+SUBCLASS_KWARG = "subclass"
+
 # A scheduler argument given as the table {tensor = number} is a 0-dim tensor of that number (spec 2.4, "Tensor
 # arguments"): torch's test_constant_initial_params_* pass CyclicLR's base_lr / max_lr / momenta, OneCycleLR's
 # max_lr and SWALR's swa_lr as tensors. Allowed as a kwarg's value or as an element of its per-group list.
@@ -44,7 +50,7 @@ def is_tensor_argument(value) -> bool:
 def has_tensor_argument(spec: SchedulerSpec) -> bool:
     """Whether any kwarg of `spec` itself (not its children) is, or lists, a tensor argument."""
     return any(is_tensor_argument(value) or (isinstance(value, list) and any(map(is_tensor_argument, value)))
-               for key, value in spec.kwargs.items() if key not in CALLABLE_KWARGS)
+               for key, value in spec.kwargs.items() if key not in CALLABLE_KWARGS and key != SUBCLASS_KWARG)
 
 
 # Constructor arguments torch has removed, with the schedulers that took them (spec 2.4). `verbose` printed each

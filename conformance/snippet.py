@@ -25,7 +25,16 @@ from collections.abc import Mapping
 
 from conformance import vocabulary
 from conformance.cases import reference_module
-from conformance.model import CALLABLE_KWARGS, GROUP_FLAGS, TENSOR_KEY, Case, SchedulerSpec, is_tensor_argument
+from conformance.model import (
+    CALLABLE_KWARGS,
+    GROUP_FLAGS,
+    SUBCLASS_KWARG,
+    TENSOR_KEY,
+    USER_SUBCLASS,
+    Case,
+    SchedulerSpec,
+    is_tensor_argument,
+)
 
 INDENT = "    "
 
@@ -207,9 +216,14 @@ def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str) -> list
         args.append("optimizer")
         if child_names:
             args.append(f"schedulers=[{', '.join(child_names)}]")
+    constructor = f"{_module(spec.name)}.{spec.name}"
+    if spec.name == USER_SUBCLASS:  # the user's class, defined at the top of the snippet
+        mixin, params = vocabulary.subclass(kwargs.pop(SUBCLASS_KWARG))
+        constructor = mixin.__name__
+        args += [f"{key}={_literal(value)}" for key, value in params.items()]
     for key, value in kwargs.items():
         args.append(f"{key}={_callable(value) if key in CALLABLE_KWARGS else _literal(value)}")
-    lines.append(f"{name} = {_module(spec.name)}.{spec.name}({', '.join(args)})")
+    lines.append(f"{name} = {constructor}({', '.join(args)})")
     return lines
 
 
@@ -233,9 +247,16 @@ def _callable(spec) -> str:
 
 
 def _callable_classes(spec: SchedulerSpec) -> list[str]:
-    """Source of the callable-object classes the case's scheduler tree uses, once each."""
+    """Source of the callable-object classes and user subclasses the case's scheduler tree uses, once each."""
     sources: list[str] = []
     for node in spec.walk():
+        if node.name == USER_SUBCLASS:  # the mixin's code as the user writes it: a subclass of LRScheduler
+            mixin, _ = vocabulary.subclass(node.kwargs[SUBCLASS_KWARG])
+            for cls in reversed(mixin.__mro__[:-1]):  # its vocabulary bases first; the root derives from torch's
+                source = inspect.getsource(cls).replace(f"class {cls.__name__}:",
+                                                        f"class {cls.__name__}(lr_scheduler.LRScheduler):", 1)
+                if source not in sources:
+                    sources.append(source)
         for key in CALLABLE_KWARGS:
             value = node.kwargs.get(key)
             for item in value if isinstance(value, list) else [value] if value else []:

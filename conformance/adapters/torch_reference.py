@@ -9,7 +9,8 @@ Mapping from a case to torch (the contract every golden was generated under):
   * the optimizer is SGD or Adam with the case's optimizer kwargs, its default lr the first group's lr;
   * composites build their children first, in order, on the same optimizer; `optimizer = true` in a
     ChainedScheduler's kwargs passes the optimizer (torch >= 2.4);
-  * callables come from conformance.vocabulary (plain functions, as a user's lambdas would be);
+  * callables come from conformance.vocabulary (plain functions, as a user's lambdas would be); a user's own
+    scheduler (LRScheduler with kwargs.subclass) is the vocabulary's mixin over torch's LRScheduler;
   * a checkpoint is torch.save({"optimizer", "scheduler"} state dicts) into memory and torch.load back, as a
     real checkpoint would be; restoring builds fresh objects, then loads the optimizer, then the scheduler
     (the order torch's documentation asks for);
@@ -28,12 +29,14 @@ import io
 
 from conformance import vocabulary
 from conformance.adapters.base import Session, StatefulAdapter
-from conformance.cases import COMPOSITES, SCHEDULERS, reference_module
+from conformance.cases import COMPOSITES, SCHEDULER_CLASSES, reference_module
 from conformance.model import (
     CALLABLE_KWARGS,
     FEATURES,
     GROUP_FLAGS,
+    SUBCLASS_KWARG,
     TENSOR_KEY,
+    USER_SUBCLASS,
     AdapterInfo,
     Case,
     SchedulerSpec,
@@ -55,8 +58,12 @@ def torch_optimizer(case: Case, as_lr=lambda value, group: value):
 
 def scheduler_class(name: str):
     """torch's class for a scheduler name, or None where the installed release lacks it (most live in
-    torch.optim.lr_scheduler, SWALR in torch.optim.swa_utils: cases.reference_module)."""
-    return getattr(importlib.import_module(reference_module(name)), name, None)
+    torch.optim.lr_scheduler, SWALR in torch.optim.swa_utils: cases.reference_module). The base class of a
+    user's subclass is LRScheduler, `_LRScheduler` before torch 2.0 made it public."""
+    module = importlib.import_module(reference_module(name))
+    if name == USER_SUBCLASS:
+        return getattr(module, name, None) or getattr(module, "_LRScheduler", None)
+    return getattr(module, name, None)
 
 
 def torch_group(options, as_lr=lambda value: value) -> dict:
@@ -70,6 +77,13 @@ def torch_group(options, as_lr=lambda value: value) -> dict:
         if key in options:
             group[key] = as_lr(options[key])
     return {**group, "params": [torch.nn.Parameter(torch.zeros(1))]}
+
+
+@functools.cache
+def user_subclass(mixin: type, base: type) -> type:
+    """`class <Mixin>(base)` with the mixin's methods, as the user wrote it: its name and its methods' qualified
+    names are the mixin's (what torch's messages show). One class per pair, as a user defines it once."""
+    return type(mixin.__name__, (mixin, base), {"__module__": mixin.__module__})
 
 
 def wrapped_step(original, keep_attributes: bool):
@@ -164,7 +178,7 @@ class TorchAdapter(StatefulAdapter):
         self.info = AdapterInfo(
             name="torch",
             version=_release(torch.__version__),
-            schedulers=frozenset(name for name in SCHEDULERS if self._scheduler_class(name) is not None),
+            schedulers=frozenset(name for name in SCHEDULER_CLASSES if self._scheduler_class(name) is not None),
             features=frozenset(FEATURES),
             observables=frozenset({"last_lr", "messages"}),
             mirrors=_release(torch.__version__),
@@ -205,8 +219,11 @@ class TorchAdapter(StatefulAdapter):
         cls = self._scheduler_class(spec.name)
         kwargs = {
             key: vocabulary.build(value) if key in CALLABLE_KWARGS else self._argument(value)
-            for key, value in spec.kwargs.items()
+            for key, value in spec.kwargs.items() if key != SUBCLASS_KWARG
         }
+        if spec.name == USER_SUBCLASS:  # the user's class: the vocabulary's methods over torch's base class
+            mixin, params = vocabulary.subclass(spec.kwargs[SUBCLASS_KWARG])
+            return user_subclass(mixin, cls)(optimizer, **params, **kwargs)
         if spec.name not in COMPOSITES:
             return cls(optimizer, **kwargs)
         children = [self._scheduler(child, optimizer) for child in spec.children]

@@ -55,8 +55,10 @@ def statuses(document) -> dict[str, str]:
 
 
 def expected_statuses() -> dict[str, str]:
-    """Every case passes, but those needing a feature the example lacks (NODE_LACKS): unsupported."""
-    return {case.id: "unsupported" if case.features() & NODE_LACKS else "pass" for case in load_cases()}
+    """Every case passes, but those needing a feature the example lacks (NODE_LACKS) or a scheduler class it does
+    not declare (a user's LRScheduler subclass): unsupported."""
+    return {case.id: "unsupported" if case.features() & NODE_LACKS or case.schedulers - set(SCHEDULERS) else "pass"
+            for case in load_cases()}
 
 
 def test_it_declares_everything_and_passes_every_case_bit_exact(tmp_path, monkeypatch):

@@ -93,6 +93,15 @@ def test_defaults_merge_shallowly_before_validation(tmp_path):
     assert "steplr/b: optimizer: " in problem  # no name: the default's name is not merged in
 
 
+def test_the_subclasses_in_the_schema_are_the_code_subclasses():
+    defs = load_schema("case")["$defs"]
+    assert defs["subclassSpec"]["properties"]["fn"]["enum"] == list(vocabulary.SUBCLASSES)
+    (rule,) = defs["subclassSpec"]["allOf"]
+    assert rule["if"]["properties"]["fn"]["enum"] == list(vocabulary.SUBCLASSES)
+    assert all(entry.params == tuple(rule["then"]["required"]) for entry in vocabulary.SUBCLASSES.values())
+    assert set(defs["LRScheduler.kwargs"]["properties"]) == {"subclass", "last_epoch"}
+
+
 def test_the_vocabulary_in_the_schema_is_the_code_vocabulary():
     defs = load_schema("case")["$defs"]
     assert defs["functionSpec"]["properties"]["fn"]["enum"] == list(vocabulary.ENTRIES)
