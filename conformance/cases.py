@@ -21,11 +21,15 @@ from conformance import resources, vocabulary
 from conformance.model import (
     CALLABLE_KWARGS,
     CALLABLE_METHODS,
+    GROUP_FLAGS,
     INTERVENTIONS,
     NONFINITE_STRINGS,
     PROTOCOLS,
     SETTABLE_KEYS,
     STATE_DICTS,
+    SUBCLASS_KWARG,
+    TENSOR_KEY,
+    USER_SUBCLASS,
     Case,
     Intervention,
     OptimizerSpec,
@@ -62,6 +66,8 @@ SCHEDULERS = (
     "SWALR",  # torch.optim.swa_utils.SWALR: an LRScheduler that lives outside lr_scheduler
 )
 COMPOSITES = ("ChainedScheduler", "SequentialLR")
+# Every class name a scheduler node may have: the 16, and the base class a user's own subclass derives from.
+SCHEDULER_CLASSES = (*SCHEDULERS, USER_SUBCLASS)
 # Where the reference defines each scheduler class (snippets import it, the site links its documentation):
 # torch.optim.lr_scheduler, except SWALR, which torch keeps with stochastic weight averaging.
 REFERENCE_MODULES = {"SWALR": "torch.optim.swa_utils"}
@@ -102,13 +108,13 @@ MAX_SCHEDULER_STEPS = 100  # `count` of one scheduler-steps action
 # The keys each intervention takes besides `at` and `do` (spec 4.5), and which of them are required.
 INTERVENTION_KEYS = {
     "skip-optimizer-step": (set(), ()),
-    "scheduler-steps": ({"count"}, ("count",)),
+    "scheduler-steps": ({"count", "epoch"}, ("count",)),
     "wrap-optimizer-step": ({"keep_attributes"}, ()),
     "set": ({"group", "key", "value"}, ("group", "key", "value")),
     "add-param-group": ({"options"}, ()),
     "add-scheduler": ({"scheduler", "first"}, ("scheduler",)),
     "call": ({"method"}, ("method",)),
-    "resume": ({"load"}, ("load",)),
+    "resume": ({"load", "scheduler"}, ("load",)),
 }
 
 
@@ -229,6 +235,7 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
         raise CaseError("'groups' must be a non-empty list of tables, each with an 'lr'")
     if len(groups) > MAX_GROUPS:
         raise CaseError(f"'groups' has {len(groups)} param groups, over the limit of {MAX_GROUPS} (MAX_GROUPS)")
+    _check_groups(groups, data.get("tensor_lr", False))
     steps = data["steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
         raise CaseError("'steps' must be a positive integer")
@@ -268,6 +275,13 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise CaseError("'tags' must be a list of strings")
     interventions = _parse_interventions(data.get("interventions", []), steps, len(groups), resume_at)
+    if protocol == "step-epoch" and any(action.epoch is not None for action in interventions):
+        raise CaseError("'interventions': a scheduler-steps epoch mixes step(epoch) into a run of step() calls; "
+                        "under protocol step-epoch every step already has its epoch")
+    for action in interventions:
+        if action.do == "resume" and action.scheduler is not None and action.scheduler.name != scheduler.name:
+            raise CaseError(f"'interventions': resume at {action.at} rebuilds a {action.scheduler.name}, but the "
+                            f"case's scheduler is a {scheduler.name} (a state dict is loaded into its own class)")
     observe_momentum = data.get("observe_momentum", False)
     if not isinstance(observe_momentum, bool):
         raise CaseError("'observe_momentum' must be a boolean")
@@ -302,14 +316,22 @@ def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1) -> Sch
         raise CaseError(f"{where}: schedulers nested {depth} levels deep, over the limit of {MAX_SCHEDULER_DEPTH} "
                         "(MAX_SCHEDULER_DEPTH)")
     name = data.get("scheduler")
-    if name not in SCHEDULERS:
+    if name not in SCHEDULER_CLASSES:
         raise CaseError(f"{where}: unknown scheduler {name!r}")
     kwargs = data.get("kwargs", {})
     if not isinstance(kwargs, dict):
         raise CaseError(f"{where}: 'kwargs' must be a table")
-    for key in CALLABLE_KWARGS:
-        if key in kwargs:
-            vocabulary.validate(kwargs[key], f"{where}.kwargs.{key}")
+    if (name == USER_SUBCLASS) != (SUBCLASS_KWARG in kwargs):
+        raise CaseError(f"{where}: 'kwargs.{SUBCLASS_KWARG}' (a user's subclass) is required for {USER_SUBCLASS} "
+                        "and only for it")
+    for key, value in kwargs.items():
+        if key == SUBCLASS_KWARG:
+            vocabulary.validate_subclass(value, f"{where}.kwargs.{key}")
+        elif key in CALLABLE_KWARGS:
+            vocabulary.validate(value, f"{where}.kwargs.{key}")
+        else:
+            for item in value if isinstance(value, list) else [value]:
+                _check_tensor_argument(item, f"{where}.kwargs.{key}")
     children_data = data.get("children")
     if (name in COMPOSITES) != (children_data is not None):  # an empty list pins the error torch raises for it
         raise CaseError(f"{where}: 'children' is required for {'/'.join(COMPOSITES)} and only for them")
@@ -324,6 +346,26 @@ def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1) -> Sch
             raise CaseError(f"{where}.children[{i}]: expected a table with keys {sorted(CHILD_KEYS)}")
         children.append(_parse_scheduler(child, f"{where}.children[{i}]", depth + 1))
     return SchedulerSpec(name, dict(kwargs), tuple(children))
+
+
+def _check_tensor_argument(value, where: str) -> None:
+    """A table holding `tensor` is a tensor argument (model.TENSOR_KEY): exactly {tensor = number}."""
+    if isinstance(value, dict) and TENSOR_KEY in value:
+        number = value[TENSOR_KEY]
+        if set(value) != {TENSOR_KEY} or not isinstance(number, (int, float)) or isinstance(number, bool):
+            raise CaseError(f"{where}: a tensor argument is the table {{ {TENSOR_KEY} = <number> }}, got {value!r}")
+
+
+def _check_groups(groups: list, tensor_lr) -> None:
+    """The harness's flags in group tables (model.GROUP_FLAGS): booleans, and a group's own tensor_lr only where
+    the case-wide one is off (under it every group already is a tensor)."""
+    for index, group in enumerate(groups):
+        for flag in GROUP_FLAGS:
+            if flag in group and not isinstance(group[flag], bool):
+                raise CaseError(f"groups[{index}].{flag} must be true or false")
+        if group.get("tensor_lr") is not None and tensor_lr is True:
+            raise CaseError(f"groups[{index}].tensor_lr: the case's tensor_lr already makes every group's lr a "
+                            "tensor; give one or the other")
 
 
 def _parse_interventions(data, steps: int, groups: int, resume_at: int | None) -> tuple[Intervention, ...]:
@@ -378,7 +420,12 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         count = item["count"]
         if not _is_int(count) or not 0 <= count <= MAX_SCHEDULER_STEPS:
             raise CaseError(f"{where}: 'count' must be an integer 0..{MAX_SCHEDULER_STEPS}")
-        return {"count": count}
+        if "epoch" not in item:
+            return {"count": count}
+        epoch = item["epoch"]
+        if not isinstance(epoch, (int, float)) or isinstance(epoch, bool):
+            raise CaseError(f"{where}: 'epoch' must be a number (the argument of this iteration's step(epoch))")
+        return {"count": count, "epoch": epoch}
     if do == "wrap-optimizer-step":
         keep = item.get("keep_attributes", False)
         if not isinstance(keep, bool):
@@ -397,6 +444,9 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         options = item.get("options", {})
         if not isinstance(options, dict) or "params" in options:
             raise CaseError(f"{where}: 'options' must be a table of the new group's keys (no 'params')")
+        if set(options) & set(GROUP_FLAGS):  # spec 4.5: whether an added group's lr is a tensor is not settled
+            raise CaseError(f"{where}: 'options' cannot hold {sorted(set(options) & set(GROUP_FLAGS))} (an added "
+                            "group follows the case's tensor_lr)")
         if groups + 1 > MAX_GROUPS:
             raise CaseError(f"{where}: over the limit of {MAX_GROUPS} param groups (MAX_GROUPS)")
         return {"options": dict(options)}
@@ -419,7 +469,14 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         load = item["load"]
         if not isinstance(load, list) or len(set(load)) != len(load) or not set(load) <= set(STATE_DICTS):
             raise CaseError(f"{where}: 'load' must be a list of distinct state dicts from {list(STATE_DICTS)}")
-        return {"load": tuple(load)}
+        if "scheduler" not in item:
+            return {"load": tuple(load)}
+        # the fresh objects' scheduler built with other arguments (spec 4.5): the class is the case's, checked
+        # in parse_case once the case's scheduler is known
+        spec = item["scheduler"]
+        if not isinstance(spec, dict) or set(spec) - CHILD_KEYS:
+            raise CaseError(f"{where}: 'scheduler' must be a table with keys {sorted(CHILD_KEYS)}")
+        return {"load": tuple(load), "scheduler": _parse_scheduler(spec, f"{where}.scheduler", 2)}
     return {}
 
 

@@ -15,17 +15,22 @@ from typing import Any, TextIO
 
 from conformance import golden, vocabulary
 from conformance.cases import case_to_json, spec_hash
-from conformance.model import CALLABLE_KWARGS, Case, SchedulerSpec, json_safe
+from conformance.model import CALLABLE_KWARGS, SUBCLASS_KWARG, Case, SchedulerSpec, json_safe
 
 EXPORT_SCHEMA = "lr-conformance/export/1"
 
 
 def callables(case: Case) -> list[dict]:
-    """Every vocabulary spec in the case's scheduler tree, with where it is, its parameters (defaults filled
-    in), its exact expression and whether it is a stateful callable object."""
+    """Every vocabulary spec in the case's scheduler tree (callables and a user's subclass), with where it is,
+    its parameters (defaults filled in), its exact expression and whether it is a stateful callable object."""
     found: list[dict] = []
 
     def visit(spec: SchedulerSpec, prefix: str) -> None:
+        if SUBCLASS_KWARG in spec.kwargs:  # a user's LRScheduler subclass: its methods' exact expressions
+            entry, params = vocabulary.SUBCLASSES[spec.kwargs[SUBCLASS_KWARG]["fn"]], vocabulary.subclass(
+                spec.kwargs[SUBCLASS_KWARG])[1]
+            found.append({"path": f"{prefix}kwargs.{SUBCLASS_KWARG}", "fn": entry.name, "params": json_safe(params),
+                          "expression": entry.expression, "stateful": False})
         for key in CALLABLE_KWARGS:
             if key in spec.kwargs:
                 value = spec.kwargs[key]

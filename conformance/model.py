@@ -25,6 +25,44 @@ MOMENTUM_SCHEDULERS = ("CyclicLR", "OneCycleLR")
 # ({fn = "name", ...params}) or lists of them (one per param group). See conformance/vocabulary.py.
 CALLABLE_KWARGS = ("lr_lambda", "scale_fn")
 
+# A user's own scheduler: `scheduler = USER_SUBCLASS` with `kwargs.subclass` naming a vocabulary subclass
+# (vocabulary.SUBCLASSES), built on the reference's base class. Not one of the 16 schedulers: an implementation
+# declares it as a scheduler name when it can graft those methods onto its own base class (spec 2.4).
+USER_SUBCLASS = "LRScheduler"
+SUBCLASS_KWARG = "subclass"
+
+# A scheduler argument given as the table {tensor = number} is a 0-dim tensor of that number (spec 2.4, "Tensor
+# arguments"): torch's test_constant_initial_params_* pass CyclicLR's base_lr / max_lr / momenta, OneCycleLR's
+# max_lr and SWALR's swa_lr as tensors. Allowed as a kwarg's value or as an element of its per-group list.
+TENSOR_KEY = "tensor"
+
+# Keys of a group table that say how the harness builds the group rather than naming a param group
+# hyperparameter: they never reach the optimizer. `tensor_lr` makes that group's lr and initial_lr 0-dim tensors
+# (spec 3.3), so that float and tensor groups can be mixed as torch's own test fixture does.
+GROUP_FLAGS = ("tensor_lr",)
+
+
+def is_tensor_argument(value) -> bool:
+    """Whether a kwarg value (or a per-group list's element) is a tensor argument {tensor = number}."""
+    return isinstance(value, Mapping) and set(value) == {TENSOR_KEY}
+
+
+def has_tensor_argument(spec: SchedulerSpec) -> bool:
+    """Whether any kwarg of `spec` itself (not its children) is, or lists, a tensor argument."""
+    return any(is_tensor_argument(value) or (isinstance(value, list) and any(map(is_tensor_argument, value)))
+               for key, value in spec.kwargs.items() if key not in CALLABLE_KWARGS and key != SUBCLASS_KWARG)
+
+
+# Constructor arguments torch has removed, with the schedulers that took them (spec 2.4). `verbose` printed each
+# lr change; torch 2.2 deprecated it (a UserWarning whenever it is passed), 2.7 removed it (a TypeError), so a
+# case giving it records all three behaviours across the releases. Torch 2.13's constructors (the schema's kwargs)
+# lack it: it is allowed on these schedulers only, and a case giving it needs the `verbose` feature.
+REMOVED_KWARGS = {
+    "verbose": ("LambdaLR", "MultiplicativeLR", "StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR",
+                "PolynomialLR", "CosineAnnealingLR", "SequentialLR", "ReduceLROnPlateau", "CyclicLR",
+                "CosineAnnealingWarmRestarts", "OneCycleLR"),
+}
+
 
 @dataclass(frozen=True)
 class SchedulerSpec:
@@ -51,7 +89,8 @@ class OptimizerSpec:
 # declare it gets such a case as unsupported, never as a failure.
 INTERVENTION_FEATURES = {
     "skip-optimizer-step": "skip_optimizer_step",  # AMP's GradScaler skipping an overflowing step
-    "scheduler-steps": "scheduler_steps",  # the scheduler stepped `count` times in one iteration (0 = not at all)
+    # the scheduler stepped `count` times in one iteration (0 = not at all); with `epoch`, as step(epoch)
+    "scheduler-steps": "scheduler_steps",
     "wrap-optimizer-step": "wrap_optimizer_step",  # optimizer.step replaced by a wrapper after construction
     "set": "set_group",  # a param group's lr / momentum / initial_lr set by hand
     "add-param-group": "add_param_group",  # optimizer.add_param_group mid-run (progressive unfreezing)
@@ -76,10 +115,13 @@ class Intervention:
     key: str | None = None  # set: lr, initial_lr or momentum
     value: float | None = None  # set: the value written
     options: Mapping[str, Any] = field(default_factory=dict)  # add-param-group: the new group's keys but params
-    scheduler: SchedulerSpec | None = None  # add-scheduler: the scheduler built on the optimizer
+    # add-scheduler: the scheduler built on the optimizer; resume: the fresh objects' scheduler, built with other
+    # arguments than the case's (None: the case's own)
+    scheduler: SchedulerSpec | None = None
     first: bool = False  # add-scheduler: stepped before the case's scheduler (default: after it)
     method: str | None = None  # call: get_lr or get_last_lr
     count: int | None = None  # scheduler-steps: how many scheduler steps this iteration
+    epoch: float | None = None  # scheduler-steps: those steps are step(epoch), in a run of plain step() calls
     load: tuple[str, ...] = STATE_DICTS  # resume: the state dicts loaded into the fresh objects, in order
     keep_attributes: bool = False  # wrap-optimizer-step: functools.wraps the original (copies its attributes)
 
@@ -149,6 +191,18 @@ class Case:
         return len(self.groups) + sum(1 for a in self.interventions if a.do == "add-param-group" and a.at <= i)
 
     @property
+    def group_tensor_lr(self) -> bool:
+        """Whether any group table sets its own `tensor_lr` (a per-group flag, beside or instead of the case's)."""
+        return any(group.get("tensor_lr", False) for group in self.groups)
+
+    def tensor_group(self, group: int) -> bool:
+        """Whether param group `group`'s lr and initial_lr are 0-dim tensors (spec 3.3): the case's `tensor_lr`,
+        or the group's own flag. A group added mid-run (index past the case's groups) follows the case's flag."""
+        if group < len(self.groups):
+            return self.tensor_lr or bool(self.groups[group].get("tensor_lr", False))
+        return self.tensor_lr
+
+    @property
     def step_args(self) -> tuple[float, ...] | None:
         return self.metrics if self.metrics is not None else self.epochs
 
@@ -160,6 +214,9 @@ class Case:
             kwargs["metric"] = self.metrics[i]
         if self.protocol == "step-epoch":
             kwargs["epoch"] = self.epochs[i]
+        epoch = next((a.epoch for a in self.actions_at(i) if a.do == "scheduler-steps" and a.epoch is not None), None)
+        if epoch is not None:  # step(epoch) at this iteration of a run stepped with step() elsewhere (spec 4.5)
+            kwargs["epoch"] = epoch
         return kwargs
 
     def features(self) -> frozenset[str]:
@@ -180,11 +237,24 @@ class Case:
             needs.add("last_epoch")
         if self.observes_momentum:
             needs.add("momentum")
-        if self.tensor_lr:
+        if self.tensor_lr or self.group_tensor_lr:
             needs.add("tensor_lr")
+        if self.group_tensor_lr:
+            needs.add("group_tensor_lr")
+        if any(has_tensor_argument(s) for s in self.all_schedulers()):
+            needs.add("tensor_args")
         if self.metrics is not None:
             needs.add("plateau")
+        if any("verbose" in s.kwargs for s in self.all_schedulers()):
+            needs.add("verbose")
         needs.update(action.feature for action in self.interventions)
+        if any(action.do == "resume" and action.scheduler is not None for action in self.interventions):
+            needs.add("resume_other_arguments")
+        mixed = [action.epoch for action in self.interventions if action.epoch is not None]
+        if mixed:
+            needs.update(("step_epoch", "mixed_step_epoch"))
+            if any(float(e) != int(e) for e in mixed):
+                needs.add("fractional_epoch")
         if any(action.do == "resume" for action in self.interventions):
             needs.add("state_dict")
         return frozenset(needs)
@@ -325,6 +395,11 @@ FEATURES = (
     "warnings",  # emits the same warning categories at the same steps
     "errors",  # raises the same exception types at the same point
     *INTERVENTION_FEATURES.values(),  # the interventions of spec 4.5, one feature each
+    "verbose",  # the removed `verbose` constructor argument (REMOVED_KWARGS): accepted, warned about or refused
+    "group_tensor_lr",  # a group's own `tensor_lr` flag: float and tensor lrs mixed across groups (GROUP_FLAGS)
+    "tensor_args",  # scheduler arguments given as 0-dim tensors ({tensor = number}, TENSOR_KEY)
+    "resume_other_arguments",  # a `resume` whose fresh scheduler is built with other arguments (the saved ones win)
+    "mixed_step_epoch",  # step(epoch) at some iterations, step() at the others (scheduler-steps with `epoch`)
 )
 
 OBSERVABLES = ("last_lr", "messages")

@@ -25,7 +25,16 @@ from collections.abc import Mapping
 
 from conformance import vocabulary
 from conformance.cases import reference_module
-from conformance.model import CALLABLE_KWARGS, Case, SchedulerSpec
+from conformance.model import (
+    CALLABLE_KWARGS,
+    GROUP_FLAGS,
+    SUBCLASS_KWARG,
+    TENSOR_KEY,
+    USER_SUBCLASS,
+    Case,
+    SchedulerSpec,
+    is_tensor_argument,
+)
 
 INDENT = "    "
 
@@ -52,7 +61,13 @@ def torch_snippet(case: Case) -> str:
     if resume:
         lines.append("def build():")
         lines += [INDENT + line for line in build]
-        lines += [INDENT + "return optimizer, scheduler", "", "", "optimizer, scheduler = build()"]
+        lines += [INDENT + "return optimizer, scheduler", "", ""]
+        for index, action in enumerate(_rebuilt(case)):  # fresh objects whose scheduler has other arguments
+            lines.append(f"def {_rebuild_name(index)}():")
+            lines += [INDENT + line for line in _optimizer_lines(case) + _scheduler_lines(action.scheduler, [0],
+                                                                                         "scheduler")]
+            lines += [INDENT + "return optimizer, scheduler", "", ""]
+        lines.append("optimizer, scheduler = build()")
     else:
         lines += build
     if case.metrics is not None:
@@ -85,6 +100,11 @@ def torch_snippet(case: Case) -> str:
     optimizer_step = [f"if step not in {_literal(set(skipped))}:  # the optimizer step skipped (AMP, accumulation)",
                       INDENT + "optimizer.step()"] if skipped else ["optimizer.step()"]
     scheduler_step = [f"scheduler.step({arg})"]
+    epoch_at = {a.at: a.epoch for a in case.interventions if a.do == "scheduler-steps" and a.epoch is not None}
+    if epoch_at:
+        lines.append(f"epoch_at = {_literal(epoch_at)}  # step(epoch) at these iterations, step() at the others")
+        scheduler_step = ["if step in epoch_at:", INDENT + f"scheduler.step({', '.join([*args, 'epoch_at[step]'])})",
+                          "else:", INDENT + scheduler_step[0]]
     if added:
         scheduler_step = (["for first, other in added:", INDENT + "if first:", 2 * INDENT + "other.step()"]
                           + scheduler_step
@@ -101,19 +121,28 @@ def torch_snippet(case: Case) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _resume_lines(load) -> list[str]:
+def _rebuilt(case: Case) -> list:
+    """The resume actions whose fresh scheduler is built with other arguments (spec 4.5), in case order."""
+    return [action for action in case.interventions if action.do == "resume" and action.scheduler is not None]
+
+
+def _rebuild_name(index: int) -> str:
+    return f"build_with_other_arguments{index}"
+
+
+def _resume_lines(load, build: str = "build") -> list[str]:
     lines = [
         "buffer = io.BytesIO()",
         'torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, buffer)',
         "buffer.seek(0)",
         "state = torch.load(buffer, weights_only=False)",
-        "optimizer, scheduler = build()",
+        f"optimizer, scheduler = {build}()",
     ]
     return lines + [f'{name}.load_state_dict(state["{name}"])' for name in load]
 
 
-def _lr_value(case: Case, key: str, value) -> str:
-    if key in ("lr", "initial_lr") and case.tensor_lr:
+def _lr_value(case: Case, key: str, value, group: int) -> str:
+    if key in ("lr", "initial_lr") and case.tensor_group(group):
         return f"torch.tensor({_literal(value)})"
     return _literal(value, tuples=True)
 
@@ -121,10 +150,12 @@ def _lr_value(case: Case, key: str, value) -> str:
 def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
     """The code of one intervention (spec 4.5), as a user's loop writes it."""
     if action.do == "set":
-        return [f'optimizer.param_groups[{action.group}]["{action.key}"] = {_lr_value(case, action.key, action.value)}']
+        value = _lr_value(case, action.key, action.value, action.group)
+        return [f'optimizer.param_groups[{action.group}]["{action.key}"] = {value}']
     if action.do == "add-param-group":
         items = ['"params": [torch.nn.Parameter(torch.zeros(1))]']
-        items += [f'"{key}": {_lr_value(case, key, value)}' for key, value in action.options.items()]
+        new = case.groups_at(action.at) - 1  # this group's index: the groups added before it counted too
+        items += [f'"{key}": {_lr_value(case, key, value, new)}' for key, value in action.options.items()]
         return ["optimizer.add_param_group({" + ", ".join(items) + "})"]
     if action.do == "wrap-optimizer-step":
         lines = ["original_step = optimizer.step  # replaced after the scheduler was built (accelerate, a trainer)",
@@ -140,6 +171,10 @@ def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
     if action.do == "call":
         return [f'print("    {action.method}() =", [float(x) for x in scheduler.{action.method}()])']
     if action.do == "resume":
+        if action.scheduler is not None:
+            index = next(k for k, other in enumerate(_rebuilt(case)) if other is action)
+            return ["# checkpoint, then fresh objects, the scheduler built with other arguments, loading "
+                    + (", ".join(action.load) or "nothing")] + _resume_lines(action.load, _rebuild_name(index))
         return ["# checkpoint, then fresh objects loading only " + (", ".join(action.load) or "nothing")]\
             + _resume_lines(action.load)
     return []  # skip-optimizer-step and scheduler-steps change the loop itself
@@ -147,19 +182,16 @@ def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
 
 def _optimizer_lines(case: Case) -> list[str]:
     lines = ["groups = ["]
-    for spec in case.groups:
+    for index, spec in enumerate(case.groups):
         items = ['"params": [torch.nn.Parameter(torch.zeros(1))]']
-        for key, value in spec.items():
-            if key in ("lr", "initial_lr") and case.tensor_lr:
-                items.append(f'"{key}": torch.tensor({_literal(value)})')
-            else:
-                items.append(f'"{key}": {_literal(value, tuples=True)}')
+        items += [f'"{key}": {_lr_value(case, key, value, index)}' for key, value in spec.items()
+                  if key not in GROUP_FLAGS]
         lines.append(INDENT + "{" + ", ".join(items) + "},")
     lines.append("]")
     kwargs = dict(case.optimizer.kwargs)
     args = ["groups"]
     if "lr" not in kwargs:
-        args.append('lr=groups[0]["lr"]' if case.tensor_lr else f"lr={_literal(case.groups[0]['lr'])}")
+        args.append('lr=groups[0]["lr"]' if case.tensor_group(0) else f"lr={_literal(case.groups[0]['lr'])}")
     args += [f"{key}={_literal(value, tuples=True)}" for key, value in kwargs.items()]
     lines.append(f"optimizer = torch.optim.{case.optimizer.name}({', '.join(args)})")
     return lines
@@ -184,9 +216,14 @@ def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str) -> list
         args.append("optimizer")
         if child_names:
             args.append(f"schedulers=[{', '.join(child_names)}]")
+    constructor = f"{_module(spec.name)}.{spec.name}"
+    if spec.name == USER_SUBCLASS:  # the user's class, defined at the top of the snippet
+        mixin, params = vocabulary.subclass(kwargs.pop(SUBCLASS_KWARG))
+        constructor = mixin.__name__
+        args += [f"{key}={_literal(value)}" for key, value in params.items()]
     for key, value in kwargs.items():
         args.append(f"{key}={_callable(value) if key in CALLABLE_KWARGS else _literal(value)}")
-    lines.append(f"{name} = {_module(spec.name)}.{spec.name}({', '.join(args)})")
+    lines.append(f"{name} = {constructor}({', '.join(args)})")
     return lines
 
 
@@ -210,9 +247,16 @@ def _callable(spec) -> str:
 
 
 def _callable_classes(spec: SchedulerSpec) -> list[str]:
-    """Source of the callable-object classes the case's scheduler tree uses, once each."""
+    """Source of the callable-object classes and user subclasses the case's scheduler tree uses, once each."""
     sources: list[str] = []
     for node in spec.walk():
+        if node.name == USER_SUBCLASS:  # the mixin's code as the user writes it: a subclass of LRScheduler
+            mixin, _ = vocabulary.subclass(node.kwargs[SUBCLASS_KWARG])
+            for cls in reversed(mixin.__mro__[:-1]):  # its vocabulary bases first; the root derives from torch's
+                source = inspect.getsource(cls).replace(f"class {cls.__name__}:",
+                                                        f"class {cls.__name__}(lr_scheduler.LRScheduler):", 1)
+                if source not in sources:
+                    sources.append(source)
         for key in CALLABLE_KWARGS:
             value = node.kwargs.get(key)
             for item in value if isinstance(value, list) else [value] if value else []:
@@ -231,6 +275,8 @@ def _literal(value, tuples: bool = False) -> str:
         if tuples:
             return f"({inner},)" if len(value) == 1 else f"({inner})"
         return f"[{inner}]"
+    if is_tensor_argument(value):
+        return f"torch.tensor({_literal(value[TENSOR_KEY])})"
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{_literal(k)}: {_literal(v, tuples)}" for k, v in value.items()) + "}"
     if isinstance(value, str):

@@ -13,6 +13,14 @@ the cycle number or iteration), so an implementation in any language can rebuild
 a callable *object* with state, and `not_callable`, which is the bare number (a case about the error a scheduler
 raises for a non-callable `lr_lambda`). That matters: torch's LambdaLR / MultiplicativeLR / CyclicLR state_dict()
 saves the __dict__ of callable objects (and load_state_dict restores it) but drops plain functions.
+
+`SUBCLASSES` is the other half: a user's own scheduler class, `scheduler = "LRScheduler"` with
+`kwargs = { subclass = { fn = "closed_form_decay", gamma = 0.5 } }`. Each is the code a user writes when they
+"plug in their own scheduler" - `__init__` storing its parameters, then `super().__init__(optimizer,
+last_epoch)`, and `get_lr` (optionally `_get_closed_form_lr`) - as a plain mixin class with no torch import: an
+implementation puts its own base class under it (the torch adapter: torch.optim.lr_scheduler.LRScheduler), so
+what is graded is the base-class contract the subclass inherits (initial_lr, last_epoch, _step_count, the
+ordering warnings, the state dict).
 """
 
 from __future__ import annotations
@@ -123,6 +131,78 @@ class VocabularyError(ValueError):
     pass
 
 
+# --- a user's LRScheduler subclass ------------------------------------------------------------------------------
+
+
+class ClosedFormDecay:
+    """The most common user scheduler: get_lr in closed form from base_lrs and last_epoch."""
+
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+
+
+class ChainableDecay:
+    """A chainable get_lr: the group's current lr times gamma, unchanged at epoch 0 (the initial step). Without a
+    closed form, the base class's step(epoch) calls this get_lr too: one more multiplication, whatever the epoch."""
+
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self):
+        if self.last_epoch == 0:
+            return [group["lr"] for group in self.optimizer.param_groups]
+        return [group["lr"] * self.gamma for group in self.optimizer.param_groups]
+
+
+class ChainableDecayWithClosedForm(ChainableDecay):
+    """ChainableDecay with the optional _get_closed_form_lr, which the base class's step(epoch) uses instead of
+    get_lr."""
+
+    def _get_closed_form_lr(self):
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+
+
+class EpochArgumentGetLr:
+    """A get_lr that takes the epoch as an argument: the base class calls get_lr() with none, so constructing it
+    raises TypeError at the initial step (torch's test_error_when_getlr_has_epoch)."""
+
+    def __init__(self, optimizer, gamma, last_epoch=-1):
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self, epoch):
+        return [base_lr * self.gamma**epoch for base_lr in self.base_lrs]
+
+
+@dataclass(frozen=True)
+class Subclass:
+    name: str  # the spec's `fn`
+    params: tuple[str, ...]  # the constructor's parameters besides optimizer and last_epoch
+    expression: str  # what its methods compute, exactly (the mixin's source is the code)
+    mixin: type  # the methods, torch-free: the base class goes under it
+
+
+SUBCLASSES: dict[str, Subclass] = {
+    e.name: e
+    for e in (
+        Subclass("closed_form_decay", ("gamma",), "get_lr: [base * gamma ** last_epoch for base in base_lrs]",
+                 ClosedFormDecay),
+        Subclass("chainable_decay", ("gamma",), "get_lr: [lr if last_epoch == 0 else lr * gamma for each group's lr]",
+                 ChainableDecay),
+        Subclass("chainable_decay_with_closed_form", ("gamma",),
+                 "get_lr: [lr if last_epoch == 0 else lr * gamma for each group's lr]; "
+                 "_get_closed_form_lr: [base * gamma ** last_epoch for base in base_lrs]", ChainableDecayWithClosedForm),
+        Subclass("get_lr_takes_epoch", ("gamma",), "get_lr(epoch): [base * gamma ** epoch for base in base_lrs]",
+                 EpochArgumentGetLr),
+    )
+}
+
+
 def validate(spec: Any, where: str) -> None:
     """Raise VocabularyError naming `where` if `spec` is not a valid function spec (or list of them)."""
     if isinstance(spec, list):
@@ -164,3 +244,20 @@ def is_function_spec(value: Any) -> bool:
     return (isinstance(value, Mapping) and "fn" in value) or (
         isinstance(value, list) and bool(value) and all(isinstance(v, Mapping) and "fn" in v for v in value)
     )
+
+
+def validate_subclass(spec: Any, where: str) -> None:
+    """Raise VocabularyError naming `where` if `spec` is not {fn = <a SUBCLASSES name>, ...its params}."""
+    if not isinstance(spec, Mapping) or "fn" not in spec:
+        raise VocabularyError(f"{where}: expected {{fn = <name>, ...params}}, got {spec!r}")
+    entry = SUBCLASSES.get(spec["fn"])
+    if entry is None:
+        raise VocabularyError(f"{where}: unknown subclass {spec['fn']!r}; known: {', '.join(sorted(SUBCLASSES))}")
+    if set(spec) - {"fn"} != set(entry.params):
+        raise VocabularyError(f"{where}: {entry.name} takes ({', '.join(entry.params)}), got "
+                              f"{sorted(set(spec) - {'fn'})}")
+
+
+def subclass(spec: Mapping[str, Any]) -> tuple[type, dict[str, Any]]:
+    """A subclass spec's mixin (put a base class under it) and the parameters its constructor takes."""
+    return SUBCLASSES[spec["fn"]].mixin, {key: value for key, value in spec.items() if key != "fn"}

@@ -25,7 +25,8 @@ What an adapter reads from a `Case` (conformance/model.py; the format is golden/
                           {"fn": "exponential", "gamma": 0.9}: conformance.vocabulary.build(spec) makes the
                           function), .children (composites: the wrapped schedulers, in order); .walk() visits
                           the whole tree
-    case.groups           one mapping per param group: "lr", and any of "momentum", "betas", "initial_lr"
+    case.groups           one mapping per param group: "lr", and any of "momentum", "betas", "initial_lr";
+                          "tensor_lr" there is the harness's flag (case.tensor_group(g)), not a group key
     case.optimizer        OptimizerSpec: .name ("SGD", "Adam", "Adagrad") and .kwargs
     case.steps            how many loop iterations to record
     case.protocol         "standard", "scheduler-first", "resume-state-dict" or "step-epoch" (the runner drives
@@ -33,7 +34,9 @@ What an adapter reads from a `Case` (conformance/model.py; the format is golden/
     case.resume_at        the iteration at which the runner calls save() and restore() (state_dict resume)
     case.metrics          ReduceLROnPlateau: the metric passed to scheduler_step at each step
     case.epochs           step-epoch: the epoch passed to scheduler_step at each step
-    case.tensor_lr        every lr is a 0-dim float32 tensor in torch (declare `tensor_lr` to be graded on it)
+    case.tensor_lr        every lr is a 0-dim float32 tensor in torch (declare `tensor_lr` to be graded on it);
+                          case.tensor_group(g) for one group, which a group table may flag alone (declare
+                          `group_tensor_lr` too); a kwarg {"tensor": x} is a 0-dim tensor (`tensor_args`)
     case.observes_momentum  a scheduler cycles momentum / Adam's beta1, or the case asks to see it left alone
                           (observe_momentum): report it from momenta()
     case.interventions    what the loop does besides the textbook steps (spec 4.5): the runner interprets
@@ -145,7 +148,9 @@ class StatefulAdapter(Adapter):
     def restore(self, case: Case, checkpoint: Any) -> Session:
         """Fresh objects for `case`, then load `checkpoint` (from Session.save) into them. For the `resume`
         intervention (declare `partial_resume`) the runner passes `load=`: the state dicts to load, in order,
-        ("optimizer",), ("scheduler",), ("scheduler", "optimizer") or ()."""
+        ("optimizer",), ("scheduler",), ("scheduler", "optimizer") or (); for one whose fresh scheduler is built
+        with other arguments (declare `resume_other_arguments`) it passes `scheduler=`, the SchedulerSpec to build
+        instead of case.scheduler (same class, other kwargs) before loading."""
         raise NotImplementedError("this adapter does not declare the state_dict feature")
 
     def trace(self, case: Case) -> Trace:

@@ -3,11 +3,14 @@ same interface as any other.
 
 Mapping from a case to torch (the contract every golden was generated under):
   * one parameter (a 1-element zero tensor) per param group; the group table's keys (lr, momentum, betas,
-    initial_lr, ...) become the param group's keys; with `tensor_lr`, every lr is a 0-dim float32 tensor;
+    initial_lr, ...) become the param group's keys; with `tensor_lr`, every lr is a 0-dim float32 tensor, and
+    with a group's own `tensor_lr` that group's (its flag itself is no group key);
+  * a scheduler argument {tensor = x} is torch.tensor(x), alone or in a per-group list;
   * the optimizer is SGD or Adam with the case's optimizer kwargs, its default lr the first group's lr;
   * composites build their children first, in order, on the same optimizer; `optimizer = true` in a
     ChainedScheduler's kwargs passes the optimizer (torch >= 2.4);
-  * callables come from conformance.vocabulary (plain functions, as a user's lambdas would be);
+  * callables come from conformance.vocabulary (plain functions, as a user's lambdas would be); a user's own
+    scheduler (LRScheduler with kwargs.subclass) is the vocabulary's mixin over torch's LRScheduler;
   * a checkpoint is torch.save({"optimizer", "scheduler"} state dicts) into memory and torch.load back, as a
     real checkpoint would be; restoring builds fresh objects, then loads the optimizer, then the scheduler
     (the order torch's documentation asks for);
@@ -15,7 +18,7 @@ Mapping from a case to torch (the contract every golden was generated under):
     tensor for lr / initial_lr under `tensor_lr`), `add_param_group({"params": [a new parameter], **options})`,
     `optimizer.step = wrapper` (a plain function, or functools.wraps of the bound method), a second scheduler
     built on the same optimizer, `scheduler.get_lr()` / `get_last_lr()`, and a restore that loads only the
-    state dicts asked for, in the order asked.
+    state dicts asked for, in the order asked (into a scheduler built from the action's own spec, if it has one).
 """
 
 from __future__ import annotations
@@ -26,26 +29,41 @@ import io
 
 from conformance import vocabulary
 from conformance.adapters.base import Session, StatefulAdapter
-from conformance.cases import COMPOSITES, SCHEDULERS, reference_module
-from conformance.model import CALLABLE_KWARGS, FEATURES, AdapterInfo, Case, SchedulerSpec
+from conformance.cases import COMPOSITES, SCHEDULER_CLASSES, reference_module
+from conformance.model import (
+    CALLABLE_KWARGS,
+    FEATURES,
+    GROUP_FLAGS,
+    SUBCLASS_KWARG,
+    TENSOR_KEY,
+    USER_SUBCLASS,
+    AdapterInfo,
+    Case,
+    SchedulerSpec,
+    is_tensor_argument,
+)
 
 
-def torch_optimizer(case: Case, as_lr=lambda value: value):
+def torch_optimizer(case: Case, as_lr=lambda value, group: value):
     """The torch optimizer every torch-based adapter (torch itself, mmengine, timm) builds for a case, so that
     all of them drive the same thing: one param group per group table (torch_group), the case's optimizer class
-    and kwargs, its default lr the first group's lr. `as_lr` converts each lr / initial_lr (the torch reference
-    makes 0-dim tensors of them for `tensor_lr`)."""
+    and kwargs, its default lr the first group's lr. `as_lr(value, group)` converts each lr / initial_lr of
+    group `group` (the torch reference makes 0-dim tensors of those of a tensor group, spec 3.3)."""
     import torch
 
-    groups = [torch_group(spec, as_lr) for spec in case.groups]
+    groups = [torch_group(spec, lambda value, g=index: as_lr(value, g)) for index, spec in enumerate(case.groups)]
     kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in case.optimizer.kwargs.items()}
     return getattr(torch.optim, case.optimizer.name)(groups, **{"lr": groups[0]["lr"], **kwargs})
 
 
 def scheduler_class(name: str):
     """torch's class for a scheduler name, or None where the installed release lacks it (most live in
-    torch.optim.lr_scheduler, SWALR in torch.optim.swa_utils: cases.reference_module)."""
-    return getattr(importlib.import_module(reference_module(name)), name, None)
+    torch.optim.lr_scheduler, SWALR in torch.optim.swa_utils: cases.reference_module). The base class of a
+    user's subclass is LRScheduler, `_LRScheduler` before torch 2.0 made it public."""
+    module = importlib.import_module(reference_module(name))
+    if name == USER_SUBCLASS:
+        return getattr(module, name, None) or getattr(module, "_LRScheduler", None)
+    return getattr(module, name, None)
 
 
 def torch_group(options, as_lr=lambda value: value) -> dict:
@@ -53,11 +71,19 @@ def torch_group(options, as_lr=lambda value: value) -> dict:
     1-element zero Parameter carrying those keys (lists as tuples: betas; lr / initial_lr through `as_lr`)."""
     import torch
 
-    group = {key: tuple(v) if isinstance(v, list) else v for key, v in options.items()}
+    # the harness's own flags (tensor_lr) say how to build the group; they are no hyperparameter of it
+    group = {key: tuple(v) if isinstance(v, list) else v for key, v in options.items() if key not in GROUP_FLAGS}
     for key in ("lr", "initial_lr"):
         if key in options:
             group[key] = as_lr(options[key])
     return {**group, "params": [torch.nn.Parameter(torch.zeros(1))]}
+
+
+@functools.cache
+def user_subclass(mixin: type, base: type) -> type:
+    """`class <Mixin>(base)` with the mixin's methods, as the user wrote it: its name and its methods' qualified
+    names are the mixin's (what torch's messages show). One class per pair, as a user defines it once."""
+    return type(mixin.__name__, (mixin, base), {"__module__": mixin.__module__})
 
 
 def wrapped_step(original, keep_attributes: bool):
@@ -82,10 +108,11 @@ class TorchSession(Session):
         self._adapter, self._case = adapter, case
 
     def set_group(self, group, key, value) -> None:
-        self.optimizer.param_groups[group][key] = self._as_lr(value) if key in ("lr", "initial_lr") else value
+        self.optimizer.param_groups[group][key] = self._as_lr(value, group) if key in ("lr", "initial_lr") else value
 
     def add_param_group(self, options) -> None:
-        self.optimizer.add_param_group(torch_group(options, self._as_lr))
+        new = len(self.optimizer.param_groups)
+        self.optimizer.add_param_group(torch_group(options, lambda value: self._as_lr(value, new)))
 
     def wrap_optimizer_step(self, keep_attributes) -> None:
         self.optimizer.step = wrapped_step(self.optimizer.step, keep_attributes)
@@ -99,8 +126,8 @@ class TorchSession(Session):
     def get_last_lr(self):
         return self.scheduler.get_last_lr()
 
-    def _as_lr(self, value):
-        return self._adapter._lr(value, self._case)
+    def _as_lr(self, value, group: int):
+        return self._adapter._lr(value, self._case, group)
 
     def lrs(self):
         return [float(group["lr"]) for group in self.optimizer.param_groups]
@@ -151,28 +178,39 @@ class TorchAdapter(StatefulAdapter):
         self.info = AdapterInfo(
             name="torch",
             version=_release(torch.__version__),
-            schedulers=frozenset(name for name in SCHEDULERS if self._scheduler_class(name) is not None),
+            schedulers=frozenset(name for name in SCHEDULER_CLASSES if self._scheduler_class(name) is not None),
             features=frozenset(FEATURES),
             observables=frozenset({"last_lr", "messages"}),
             mirrors=_release(torch.__version__),
         )
 
-    def build(self, case: Case) -> TorchSession:
+    def build(self, case: Case, scheduler: SchedulerSpec | None = None) -> TorchSession:
+        """The case's optimizer and scheduler; with `scheduler`, that spec built instead of the case's (a resume
+        into a scheduler built with other arguments, spec 4.5)."""
         optimizer = self._optimizer(case)
-        return TorchSession(optimizer, self._scheduler(case.scheduler, optimizer), self, case)
+        return TorchSession(optimizer, self._scheduler(scheduler or case.scheduler, optimizer), self, case)
 
-    def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler")) -> TorchSession:
+    def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler"), scheduler=None) -> TorchSession:
         state = self._torch.load(io.BytesIO(checkpoint), weights_only=False)
-        session = self.build(case)
+        session = self.build(case, scheduler)
         for name in load:
             getattr(session, name).load_state_dict(state[name])
         return session
 
-    def _lr(self, value, case: Case):
-        return self._torch.tensor(value) if case.tensor_lr else value
+    def _lr(self, value, case: Case, group: int):
+        return self._torch.tensor(value) if case.tensor_group(group) else value
 
     def _optimizer(self, case: Case):
-        return torch_optimizer(case, as_lr=lambda value: self._lr(value, case))
+        return torch_optimizer(case, as_lr=lambda value, group: self._lr(value, case, group))
+
+    def _argument(self, value):
+        """A scheduler argument as torch receives it: {tensor = x} a 0-dim tensor (float32, or int64 for an
+        integer, as torch.tensor makes them), in a per-group list too; anything else as it is."""
+        if is_tensor_argument(value):
+            return self._torch.tensor(value[TENSOR_KEY])
+        if isinstance(value, list):
+            return [self._argument(item) for item in value]
+        return value
 
     def _scheduler_class(self, name: str):
         return getattr(self._lr_scheduler, name, None) or scheduler_class(name)
@@ -180,8 +218,12 @@ class TorchAdapter(StatefulAdapter):
     def _scheduler(self, spec: SchedulerSpec, optimizer):
         cls = self._scheduler_class(spec.name)
         kwargs = {
-            key: vocabulary.build(value) if key in CALLABLE_KWARGS else value for key, value in spec.kwargs.items()
+            key: vocabulary.build(value) if key in CALLABLE_KWARGS else self._argument(value)
+            for key, value in spec.kwargs.items() if key != SUBCLASS_KWARG
         }
+        if spec.name == USER_SUBCLASS:  # the user's class: the vocabulary's methods over torch's base class
+            mixin, params = vocabulary.subclass(spec.kwargs[SUBCLASS_KWARG])
+            return user_subclass(mixin, cls)(optimizer, **params, **kwargs)
         if spec.name not in COMPOSITES:
             return cls(optimizer, **kwargs)
         children = [self._scheduler(child, optimizer) for child in spec.children]

@@ -220,7 +220,7 @@ class SiteData:
     def schedulers(self) -> tuple[str, ...]:
         """Top-level schedulers with cases, in the suite's canonical order."""
         present = {c.scheduler for c in self.cases}
-        return tuple(s for s in cases_mod.SCHEDULERS if s in present)
+        return tuple(s for s in cases_mod.SCHEDULER_CLASSES if s in present)
 
     def changes_of(self, case_id: str) -> tuple[Change, ...]:
         return tuple(c for c in self.changes or () if case_id in c.cases)

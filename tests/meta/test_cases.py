@@ -59,6 +59,22 @@ def test_good_file_loads(tmp_path):
         ('scheduler = "ChainedScheduler"\nchildren = [{ scheduler = "ChainedScheduler", children = [{ scheduler = '
          '"ChainedScheduler", children = [{ scheduler = "ChainedScheduler", children = [{ scheduler = "StepLR" }] }] }] }]',
          "case.children[0].children[0].children[0].children[0]: schedulers nested 5 levels deep, over the limit of 4"),
+        ('groups = [{ lr = 0.1, tensor_lr = 1 }]', "groups[0].tensor_lr must be true or false"),
+        ('groups = [{ lr = 0.1 }, { lr = 0.2, tensor_lr = true }]\ntensor_lr = true',
+         "groups[1].tensor_lr: the case's tensor_lr already makes every group's lr a tensor"),
+        ('kwargs = { step_size = { tensor = "2" } }', "case.kwargs.step_size: a tensor argument is the table"),
+        ('kwargs = { step_size = 2, gamma = [{ tensor = 0.5, dtype = "f64" }] }',
+         "case.kwargs.gamma: a tensor argument is the table"),
+        ('interventions = [{ at = 1, do = "add-param-group", options = { lr = 0.1, tensor_lr = true } }]',
+         "'options' cannot hold ['tensor_lr']"),
+        ('interventions = [{ at = 1, do = "resume", load = ["scheduler"], scheduler = { scheduler = "ExponentialLR", '
+         'kwargs = { gamma = 0.5 } } }]', "resume at 1 rebuilds a ExponentialLR, but the case's scheduler is a StepLR"),
+        ('interventions = [{ at = 1, do = "resume", load = ["scheduler"], scheduler = { name = "StepLR" } }]',
+         "'scheduler' must be a table with keys"),
+        ('interventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = "2" }]', "'epoch' must be a number"),
+        ('protocol = "step-epoch"\nepochs = [0, 1, 2, 3]\n'
+         'interventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 2 }]',
+         "under protocol step-epoch every step already has its epoch"),
     ],
 )
 def test_schema_errors_name_file_line_and_case(tmp_path, extra, message):
@@ -149,3 +165,47 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path):
     assert "linearlr.toml: invalid TOML" in problems[0]
     assert "steplr.toml:13: steplr/b: 'steps' must be" in problems[1] and "steplr/c: unknown keys" in problems[2]
     assert str(info.value).endswith("(and 2 more problem(s))")
+
+
+@pytest.mark.parametrize(
+    "extra, needs, lacks",
+    [
+        ('kwargs = { step_size = 2, verbose = false }', {"verbose"}, {"tensor_lr", "tensor_args"}),
+        ('kwargs = { step_size = 2 }\ngroups = [{ lr = 0.1 }, { lr = 0.2, tensor_lr = true }]',
+         {"tensor_lr", "group_tensor_lr"}, {"tensor_args", "verbose"}),
+        ('kwargs = { step_size = 2 }\ntensor_lr = true', {"tensor_lr"}, {"group_tensor_lr"}),
+        ('kwargs = { step_size = 2, gamma = { tensor = 0.5 } }', {"tensor_args"}, {"tensor_lr", "group_tensor_lr"}),
+        ('scheduler = "CyclicLR"\nkwargs = { base_lr = 0.01, max_lr = [{ tensor = 0.1 }] }', {"tensor_args"},
+         {"tensor_lr"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "resume", load = ["scheduler"], scheduler = '
+         '{ scheduler = "StepLR", kwargs = { step_size = 3 } } }]', {"partial_resume", "state_dict",
+                                                                   "resume_other_arguments"}, {"tensor_args"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "resume", load = ["scheduler"] }]',
+         {"partial_resume"}, {"resume_other_arguments"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 2.5 }]',
+         {"scheduler_steps", "mixed_step_epoch", "step_epoch", "fractional_epoch"}, set()),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 2 }]',
+         {"mixed_step_epoch", "step_epoch"}, {"fractional_epoch"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "scheduler-steps", count = 2 }]',
+         {"scheduler_steps"}, {"mixed_step_epoch", "step_epoch"}),
+    ],
+)
+def test_the_new_keys_need_their_features(tmp_path, extra, needs, lacks):
+    """verbose, a group's own tensor_lr and tensor arguments each need their feature (spec 7.1), so an adapter that
+    does not declare it gets the case as unsupported instead of silently ignoring the key."""
+    body = GOOD + '\n[[case]]\nid = "steplr/b"\nwhy = "second"\n' + extra + "\n"
+    case = cases.load_cases(write(tmp_path, body))[1]
+    assert needs <= case.features() and not lacks & case.features()
+
+
+def test_a_group_flag_makes_only_that_group_a_tensor(tmp_path):
+    body = GOOD + '\n[[case]]\nid = "steplr/b"\nwhy = "second"\ngroups = [{ lr = 0.1 }, { lr = 0.2, tensor_lr = true }]\n'
+    case = cases.load_cases(write(tmp_path, body))[1]
+    assert [case.tensor_group(g) for g in range(3)] == [False, True, False]  # an added group: the case's flag
+
+
+def test_a_scheduler_steps_epoch_is_that_iterations_step_argument_only(tmp_path):
+    body = GOOD + ('\n[[case]]\nid = "steplr/b"\nwhy = "second"\n'
+                   'interventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 6 }]\n')
+    case = cases.load_cases(write(tmp_path, body))[1]
+    assert [case.step_kwargs(i) for i in range(3)] == [{}, {"epoch": 6}, {}]

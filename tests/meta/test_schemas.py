@@ -9,6 +9,7 @@ from test_cases import GOOD, write  # the same small valid case file the case-lo
 
 from conformance import cases, vocabulary
 from conformance.cli import main
+from conformance.model import REMOVED_KWARGS
 from conformance.schemas import bundled_copies_problems, case_problems, load_schema
 
 pytest.importorskip("jsonschema")
@@ -43,6 +44,10 @@ def test_every_committed_case_file_validates():
         ('protocol = "resume-state-dict"', "'resume_at' is a required property"),
         ('protocol = "step-epoch"', "'epochs' is a required property"),
         ('tensor_lr = "yes"', "tensor_lr: 'yes' is not of type 'boolean'"),
+        ('groups = [{ lr = 0.1, tensor_lr = "yes" }]', "groups[0].tensor_lr: 'yes' is not of type 'boolean'"),
+        ('kwargs = { step_size = 2, gamma = { tensor = 0.5, dtype = "f64" } }', "kwargs.gamma"),
+        ('kwargs = { step_size = 2, verbose = "loud" }', "kwargs.verbose: 'loud' is not of type 'boolean'"),
+        ('scheduler = "SWALR"\nkwargs = { swa_lr = 0.01, verbose = true }', "kwargs: Additional properties"),
         ("torch = 2024-01-01", "torch: "),
         ('scheduler = "ReduceLROnPlateau"\nkwargs = {}', "'metrics' is a required property"),
         ('scheduler = "LambdaLR"\nkwargs = { lr_lambda = { fn = "exponential" } }', "kwargs.lr_lambda"),
@@ -88,6 +93,15 @@ def test_defaults_merge_shallowly_before_validation(tmp_path):
     assert "steplr/b: optimizer: " in problem  # no name: the default's name is not merged in
 
 
+def test_the_subclasses_in_the_schema_are_the_code_subclasses():
+    defs = load_schema("case")["$defs"]
+    assert defs["subclassSpec"]["properties"]["fn"]["enum"] == list(vocabulary.SUBCLASSES)
+    (rule,) = defs["subclassSpec"]["allOf"]
+    assert rule["if"]["properties"]["fn"]["enum"] == list(vocabulary.SUBCLASSES)
+    assert all(entry.params == tuple(rule["then"]["required"]) for entry in vocabulary.SUBCLASSES.values())
+    assert set(defs["LRScheduler.kwargs"]["properties"]) == {"subclass", "last_epoch"}
+
+
 def test_the_vocabulary_in_the_schema_is_the_code_vocabulary():
     defs = load_schema("case")["$defs"]
     assert defs["functionSpec"]["properties"]["fn"]["enum"] == list(vocabulary.ENTRIES)
@@ -107,7 +121,8 @@ def test_the_schema_names_the_code_schedulers_and_keys():
 
 def test_the_kwargs_are_torch_213s_constructor_arguments():
     """The schema's kwargs per scheduler are the reference release's constructor parameters (minus the
-    optimizer and schedulers the harness passes; ChainedScheduler's `optimizer` is the boolean switch)."""
+    optimizer and schedulers the harness passes; ChainedScheduler's `optimizer` is the boolean switch), plus the
+    arguments older releases took and torch removed (model.REMOVED_KWARGS: `verbose`), and no other."""
     torch = pytest.importorskip("torch")
     if not torch.__version__.startswith("2.13.0"):
         pytest.skip(f"the schema follows the reference torch 2.13.0's signatures; this is torch {torch.__version__}")
@@ -119,6 +134,8 @@ def test_the_kwargs_are_torch_213s_constructor_arguments():
     for name in cases.SCHEDULERS:
         params = set(list(inspect.signature(scheduler_class(name).__init__).parameters)[1:])
         params -= {"schedulers"} | ({"optimizer"} if name != "ChainedScheduler" else set())
+        assert not params & set(REMOVED_KWARGS), f"{name}: torch 2.13 takes an argument listed as removed"
+        params |= {arg for arg, takers in REMOVED_KWARGS.items() if name in takers}
         assert set(defs[f"{name}.kwargs"]["properties"]) == params, name
 
 

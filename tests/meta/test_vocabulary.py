@@ -61,3 +61,41 @@ def test_function_equals_documented_expression(name):
 def test_lists_build_one_callable_per_group():
     fns = vocabulary.build([{"fn": "constant", "value": 1.0}, {"fn": "exponential", "gamma": 0.5}])
     assert [f(2) for f in fns] == [1.0, 0.25]
+
+
+class _Base:
+    """A stand-in for a scheduler base class (A.2, stripped to what the subclasses read): base_lrs from the
+    groups, last_epoch, and the groups' lrs."""
+
+    def __init__(self, optimizer, last_epoch=-1):
+        self.optimizer, self.last_epoch = optimizer, last_epoch
+        self.base_lrs = [group["lr"] for group in optimizer.param_groups]
+
+
+@pytest.mark.parametrize("name, epoch, expected", [
+    ("closed_form_decay", 3, [0.1 * 0.5**3]),
+    ("chainable_decay", 3, [0.2 * 0.5]),  # the current lr times gamma, whatever the epoch
+    ("chainable_decay", 0, [0.2]),  # unchanged at the initial step
+    ("chainable_decay_with_closed_form", 3, [0.2 * 0.5]),
+])
+def test_each_subclass_computes_its_documented_get_lr(name, epoch, expected):
+    mixin, params = vocabulary.subclass({"fn": name, "gamma": 0.5})
+    scheduler = type(mixin.__name__, (mixin, _Base), {})(types.SimpleNamespace(param_groups=[{"lr": 0.1}]), **params)
+    scheduler.optimizer.param_groups[0]["lr"] = 0.2
+    scheduler.last_epoch = epoch
+    assert scheduler.gamma == 0.5 and scheduler.get_lr() == expected
+    closed = getattr(scheduler, "_get_closed_form_lr", None)
+    assert (closed is not None) == (name == "chainable_decay_with_closed_form")
+    if closed is not None:
+        assert closed() == [0.1 * 0.5**epoch]
+
+
+def test_a_subclass_spec_is_checked_like_a_function_spec():
+    vocabulary.validate_subclass({"fn": "closed_form_decay", "gamma": 0.5}, "x")
+    for spec, message in (({"fn": "nope", "gamma": 1}, "unknown subclass 'nope'"),
+                          ({"fn": "closed_form_decay"}, "closed_form_decay takes (gamma), got []"),
+                          ({"fn": "exponential", "gamma": 0.5}, "unknown subclass 'exponential'"),
+                          (0.5, "expected {fn = <name>, ...params}")):
+        with pytest.raises(vocabulary.VocabularyError, match=message.replace("(", r"\(").replace(")", r"\)")
+                           .replace("[", r"\[").replace("]", r"\]").replace("{", r"\{").replace("}", r"\}")):
+            vocabulary.validate_subclass(spec, "x")
