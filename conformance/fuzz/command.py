@@ -242,9 +242,8 @@ def _report(args, result, reference, candidate) -> int:
     tally = result.tally
     pair = f"{_label(candidate)} vs {_label(reference)}"
     skipped = tally.kinds[Kind.UNSUPPORTED] + tally.kinds[Kind.INEXPRESSIBLE]
-    compared = tally.kinds[Kind.SAME] + tally.kinds[Kind.DIVERGENT] + tally.kinds[Kind.KNOWN]
     known = f", {tally.kinds[Kind.KNOWN]} of them known differences" if args.expectations or args.known else ""
-    counts = (f"{tally.examples} examples ({compared} compared{known}, "
+    counts = (f"{tally.examples} examples ({tally.compared} compared{known}, "
               f"{tally.kinds[Kind.UNSUPPORTED]} unsupported by the candidate, "
               f"{tally.kinds[Kind.INEXPRESSIBLE]} the reference cannot express) in {tally.search_seconds:.1f} s, "
               f"{tally.rate:.1f} examples/s, seed {result.seed}")
@@ -253,6 +252,7 @@ def _report(args, result, reference, candidate) -> int:
         if skipped:
             common = "; ".join(f"{reason} ({n})" for reason, n in tally.skipped.most_common(3))
             print(f"  most often skipped: {common}")
+        _print_share(tally)
         _print_explained(tally)
         return 130 if result.interrupted else 0
 
@@ -281,9 +281,18 @@ def _report(args, result, reference, candidate) -> int:
     if args.record is not None:
         emit.record(args.record, block)
         print(f"fuzz: appended {case.id} to {args.record}")
+    _print_share(tally)
     _print_explained(tally)
     print(f"fuzz: {pair}: DIVERGENCE after {counts}" + (" - INTERRUPTED while shrinking" if result.interrupted else ""))
     return 130 if result.interrupted else 1
+
+
+def _print_share(tally) -> None:
+    """The share of drawn examples graded on both sides, and what the draws were steered away from (refusals.py)."""
+    print(f"  compared: {tally.compared} of {tally.examples} drawn examples ({tally.compared_share:.0%})")
+    if tally.refused:
+        print(f"  steered away from what the candidate refuses ({tally.refusal_runs} extra runs to learn it): "
+              f"{tally.refused}")
 
 
 def _print_explained(tally) -> None:
