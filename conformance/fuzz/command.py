@@ -291,8 +291,10 @@ def _print_share(tally) -> None:
     """The share of drawn examples graded on both sides, and what the draws were steered away from (refusals.py)."""
     print(f"  compared: {tally.compared} of {tally.examples} drawn examples ({tally.compared_share:.0%})")
     if tally.refused:
+        from conformance.fuzz.refusals import describe
+
         print(f"  steered away from what the candidate refuses ({tally.refusal_runs} extra runs to learn it): "
-              f"{tally.refused}")
+              f"{describe(tally.refused)}")
 
 
 def _print_explained(tally) -> None:

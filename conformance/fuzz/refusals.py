@@ -201,14 +201,15 @@ class Refusals:
         self.runs += 1
         return check(case)
 
-    def describe(self, most: int = 5) -> str:
-        """The refused atoms, readable, the first `most` of them."""
-        names = sorted(_describe(atom) for atom in self.refused)
-        more = f", and {len(names) - most} more" if len(names) > most else ""
-        return ", ".join(names[:most]) + more
+def describe(refused, most: int = 5) -> str:
+    """Refused atoms, readable, the first `most` of them."""
+    names = sorted(name(atom) for atom in refused)
+    more = f", and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
 
 
-def _describe(atom: tuple) -> str:
+def name(atom: tuple) -> str:
+    """An atom as a reader would say it: `StepLR(gamma=0.5)`, `optimizer Adam`, `several param groups`."""
     if atom[0] == "kwarg":
         return f"{atom[1]}({atom[2]}={atom[3]})"
     return {"groups": "several param groups", "tensor_lr": "tensor lrs",

@@ -58,7 +58,7 @@ class Tally:
     explained_by: Counter = field(default_factory=Counter)  # "traits" / "symptom" -> divergences (known.py)
     attribution_runs: int = 0  # extra runs of ablated cases, to see what a divergence needs (attribution.py)
     refusal_runs: int = 0  # extra runs of reverted refused cases, to learn what the candidate refuses (refusals.py)
-    refused: str = ""  # what the candidate was found to refuse (refusals.Refusals.describe), steered away from
+    refused: frozenset = frozenset()  # the atoms the candidate was found to refuse, steered away from (refusals.py)
     search_seconds: float = 0.0
     check_seconds: float = 0.0
     shrink_runs: int = 0
@@ -185,7 +185,7 @@ class _Probe:
                 before = self.refused.runs
                 self.refused.learn(data, self._refusal_check)
                 self.tally.refusal_runs += self.refused.runs - before
-                self.tally.refused = self.refused.describe()
+                self.tally.refused = frozenset(self.refused.refused)
             if verdict.kind is Kind.DIVERGENT:
                 self.tally.search_seconds = time.perf_counter() - self.started
         return verdict if verdict.kind is Kind.DIVERGENT else None

@@ -8,7 +8,7 @@ one step late (deviants.StepLRLate): a planted deviation the search must still r
 from __future__ import annotations
 
 from conformance.adapters.base import Unsupported
-from deviants import StepLRLate
+from fakes.deviants import StepLRLate
 
 # scheduler -> {argument: the values it has no equivalent for}
 REFUSED = {
