@@ -83,7 +83,7 @@ def cmd_fuzz(args) -> int:
         import hypothesis  # noqa: F401 - an optional dependency: say so before anything else happens
     except ImportError:
         problems.append("fuzz needs hypothesis: pip install 'lr-conformance[fuzz]'")
-    adapters = {}
+    adapters, past = {}, ()
     for role, spec in (("--reference", args.reference), ("--adapter", args.adapter)):
         try:
             adapters[role] = load_adapter(spec, timeout=args.timeout)
@@ -98,7 +98,9 @@ def cmd_fuzz(args) -> int:
                                          args.intervention)
             problems += _scope_problems(scope, args.scheduler, reference.info, candidate.info)
             try:
-                listed += _staged(args.known, reference)
+                staged = _staged(args.known, reference)
+                past = tuple(found.id for found in staged)  # a round past these findings searches elsewhere
+                listed += staged
             except DataError as exc:
                 problems += [str(line) for line in exc.args]
             if not problems and not args.unchecked_reference:
@@ -116,7 +118,7 @@ def cmd_fuzz(args) -> int:
         database = None if args.seed is not None else search.database_dir(args.reference, args.adapter)
         progress = _progress if (sys.stderr.isatty() and not args.quiet) else None
         result = search.search(reference, candidate, scope, budget, seed=args.seed, database=database,
-                               progress=progress, listed=tuple(listed))
+                               progress=progress, listed=tuple(listed), past=past)
         if progress:
             print("\r\033[K", end="", file=sys.stderr)
         return _report(args, result, reference.info, candidate.info)

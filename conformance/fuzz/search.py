@@ -201,12 +201,16 @@ def search(
     progress: Callable[[Tally], None] | None = None,
     listed: tuple[known.Known, ...] = (),
     steer: bool = True,
+    past: tuple[str, ...] = (),
 ) -> Result:
     """Look for a case on which `candidate` differs from `reference`, and shrink the first one found.
     `database`: hypothesis' example database directory (None: none). `progress` is called between chunks.
     `listed`: known differences (fuzz/known.py, diagnosed: known.diagnosed); a divergence one of them accounts
     for is counted, not found. `steer`: learn what the candidate refuses and draw around it (fuzz/refusals.py;
-    False: draw the whole scope, as before refusals were learned)."""
+    False: draw the whole scope, as before refusals were learned). `past`: the ids of the findings this round
+    goes past (`--known`): the chunks' seeds then derive from them too, so that a round past a finding draws
+    a sequence of its own rather than the earlier round's again up to that finding (a run with the same seed
+    and findings still draws the same cases)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as fixed_seed
     from hypothesis.database import DirectoryBasedExampleDatabase
@@ -240,7 +244,7 @@ def search(
                 tally.shrink_seconds = elapsed - tally.search_seconds
             return Result(kw.pop("finding", probe.seen), tally, seed, **kw)
 
-        chunk = 0
+        chunk = _offset(past)
         try:
             while not probe.spent():
                 # every chunk has CHUNK examples whatever the budget, so that a budget only cuts the sequence
@@ -263,6 +267,13 @@ def search(
         except KeyboardInterrupt:
             return finished(interrupted=True)
         return finished()
+
+
+def _offset(past: tuple[str, ...]) -> int:
+    """Where the chunk seeds of a round past these findings start: 0 for none, else from their ids' digest."""
+    if not past:
+        return 0
+    return int(hashlib.sha256("\0".join(sorted(past)).encode()).hexdigest()[:8], 16)
 
 
 def trimmed(verdict: Verdict, check: Callable[[dict, bool], Verdict | None]) -> Verdict:

@@ -76,3 +76,29 @@ def test_fuzz_prints_the_compared_share(capsys):
     assert code == 0, out
     assert "  compared: " in out and " of 120 drawn examples (" in out
     assert "steered away from what the candidate refuses" in out
+
+
+class _Recording(TorchAdapter):
+    """torch, keeping the data of every case it traces, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    def trace(self, case):
+        self.seen.append(repr(case.raw))
+        return super().trace(case)
+
+
+def _drawn(reference, past) -> list[str]:
+    candidate = _Recording()
+    scope = strategies.scope_for(reference.info, candidate.info, top=["StepLR"])
+    search.search(reference, candidate, scope, search.Budget(max_examples=30), seed=0, past=past)
+    return candidate.seen
+
+
+def test_a_round_past_findings_searches_elsewhere_and_reproducibly(torch_adapter):
+    first = _drawn(torch_adapter, ())
+    past = _drawn(torch_adapter, ("steplr/fuzz-1a2b3c4d",))
+    assert past == _drawn(torch_adapter, ("steplr/fuzz-1a2b3c4d",))  # the same findings: the same cases
+    assert len(set(past[1:]) & set(first[1:])) < len(past) // 2  # (the first is the warm-up's simplest case)
