@@ -22,7 +22,8 @@ and a seed still draws the same choices. A candidate that refuses nothing is nev
 of a search without this module. Learning is deterministic (it depends only on the verdicts), so a seed still
 reproduces a run; it stops once a divergence is found, so that shrinking sees one fixed mapping.
 
-Cost: each part is tried at most TRIES times over a run, only on refused cases, one run of the pair each.
+Cost: each part is tried at most TRIES times over a run, only on refused cases, one run of the pair each, and
+all of it within `budget` runs (a quarter of the examples, plus 50).
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ from collections.abc import Callable
 
 from conformance.cases import CaseError, parse_case
 from conformance.fuzz.differential import Kind, Verdict
+
+def budget(examples: int) -> int:
+    """The learning runs a search may have spent after `examples` examples: a candidate with many distinct
+    refused values (fvcore: 722 runs over 1074 examples unbounded) must not halve the search's rate to learn
+    them. Enough for a port refusing a few dozen things (Picky: 90 runs)."""
+    return 50 + examples // 4
+
 
 TRIES = 3  # reversals of one atom (on different refused cases) before it is taken as not refused on its own
 _SHAPE_KWARGS = frozenset({"lr_lambda", "scale_fn", "milestones", "optimizer"})  # what a composite is / callables
@@ -161,34 +169,34 @@ class Refusals:
         if self.frozen:
             return
         found = atoms(data)
-        if not any(atom not in self.refused and self.tries[atom] < TRIES for atom in found):
+        # a trial for each atom of the case, whatever it shows: a case whose scheduler itself is refused (no
+        # reversal helps) costs its few runs TRIES times per atom, not once per drawn case
+        untried = [atom for atom in found if atom not in self.refused and self.tries[atom] < TRIES]
+        if not untried:
             return
+        self.tries.update(untried)
         shape = [atom for atom in found if atom[0] != "kwarg"]
         arguments = [atom for atom in found if atom[0] == "kwarg"]
         background = _reverted(data, shape)
         graded = self._run(background, check)
         if graded is not None and _comparable(graded):
-            self._put_back_alone(data, shape, found, check)
+            self._put_back_alone(data, [atom for atom in untried if atom in shape], found, check)
             return
         if graded is None or graded.kind is not Kind.UNSUPPORTED:
             return
         simplest = self._run(_reverted(background, arguments), check)
         if simplest is not None and _comparable(simplest):
-            self._put_back_alone(data, found, found, check)
+            self._put_back_alone(data, untried, found, check)
             return
-        for atom in self._untried(arguments):
-            alone = self._run(_reverted(background, [atom]), check)
-            if alone is not None and _comparable(alone):
-                self.refused.add(atom)
-
-    def _untried(self, candidates) -> list[tuple]:
-        chosen = [atom for atom in candidates if atom not in self.refused and self.tries[atom] < TRIES]
-        self.tries.update(chosen)
-        return chosen
+        for atom in untried:
+            if atom in arguments:
+                alone = self._run(_reverted(background, [atom]), check)
+                if alone is not None and _comparable(alone):
+                    self.refused.add(atom)
 
     def _put_back_alone(self, data: dict, testing, found, check) -> None:
-        """Each untried atom of `testing` kept alone, every other atom of `found` reverted: refused -> learned."""
-        for atom in self._untried(testing):
+        """Each atom of `testing` kept alone, every other atom of `found` reverted: refused -> learned."""
+        for atom in testing:
             alone = self._run(_reverted(data, [other for other in found if other != atom]), check)
             if alone is not None and alone.kind is Kind.UNSUPPORTED:
                 self.refused.add(atom)

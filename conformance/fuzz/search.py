@@ -181,7 +181,7 @@ class _Probe:
             self.tally.kinds[verdict.kind] += 1
             if verdict.kind in (Kind.UNSUPPORTED, Kind.INEXPRESSIBLE):
                 self.tally.skipped[verdict.reason] += 1
-            if verdict.kind is Kind.UNSUPPORTED:
+            if verdict.kind is Kind.UNSUPPORTED and self.tally.refusal_runs < refusals.budget(self.tally.examples):
                 before = self.refused.runs
                 self.refused.learn(data, self._refusal_check)
                 self.tally.refusal_runs += self.refused.runs - before
