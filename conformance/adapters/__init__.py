@@ -46,6 +46,7 @@ BUILTIN = {
     "fvcore": "conformance.libraries.fvcore:FVCore",
     "pytorch-optimizer": "conformance.libraries.pytorch_optimizer:PytorchOptimizer",
     "tf-keras64": "conformance.libraries.tf_keras:TFKeras64",
+    "fastai": "conformance.libraries.fastai:FastAI",
     "tf-keras32": "conformance.libraries.tf_keras:TFKeras32",
 }
 
