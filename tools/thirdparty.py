@@ -96,6 +96,8 @@ REGISTRY: list[Variant] = [
             "pytorch_optimizer.lr_scheduler's own schedulers on a torch optimizer, float64"),
     Variant("fastai", "fastai", "fastai", {},
             "fastai.callback.schedule via TrainEvalCallback + ParamScheduler on an OptimWrapper, float64"),
+    Variant("deepspeed", "deepspeed", "deepspeed", {},
+            "deepspeed.runtime.lr_schedules on a torch optimizer, stepped as DeepSpeed's engine does, float64"),
     Variant("tf-keras-float64", "tf-keras", "tf-keras64", {"TF_CPP_MIN_LOG_LEVEL": "2"},
             "tf_keras schedules with a float64 initial_learning_rate, floatx float64 (TensorFlow CPU)"),
     Variant("tf-keras-float32", "tf-keras", "tf-keras32", {"TF_CPP_MIN_LOG_LEVEL": "2"},

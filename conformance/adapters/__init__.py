@@ -47,6 +47,7 @@ BUILTIN = {
     "pytorch-optimizer": "conformance.libraries.pytorch_optimizer:PytorchOptimizer",
     "tf-keras64": "conformance.libraries.tf_keras:TFKeras64",
     "fastai": "conformance.libraries.fastai:FastAI",
+    "deepspeed": "conformance.libraries.deepspeed:DeepSpeed",
     "tf-keras32": "conformance.libraries.tf_keras:TFKeras32",
 }
 

@@ -34,6 +34,7 @@ import os
 from conformance.libraries import keras as keras_adapter
 from conformance.libraries.common import (
     FLOAT32_CLOSED_FORMS,
+    Difference,
     FLOAT64_CLOSED_FORMS,
     Port,
     ScheduleSession,
@@ -85,6 +86,85 @@ INTERVENTIONS = {
                                 "callback at epoch end) is unaffected."),
 } | {do: port for do, port in keras_adapter.INTERVENTIONS.items() if do != "skip-optimizer-step"}
 
+
+# Each difference the port notes and expectations describe, and the suite's cases that show it (the expectations
+# files list each with its cause; tests/meta/test_documented_differences.py).
+DIFFERENCES = (
+    Difference("ExponentialLR", "float64 only: a Python-float decay_rate is rounded to float32 by tf.cast before the "
+               "float64 schedule uses it", ("exponentiallr/gamma-09", "exponentiallr/long-run")),
+    Difference("StepLR", "float64 only: ExponentialDecay(staircase=True)'s decay_rate is rounded to float32 by tf.cast",
+               ("steplr/default-gamma", "steplr/step-size-one")),
+    Difference("StepLR", "a schedule follows optimizer.iterations, which skipped or accumulated updates do not "
+               "advance", ("steplr/amp-skips-first-optimizer-step", "steplr/amp-skips-later-optimizer-step",
+                           "steplr/gradient-accumulation-per-batch-scheduler")),
+    Difference("CosineAnnealingLR", "CosineDecay clamps at decay_steps: eta_min past T_max",
+               ("cosineannealinglr/tmax-10", "cosineannealinglr/eta-min", "cosineannealinglr/far-past-tmax",
+                "cosineannealinglr/tmax-one", "cosineannealinglr/eta-min-above-lr", "cosineannealinglr/two-groups",
+                "cosineannealinglr/initial-lr-without-last-epoch", "cosineannealinglr/many-short-periods",
+                "cosineannealinglr/recursion-drift")),
+    Difference("SequentialLR", "CosineDecay with warm-up clamps at warmup_steps + decay_steps",
+               ("sequentiallr/warmup-then-cosine",)),
+    Difference("ConstantLR", "total_iters=0: the boundary -1 gives lr from step 0", ("constantlr/total-iters-zero",)),
+    Difference("LinearLR", "total_iters=0: PolynomialDecay divides 0 by decay_steps 0 (nan)",
+               ("linearlr/total-iters-zero",)),
+    Difference("PolynomialLR", "total_iters=0: PolynomialDecay divides 0 by decay_steps 0 (nan)",
+               ("polynomiallr/total-iters-zero",)),
+)
+
+# Upstream-ready reports (docs/porting/tf-keras.md renders them after the mapping).
+REPORTS = """
+### A float64 schedule rounds its Python-float constants to float32 (`tf.cast` of a Python float)
+
+**Promise.** Every schedule of `tf_keras/src/optimizers/schedules/learning_rate_schedule.py` computes in the dtype
+of its `initial_learning_rate` (`dtype = initial_learning_rate.dtype`, then `tf.cast(..., dtype)` of the other
+arguments), so a float64 `initial_learning_rate` makes a float64 schedule; `decay_rate` is documented as "A Python
+number".
+
+**What happens.** `tf.cast(self.decay_rate, dtype)` converts the Python float to a tensor first, without a dtype,
+which makes it float32, and only then casts it to float64: `tf.cast(0.9, tf.float64)` is 0.8999999761581421. The
+float64 schedule then multiplies by float32's rounding of `decay_rate` at every power (relative error ~2.6e-8 per
+power of 0.9, 1.5e-8 for 0.1), six orders of magnitude above float64's. `tf.convert_to_tensor(0.9, tf.float64)`
+is exact. The same `tf.cast` is applied to ExponentialDecay's and InverseTimeDecay's `decay_rate`, PolynomialDecay's
+`end_learning_rate` and `power`, CosineDecay's `warmup_target`, and CosineDecayRestarts' `alpha`, `t_mul` and
+`m_mul`. Suite cases: `exponentiallr/gamma-09`, `exponentiallr/long-run`, `steplr/default-gamma`,
+`steplr/step-size-one` (expectations/tf-keras-float64.toml).
+
+**Minimal case** (tf-keras 2.21.0, tensorflow-cpu 2.21.0, torch 2.13.0):
+
+```python
+import tensorflow as tf
+import tf_keras
+
+schedule = tf_keras.optimizers.schedules.ExponentialDecay(tf.constant(0.1, tf.float64), decay_steps=1,
+                                                          decay_rate=0.9)
+for step in range(4):
+    print(step, float(schedule(step)))
+```
+
+The torch schedule it stands for:
+
+```python
+import torch
+
+optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))], lr=0.1)
+scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.9)
+for step in range(4):
+    print(step, optimizer.param_groups[0]["lr"])
+    optimizer.step()
+    scheduler.step()
+```
+
+| step | torch ExponentialLR | tf-keras ExponentialDecay (float64) |
+| --- | --- | --- |
+| 0 | 0.1 | 0.1 |
+| 1 | 0.09000000000000001 | **0.08999999761581422** |
+| 2 | 0.08100000000000002 | **0.08099999570846564** |
+| 3 | 0.07290000000000002 | **0.07289999420642869** |
+
+**Suggested fix**: `tf.convert_to_tensor(self.decay_rate, dtype=dtype)` (or `tf.cast(tf.constant(self.decay_rate,
+dtype=dtype), dtype)`) in place of `tf.cast(self.decay_rate, dtype)`, and the same for the other constants; a
+tensor argument keeps today's behaviour. Until then, pass every constant as a float64 tensor.
+"""
 
 class _TFKeras(keras_adapter._Keras):
     """keras 3's schedule ports (keras_adapter._Keras._schedule) built from tf-keras' classes."""
