@@ -33,6 +33,7 @@ from conformance.adapters.base import StatefulAdapter
 from conformance.adapters.torch_reference import torch_optimizer
 from conformance.libraries.common import (
     FLOAT64_CLOSED_FORMS,
+    Difference,
     Port,
     Session,
     TorchOptimizerSession,
@@ -99,6 +100,83 @@ PORTING = {
     "SWALR": _none("no SWA schedule."),
 }
 
+
+# Each difference the port notes and expectations describe, and the suite's cases that show it.
+DIFFERENCES = (
+    Difference("LinearLR", "the warm-up runs one batch behind torch's (iterations -1 and 0 both give min_lrs)",
+               ("linearlr/defaults", "linearlr/warmup-from-tenth", "linearlr/decay-to-zero", "linearlr/two-groups",
+                "linearlr/total-iters-one")),
+    Difference("LinearLR", "warmup_num_steps is raised to at least 2", ("linearlr/total-iters-one",)),
+    Difference("SequentialLR", "WarmupCosineLR starts at lr 0 and never runs its peak lr",
+               ("sequentiallr/warmup-then-cosine",)),
+)
+
+# Upstream-ready reports (docs/porting/deepspeed.md renders them after the mapping).
+REPORTS = """
+### WarmupCosineLR runs its first batch at lr 0 and never runs at the peak lr
+
+**Promise.** The docstring: "Increase the learning rate of each parameter group from min lr ratio to max lr ratio
+over warmup_num_steps steps, and then decay at cosine rate over the remaining training steps to min cosine ratio";
+`warmup_min_ratio`: "warmup start learning rate ratio". So the first batch should run at `warmup_min_ratio * lr`,
+and the warm-up should reach `lr` (ratio 1.0) before the cosine decays from it.
+
+**What happens.** `__init__` (last_batch_iteration = -1) writes `get_lr()`, which for iteration -1 returns `[0.0 for
+_ in self.org_lrs]`: the first batch runs at lr 0 whatever warmup_min_ratio is. Used as the docstring example and
+DeepSpeed's engine use it (`scheduler.step()` after each batch), iteration t then runs at batch t + 1, so the
+warm-up's ratios 0.1, 0.325, ... arrive one batch late; and `get_lr_ratio` starts the cosine at `real_last_step =
+last_batch_iteration - warmup_num_steps + 1`, i.e. one step into the cosine at the first batch after the warm-up.
+The ratio 1.0 is never produced: the last warm-up value is `warmup_min_ratio + (W - 1) / W * (1 - warmup_min_ratio)`
+and the next is already `cos(pi / (T - W))`-decayed. (WarmupLR and WarmupDecayLR have the one-batch lag too, but
+their first value is `warmup_min_lr` and they do reach `warmup_max_lr`.) Suite case: `sequentiallr/warmup-then-cosine`
+(expectations/deepspeed.toml).
+
+**Minimal case** (DeepSpeed 0.19.8, torch 2.13.0):
+
+```python
+import torch
+from deepspeed.runtime.lr_schedules import WarmupCosineLR
+
+optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+scheduler = WarmupCosineLR(optimizer, total_num_steps=12, warmup_min_ratio=0.1, warmup_num_steps=4,
+                           cos_min_ratio=0.01, warmup_type="linear")
+for batch in range(8):
+    print(batch, optimizer.param_groups[0]["lr"])
+    optimizer.step()
+    scheduler.step()
+```
+
+The torch schedule it stands for:
+
+```python
+import torch
+from torch.optim import lr_scheduler
+
+optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+scheduler = lr_scheduler.SequentialLR(optimizer, [lr_scheduler.LinearLR(optimizer, start_factor=0.1, total_iters=4),
+                                                  lr_scheduler.CosineAnnealingLR(optimizer, T_max=8, eta_min=0.001)],
+                                      milestones=[4])
+for batch in range(8):
+    print(batch, optimizer.param_groups[0]["lr"])
+    optimizer.step()
+    scheduler.step()
+```
+
+| batch | torch SequentialLR(LinearLR, CosineAnnealingLR) | DeepSpeed WarmupCosineLR |
+| --- | --- | --- |
+| 0 | 0.010000000000000002 | **0.0** |
+| 1 | 0.03250000000000001 | 0.010000000000000002 |
+| 2 | 0.055000000000000014 | 0.0325 |
+| 3 | 0.07750000000000003 | 0.05500000000000001 |
+| 4 | 0.1 | **0.07750000000000001** |
+| 5 | 0.0962320368593087 | 0.0962320368593087 |
+| 6 | 0.0855017856687341 | 0.0855017856687341 |
+| 7 | 0.06944282990207196 | 0.06944282990207194 |
+
+**Suggested fix**: return `warmup_min_ratio * org_lr` (the iteration-0 value) from `get_lr` before the start, and
+count the cosine from 0 (`real_last_step = last_batch_iteration - warmup_num_steps`), so that iteration
+`warmup_num_steps` is the peak; or, to match torch's LRScheduler convention, have `__init__` take the first step
+(iteration 0) itself.
+"""
 
 class DeepSpeed(StatefulAdapter):
     """deepspeed.runtime.lr_schedules on a torch optimizer, stepped as DeepSpeed's engine steps them; float64."""

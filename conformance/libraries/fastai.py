@@ -47,6 +47,7 @@ from conformance.adapters.base import StatefulAdapter
 from conformance.adapters.torch_reference import torch_optimizer
 from conformance.libraries.common import (
     FLOAT64_CLOSED_FORMS,
+    Difference,
     Port,
     Session,
     Unsupported,
@@ -124,6 +125,92 @@ PORTING = {
     "SWALR": Port(None, "no SWA schedule in fastai.callback.schedule."),
 }
 
+
+# Each difference the port notes and expectations describe, and the suite's cases that show it (the expectations
+# file lists each with its cause; tests/meta/test_documented_differences.py).
+F32 = "combine_scheds hands its pieces a float32 position (its cumulated pcts are a float32 tensor)"
+LATE = "combine_scheds starts a piece one batch late where the float32 boundary lies above the running pct_train"
+DIFFERENCES = (
+    Difference("OneCycleLR", "fit_one_cycle's combined_cos ends its phases one step later than torch's OneCycleLR",
+               ("onecyclelr/defaults-cos", "onecyclelr/epochs-times-steps", "onecyclelr/per-group-max-lr",
+                "onecyclelr/adam-beta1", "onecyclelr/pct-start-zero", "onecyclelr/pct-start-zero-lr-only")),
+    Difference("MultiStepLR", LATE, ("multisteplr/milestones-2-5-8", "multisteplr/unsorted-milestones")),
+    Difference("SequentialLR", LATE, ("sequentiallr/three-stages",)),
+    Difference("CosineAnnealingWarmRestarts", LATE, ("cosineannealingwarmrestarts/tmult-2",)),
+    Difference("CosineAnnealingLR", F32, ("cosineannealinglr/tmax-10", "cosineannealinglr/eta-min",
+                                          "cosineannealinglr/far-past-tmax", "cosineannealinglr/recursion-drift")),
+    Difference("CosineAnnealingWarmRestarts", F32, ("cosineannealingwarmrestarts/t0-5",
+                                                    "cosineannealingwarmrestarts/two-groups",
+                                                    "cosineannealingwarmrestarts/eta-min-above-lr")),
+    Difference("LinearLR", F32, ("linearlr/defaults", "linearlr/two-groups")),
+    Difference("PolynomialLR", F32, ("polynomiallr/defaults",)),
+    Difference("SequentialLR", F32, ("sequentiallr/constant-then-exponential", "sequentiallr/warmup-then-cosine",
+                                     "sequentiallr/milestone-one", "sequentiallr/stage-changes-lr-at-construction")),
+    Difference("ExponentialLR", "SchedExp divides by its start: nan for a group at lr 0", ("exponentiallr/zero-lr-group",)),
+    Difference("ConstantLR", "total_iters=0: the port's first piece has share 0", ("constantlr/total-iters-zero",)),
+    Difference("LinearLR", "total_iters=0: the port's first piece has share 0", ("linearlr/total-iters-zero",)),
+    Difference("PolynomialLR", "total_iters=0: the port's first piece has share 0", ("polynomiallr/total-iters-zero",)),
+    Difference("SequentialLR", "total_iters=0 in a stage", ("sequentiallr/milestone-zero-polynomial-total-iters-zero",)),
+    Difference("CosineAnnealingLR", "torch's cosine past T_max climbs back to a leftover initial_lr",
+               ("cosineannealinglr/initial-lr-without-last-epoch",)),
+    Difference("SequentialLR", "torch re-steps a nested SequentialLR at construction (pytorch#196243 and the repeated "
+               "epoch 0)", ("sequentiallr/sequential-as-only-stage", "sequentiallr/sequential-as-first-stage",
+                            "sequentiallr/sequential-in-single-stage-inner-milestone")),
+)
+
+# Upstream-ready reports (docs/porting/fastai.md renders them after the mapping).
+REPORTS = """
+### combine_scheds switches to the next schedule one batch late (float32 boundaries)
+
+**Promise.** `combine_scheds(pcts, scheds)`: "Combine `scheds` according to `pcts` in one function" - schedule i
+covers the share pcts[i] of training, so with `pcts=[2/12, 3/12, 3/12, 4/12]` over a 12-batch fit the third
+schedule takes over at batch 5 (pct_train = 5/12), as a MultiStepLR(milestones=[2, 5, 8]) does.
+
+**What happens.** combine_scheds keeps the cumulated pcts in a float32 tensor (`pcts = tensor([0] + L(pcts))`,
+`torch.cumsum`), so the boundary 5/12 becomes 0.4166666865348816, above 5/12; at batch 5, pct_train is
+TrainEvalCallback's running sum of 1/12, 0.41666666666666663, and `(pos >= pcts).nonzero().max()` still picks the
+second schedule: it runs one batch more than asked. The same float32 tensor makes `actual_pos` a float32 value, so
+every piece's position is rounded to float32 (relative error ~6e-8 in a cosine or linear piece). Suite cases:
+`multisteplr/milestones-2-5-8`, `multisteplr/unsorted-milestones`, `sequentiallr/three-stages`,
+`cosineannealingwarmrestarts/tmult-2` (expectations/fastai.toml).
+
+**Minimal case** (fastai 2.8.12, torch 2.13.0):
+
+```python
+from fastai.callback.schedule import SchedNo, combine_scheds
+
+sched = combine_scheds([2/12, 3/12, 3/12, 4/12], [SchedNo(v, v) for v in (0.1, 0.05, 0.025, 0.0125)])
+pct_train = 0.0
+for batch in range(9):
+    print(batch, sched(pct_train))
+    pct_train += 1. / 12  # TrainEvalCallback.after_batch
+```
+
+The torch schedule it stands for:
+
+```python
+import torch
+
+optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[2, 5, 8], gamma=0.5)
+for batch in range(9):
+    print(batch, optimizer.param_groups[0]["lr"])
+    optimizer.step()
+    scheduler.step()
+```
+
+| batch | torch MultiStepLR | fastai combine_scheds |
+| --- | --- | --- |
+| 0-1 | 0.1 | 0.1 |
+| 2-4 | 0.05 | 0.05 |
+| 5 | 0.025 | **0.05** |
+| 6-7 | 0.025 | 0.025 |
+| 8 | 0.0125 | 0.0125 |
+
+**Suggested fix**: keep the boundaries in float64 Python floats (`pcts = list(itertools.accumulate([0] + pcts))`,
+`idx = bisect.bisect_right(pcts, pos + 1e-12) - 1` clamped to pct_lim, `actual_pos = (pos - pcts[idx]) /
+(pcts[idx + 1] - pcts[idx])`); or build pct_train as train_iter / total batches rather than a running sum.
+"""
 
 class FastAI(StatefulAdapter):
     """fastai.callback.schedule schedules applied by ParamScheduler through an OptimWrapper; float64."""
