@@ -101,6 +101,24 @@ PORTING = {
 }
 
 
+# How a DeepSpeed loop does each intervention of spec 4.5 (docs/porting/deepspeed.md prints this table): none is
+# expressed - every step() writes each group's lr from the counter alone (update_lr).
+INTERVENTIONS = {
+    "skip-optimizer-step": Port(None, "DeepSpeed's engine skips lr_scheduler.step() together with an overflowing fp16 "
+                                      "step (runtime/engine.py, _take_model_step): an engine's decision, with no "
+                                      "scheduler code to grade."),
+    "scheduler-steps": Port(None, "stepping by hand works (step() advances last_batch_iteration), but the engine "
+                                  "steps it: not graded."),
+    "wrap-optimizer-step": Port(None, "nothing watches the optimizer's step method."),
+    "set": Port(None, "an lr set by hand is overwritten at the next step() (update_lr)."),
+    "add-param-group": Port(None, "min_lrs / max_lrs / org_lrs are per group at construction: a later group is not "
+                                  "scheduled (zip stops at the shorter list)."),
+    "add-scheduler": Port(None, "two schedules overwrite each other's lr at every step."),
+    "call": Port(None, "get_lr() and get_last_lr() exist, but get_last_lr asserts a step() happened first: not "
+                       "graded yet."),
+    "resume": Port(None, "state_dict holds only last_batch_iteration; resuming is not graded yet."),
+}
+
 # Each difference the port notes and expectations describe, and the suite's cases that show it.
 DIFFERENCES = (
     Difference("LinearLR", "the warm-up runs one batch behind torch's (iterations -1 and 0 both give min_lrs)",

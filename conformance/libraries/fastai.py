@@ -126,6 +126,23 @@ PORTING = {
 }
 
 
+# How a fastai loop does each intervention of spec 4.5 (docs/porting/fastai.md prints this table): none is
+# expressed - ParamScheduler sets every group from pct_train alone before each batch.
+INTERVENTIONS = {
+    "skip-optimizer-step": Port(None, "TrainEvalCallback counts batches, not optimizer updates: a skipped update "
+                                      "(fastai's MixedPrecision on overflow) does not change pct_train - the schedule "
+                                      "goes on as planned, which is a Learner's loop, not a scheduler to grade."),
+    "scheduler-steps": Port(None, "no scheduler is stepped by hand: ParamScheduler runs in before_batch."),
+    "wrap-optimizer-step": Port(None, "nothing watches the optimizer's step method."),
+    "set": Port(None, "an lr set by hand is overwritten at the next before_batch (opt.set_hyper)."),
+    "add-param-group": Port(None, "the schedule's values are arrays of one value per group known when it was built."),
+    "add-scheduler": Port(None, "a second ParamScheduler on the same hyper-parameter overwrites the first (callback "
+                                "order), it does not act beside it."),
+    "call": Port(None, "no get_lr() / get_last_lr(): fastai records the values in recorder.hps."),
+    "resume": Port(None, "a resume is a Learner's (fit(start_epoch=...) recomputes pct_train), not a scheduler state "
+                         "dict."),
+}
+
 # Each difference the port notes and expectations describe, and the suite's cases that show it (the expectations
 # file lists each with its cause; tests/meta/test_documented_differences.py).
 F32 = "combine_scheds hands its pieces a float32 position (its cumulated pcts are a float32 tensor)"
@@ -133,7 +150,8 @@ LATE = "combine_scheds starts a piece one batch late where the float32 boundary 
 DIFFERENCES = (
     Difference("OneCycleLR", "fit_one_cycle's combined_cos ends its phases one step later than torch's OneCycleLR",
                ("onecyclelr/defaults-cos", "onecyclelr/epochs-times-steps", "onecyclelr/per-group-max-lr",
-                "onecyclelr/adam-beta1", "onecyclelr/pct-start-zero", "onecyclelr/pct-start-zero-lr-only")),
+                "onecyclelr/adam-beta1", "onecyclelr/pct-start-zero", "onecyclelr/pct-start-zero-lr-only",
+                "onecyclelr/flat-warmup-momentum")),
     Difference("MultiStepLR", LATE, ("multisteplr/milestones-2-5-8", "multisteplr/unsorted-milestones")),
     Difference("SequentialLR", LATE, ("sequentiallr/three-stages",)),
     Difference("CosineAnnealingWarmRestarts", LATE, ("cosineannealingwarmrestarts/tmult-2",)),

@@ -104,6 +104,8 @@ DIFFERENCES = (
                 "cosineannealinglr/recursion-drift")),
     Difference("SequentialLR", "CosineDecay with warm-up clamps at warmup_steps + decay_steps",
                ("sequentiallr/warmup-then-cosine",)),
+    Difference("LinearLR", "a skipped update does not advance the ramp (optimizer.iterations)",
+               ("linearlr/amp-skips-first-optimizer-step",)),
     Difference("ReduceLROnPlateau", "no eps: reductions smaller than torch's eps still happen",
                ("reducelronplateau/eps-stops-reductions-abs",)),
     Difference("ConstantLR", "total_iters=0: the boundary -1 gives lr from step 0", ("constantlr/total-iters-zero",)),
