@@ -153,6 +153,7 @@ DIFFERENCES = (
                 "onecyclelr/adam-beta1", "onecyclelr/pct-start-zero", "onecyclelr/pct-start-zero-lr-only",
                 "onecyclelr/flat-warmup-momentum")),
     Difference("MultiStepLR", LATE, ("multisteplr/milestones-2-5-8", "multisteplr/unsorted-milestones")),
+    Difference("StepLR", LATE, ("steplr/step-size-two-long-run",)),
     Difference("SequentialLR", LATE, ("sequentiallr/three-stages",)),
     Difference("CosineAnnealingWarmRestarts", LATE, ("cosineannealingwarmrestarts/tmult-2",)),
     Difference("CosineAnnealingLR", F32, ("cosineannealinglr/tmax-10", "cosineannealinglr/eta-min",
