@@ -364,6 +364,9 @@ class FastAI(StatefulAdapter):
         milestones = list(only_kwargs(spec, {"milestones"})["milestones"])
         if milestones != sorted(milestones):
             raise Unsupported(f"SequentialLR(milestones={milestones}): not ascending")
+        if any(child.name == "OneCycleLR" for child in spec.children):
+            # even a stage that never runs (milestone 0): its constructor drives the momentum torch reports
+            raise Unsupported("SequentialLR with a OneCycleLR stage: fit_one_cycle's schedule is a whole fit")
         bounds = [0] + milestones + [None]
         pieces = []
         for i, child in enumerate(spec.children):
@@ -374,8 +377,6 @@ class FastAI(StatefulAdapter):
                 if last:
                     raise Unsupported("SequentialLR: the last child starts after the run's end")
                 continue
-            if child.name == "OneCycleLR":
-                raise Unsupported("SequentialLR with a OneCycleLR stage: fit_one_cycle's schedule is a whole fit")
             schedule, n = self._lr_port(child, lrs, length)
             if n != length and not last:
                 raise Unsupported(f"SequentialLR: {child.name}'s fastai port needs {n} steps, its stretch has "
