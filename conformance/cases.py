@@ -8,6 +8,7 @@ The format is documented in golden/cases/README.md; this module is its executabl
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -146,8 +147,9 @@ def load_cases(directory: Path = CASES_DIR) -> list[Case]:
     for path in files:
         loaded, found = _load_file(path)
         problems += found
+        shown = _rel(path)
         for case, line in loaded:
-            here = f"{_rel(path)}:{line}" if line else _rel(path)
+            here = f"{shown}:{line}" if line else shown
             if case.id in seen:
                 problems.append(f"{here}: {case.id}: duplicate id, first defined in {seen[case.id]}")
                 continue
@@ -198,6 +200,7 @@ def _load_file(path: Path) -> tuple[list[tuple[Case, int]], list[str]]:
         return [], [f"{_rel(path)}: expected a [defaults] table and [[case]] tables"]
     cases, problems = [], []
     lines = case_lines(text)
+    shown = _rel(path)  # once per file: making a display path costs as much as checking a case
     for index, raw in enumerate(raw_cases):
         if not isinstance(raw, dict):
             problems.append(f"{_rel(path)}: case #{index + 1}: expected a [[case]] table")
@@ -205,7 +208,7 @@ def _load_file(path: Path) -> tuple[list[tuple[Case, int]], list[str]]:
         merged = {**defaults, **raw}
         case_id = merged.get("id", f"<case #{index + 1}>")
         try:
-            cases.append((parse_case(merged, source=_rel(path), family=path.stem),
+            cases.append((parse_case(merged, source=shown, family=path.stem),
                           lines[index] if index < len(lines) else 0))
         except (CaseError, vocabulary.VocabularyError, TypeError, ValueError, KeyError) as exc:
             problems.append(f"{_where(path, case_id, text, index)}: {exc}")
@@ -505,9 +508,12 @@ def _specifier(text: str):
 
 def applies_to(case: Case, release: str) -> bool:
     """Whether the case exists on this torch release (its `torch` specifier admits it)."""
-    if not case.torch:
-        return True
-    return _specifier(case.torch).contains(release, prereleases=True)
+    return not case.torch or _admits(case.torch, release)
+
+
+@functools.lru_cache(maxsize=None)  # a run asks about each of a few specifiers for one release, case after case
+def _admits(specifier: str, release: str) -> bool:
+    return _specifier(specifier).contains(release, prereleases=True)
 
 
 def spec_hash(case: Case) -> str:

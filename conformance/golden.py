@@ -120,12 +120,10 @@ class Goldens:
 
     def select(self, case_id: str, release: str | None) -> Mapping:
         """The manifest record of the trace that applies to `release` (None = reference)."""
-        from packaging.specifiers import SpecifierSet
-
         records = self.entry(case_id)["traces"]
         if release is not None:
             for record in records:
-                if record["torch"] and SpecifierSet(record["torch"]).contains(release, prereleases=True):
+                if record["torch"] and _specifier_contains(record["torch"], release):
                     return record
         for record in records:
             if not record["torch"]:
@@ -134,22 +132,29 @@ class Goldens:
 
     def expected(self, case: Case, release: str | None) -> tuple[Trace, str]:
         record = self.select(case.id, release)
-        return self.trace(record), show(self.root / record["file"])
+        return self.trace(record), self.shown(record["file"])
+
+    def shown(self, name: str) -> str:
+        """The display path of the trace file `name` (show), made once per file: a run names every case's."""
+        key = ("shown", name)
+        if key not in self._cache:
+            self._cache[key] = show(self.root / name)
+        return self._cache[key]
 
     def text(self, record: Mapping) -> str:
         """The verified text of a manifest record's file. Raises GoldenError (one line)."""
-        path = self.root / record["file"]
-        data = self.files.get(record["file"])
+        name = record["file"]
+        data = self.files.get(name)
         if data is None:
-            raise GoldenError(f"{show(path)}: listed in the manifest but missing (run `lr-conformance regen`)")
+            raise GoldenError(f"{self.shown(name)}: listed in the manifest but missing (run `lr-conformance regen`)")
         if csv_hash(data) != record["sha256"]:
             crlf = " (it has CRLF line endings: restore LF, e.g. `git checkout`)" if b"\r\n" in data else ""
-            raise GoldenError(f"{show(path)}: content does not match its manifest hash{crlf}; edited by hand? "
+            raise GoldenError(f"{self.shown(name)}: content does not match its manifest hash{crlf}; edited by hand? "
                               "regenerate with `lr-conformance regen`")
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError:
-            raise GoldenError(f"{show(path)}: not UTF-8 text") from None
+            raise GoldenError(f"{self.shown(name)}: not UTF-8 text") from None
 
     def read_verified(self, path: Path, expected_hash: str) -> Trace:
         """The verified trace of `path`, a file under `root`, from this snapshot (tools/matrix.py reads this way)."""
@@ -159,10 +164,14 @@ class Goldens:
         """The parsed, verified trace of a manifest record. Raises GoldenError (one line)."""
         name = record["file"]
         if name not in self._cache:
+            text = self.text(record)
             try:
-                self._cache[name] = traces.loads(self.text(record), show(self.root / name))
+                self._cache[name] = traces.loads(text, name)
             except traces.TraceFormatError as exc:
-                raise GoldenError(str(exc)) from None
+                # the message names the file by its display path, made only here: show() costs as much as
+                # parsing a short trace, and a run reads every golden
+                message = str(exc)
+                raise GoldenError(self.shown(name) + message[len(name):]) from None
         return self._cache[name]
 
 
@@ -340,6 +349,7 @@ def _provenance_problems(records: list[dict], reference: str) -> list[str]:
     return found
 
 
+@functools.lru_cache(maxsize=None)  # a run asks about a few specifiers and one release, case after case
 def _specifier_contains(specifier: str, release: str) -> bool:
     from packaging.specifiers import SpecifierSet
 
@@ -382,6 +392,7 @@ def _is_release(text: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=None)  # every record's generated_by is sorted by it: the same 17 releases
 def _release_order(release: str):
     from packaging.version import Version
 
@@ -493,11 +504,12 @@ def row_problems(case: Case, trace: Trace, where: Path) -> list[str]:
     if error is not None and trace.events[-1] is not error:
         return [f"{show(where)}: events follow the error event at step {error.step}; an error ends the trace"]
     step_args = case.step_args
+    observes_momentum = case.observes_momentum  # walks the scheduler tree: once per trace, not per row
     for o in trace.observations:
-        if (o.momentum is not None) != case.observes_momentum:
+        if (o.momentum is not None) != observes_momentum:
             has = "has" if o.momentum is not None else "lacks"
             return [f"{show(where)}: step {o.step} group {o.group} {has} a momentum value; the case "
-                    + ("observes" if case.observes_momentum else "does not observe") + " momentum"]
+                    + ("observes" if observes_momentum else "does not observe") + " momentum"]
         want = None if step_args is None else float(step_args[o.step])
         if not _same(want, o.step_arg):
             return [f"{show(where)}: step {o.step} step_arg is {o.step_arg!r}, the case gives {want!r}"]

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import numbers
 import os
 import sys
@@ -84,10 +85,27 @@ def adapter_info(adapter) -> AdapterInfo:
         raise AdapterFault(f"reading its .info called {_escaped(exc)}") from None
     if not isinstance(info, AdapterInfo):
         raise AdapterFault(f".info is a {type(info).__name__}, not an AdapterInfo")
-    problem = declaration_problem(info)
+    try:
+        problem = _checked_declaration(info, _number_types(info))
+    except TypeError:  # a field that cannot be hashed (a list where a set belongs): checked uncached
+        problem = declaration_problem(info)
     if problem is not None:
         raise AdapterFault(f"its declaration (.info) is invalid: {problem}")
     return info
+
+
+def _number_types(info: AdapterInfo) -> tuple:
+    # False == 0.0 and hashes alike, but a bool tolerance is invalid: the types are part of the cache key
+    tolerance = info.tolerance
+    return type(tolerance), type(getattr(tolerance, "rel", None)), type(getattr(tolerance, "abs", None))
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_declaration(info: AdapterInfo, _types: tuple) -> str | None:
+    """declaration_problem, once per distinct declaration: run_case reads `.info` before every case (an adapter
+    may change it) and mostly gets the same one back. Keyed by value (AdapterInfo is frozen; a field that is
+    not hashable is checked uncached), so a changed declaration is checked again."""
+    return declaration_problem(info)
 
 
 SESSION_NAMES = {"lrs": "session.lrs()", "momenta": "session.momenta()", "last_lrs": "session.last_lrs()"}
@@ -174,38 +192,36 @@ class _Recorder:
                 and self._filters == self._armed)
 
     def call(self, step: int, phase: str, fn: Callable, *args, **kwargs) -> Any:
-        error = None
+        # Three to four calls a step: this is the harness's innermost loop, kept to what each call must do.
         start = len(self._log)
         try:
             result = fn(*args, **kwargs)
         except Unsupported:
             raise  # not behaviour: the adapter cannot express this case (run_case records UNSUPPORTED)
         except Exception as exc:  # noqa: BLE001 - the exception *is* the observation
-            error = exc
+            self._take(step, phase, start)
+            self.events.append(Event(step, phase, "error", type(exc).__name__, short_message(str(exc))))
+            raise _Stop from exc
         except KeyboardInterrupt:
             raise  # Ctrl-C stops the run
         except BaseException as exc:  # noqa: BLE001 - sys.exit: never behaviour, never the end of the run
             raise AdapterFault(f"{_escaped(exc)} in {phase} at step {step}") from None
-        finally:
-            caught = self._log[start:]
-            if not self._intact():
-                self.close()
-                self.open()
-        for w in caught:
-            self.events.append(Event(step, phase, "warning", w.category.__name__, short_message(str(w.message))))
-        if error is not None:
-            self.events.append(Event(step, phase, "error", type(error).__name__, short_message(str(error))))
-            raise _Stop from error
+        self._take(step, phase, start)
         return result
 
-    def observe(self, step: int, session, case: Case, observe_last_lr: bool, observes_momentum: bool) -> None:
-        def read():
-            lrs = list(session.lrs())
-            momenta = session.momenta() if observes_momentum else None
-            last = session.last_lrs() if observe_last_lr else None
-            return lrs, momenta, last
+    def _take(self, step: int, phase: str, start: int) -> None:
+        """The warnings the call that began at log index `start` added, as events; then a fresh context if the
+        call changed the warnings machinery (a raise that ends the case needs neither: close() follows)."""
+        log = self._log
+        if len(log) > start:
+            self.events.extend(Event(step, phase, "warning", w.category.__name__, short_message(str(w.message)))
+                               for w in log[start:])
+        if not self._intact():
+            self.close()
+            self.open()
 
-        lrs, momenta, last = self.call(step, "observe", read)
+    def observe(self, step: int, session, case: Case, observe_last_lr: bool, observes_momentum: bool) -> None:
+        lrs, momenta, last = self.call(step, "observe", _read, session, observe_last_lr, observes_momentum)
         self.observations.extend(observations_at(step, case, lrs, momenta, last, observes_momentum))
 
     def values(self, step: int, method: str, values) -> None:
@@ -218,11 +234,21 @@ class _Recorder:
         self.events.extend(Event(step, "call", "value", method, repr(number)) for number in numbers)
 
 
+def _read(session, observe_last_lr: bool, observes_momentum: bool) -> tuple:
+    """What `observe` reads from a session: its lrs, and its momenta and last lrs where they are observed."""
+    return (list(session.lrs()), session.momenta() if observes_momentum else None,
+            session.last_lrs() if observe_last_lr else None)
+
+
 def drive(case: Case, adapter) -> Trace:
     """Run `case` on a StatefulAdapter through its step protocol and return the trace."""
     rec = _Recorder()
     observe_last_lr = "last_lr" in adapter.info.observables
     observes_momentum = case.observes_momentum  # walks the scheduler tree: once per case, not per step
+    # The actions of each iteration, sorted out once (most cases have none): not a scan of every action per step
+    actions: dict[int, list] = {}
+    for action in case.interventions:
+        actions.setdefault(action.at, []).append(action)
     rec.open()
     try:
         session = rec.call(0, "construct", adapter.build, case)
@@ -231,7 +257,7 @@ def drive(case: Case, adapter) -> Trace:
             if i == case.resume_at:  # resume-state-dict, or scheduler-first after a resume
                 session = _resume(rec, i, adapter, case, session, STATE_DICTS)
             skip_optimizer, scheduler_steps = False, 1
-            for action in case.actions_at(i):
+            for action in actions.get(i, ()):
                 if action.do == "skip-optimizer-step":
                     skip_optimizer = True
                 elif action.do == "scheduler-steps":
@@ -246,19 +272,8 @@ def drive(case: Case, adapter) -> Trace:
                 else:
                     rec.call(i, "intervene", *_INTERVENE[action.do](session, action))
             kwargs = case.step_kwargs(i)
-
-            def step_schedulers():
-                for _ in range(scheduler_steps):
-                    for first, stepper in added:
-                        if first:
-                            rec.call(i, "added-scheduler.step", stepper.scheduler_step)
-                    rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
-                    for first, stepper in added:
-                        if not first:
-                            rec.call(i, "added-scheduler.step", stepper.scheduler_step)
-
             if case.protocol == "scheduler-first":
-                step_schedulers()
+                _step_schedulers(rec, i, session, kwargs, scheduler_steps, added)
                 rec.observe(i, session, case, observe_last_lr, observes_momentum)
                 if not skip_optimizer:
                     rec.call(i, "optimizer.step", session.optimizer_step)
@@ -266,12 +281,28 @@ def drive(case: Case, adapter) -> Trace:
                 rec.observe(i, session, case, observe_last_lr, observes_momentum)
                 if not skip_optimizer:
                     rec.call(i, "optimizer.step", session.optimizer_step)
-                step_schedulers()
+                _step_schedulers(rec, i, session, kwargs, scheduler_steps, added)
     except _Stop:
         pass
     finally:
         rec.close()
     return Trace(tuple(rec.observations), tuple(rec.events))
+
+
+def _step_schedulers(rec: _Recorder, i: int, session, kwargs: dict, times: int, added: list) -> None:
+    """Iteration i's scheduler step, `times` times (scheduler-steps), each with the added schedulers stepped
+    before (`first`) or after the case's own."""
+    if not added and times == 1:  # the textbook loop
+        rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
+        return
+    for _ in range(times):
+        for first, stepper in added:
+            if first:
+                rec.call(i, "added-scheduler.step", stepper.scheduler_step)
+        rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
+        for first, stepper in added:
+            if not first:
+                rec.call(i, "added-scheduler.step", stepper.scheduler_step)
 
 
 # The interventions that are one Session call each (spec 4.5): (method, its arguments) for an action.

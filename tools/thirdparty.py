@@ -94,6 +94,14 @@ REGISTRY: list[Variant] = [
             "fvcore.common.param_scheduler at where = t / N, one per group, float64"),
     Variant("pytorch-optimizer", "pytorch-optimizer", "pytorch-optimizer", {},
             "pytorch_optimizer.lr_scheduler's own schedulers on a torch optimizer, float64"),
+    Variant("fastai", "fastai", "fastai", {},
+            "fastai.callback.schedule via TrainEvalCallback + ParamScheduler on an OptimWrapper, float64"),
+    Variant("deepspeed", "deepspeed", "deepspeed", {},
+            "deepspeed.runtime.lr_schedules on a torch optimizer, stepped as DeepSpeed's engine does, float64"),
+    Variant("tf-keras-float64", "tf-keras", "tf-keras64", {"TF_CPP_MIN_LOG_LEVEL": "2"},
+            "tf_keras schedules with a float64 initial_learning_rate, floatx float64 (TensorFlow CPU)"),
+    Variant("tf-keras-float32", "tf-keras", "tf-keras32", {"TF_CPP_MIN_LOG_LEVEL": "2"},
+            "tf_keras schedules with Python-float lrs (float32), default floatx float32 (TensorFlow CPU)"),
 ]
 
 RESULTS_DIR = ROOT / "docs" / "results"

@@ -46,6 +46,10 @@ BUILTIN = {
     "mlx": "conformance.libraries.mlx:MLX",
     "fvcore": "conformance.libraries.fvcore:FVCore",
     "pytorch-optimizer": "conformance.libraries.pytorch_optimizer:PytorchOptimizer",
+    "tf-keras64": "conformance.libraries.tf_keras:TFKeras64",
+    "tf-keras32": "conformance.libraries.tf_keras:TFKeras32",
+    "fastai": "conformance.libraries.fastai:FastAI",
+    "deepspeed": "conformance.libraries.deepspeed:DeepSpeed",
 }
 
 __all__ = ["Adapter", "AdapterLoadError", "FunctionAdapter", "Session", "StatefulAdapter", "Unsupported",

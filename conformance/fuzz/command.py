@@ -87,7 +87,7 @@ def cmd_fuzz(args) -> int:
         import hypothesis  # noqa: F401 - an optional dependency: say so before anything else happens
     except ImportError:
         problems.append("fuzz needs hypothesis: pip install 'lr-conformance[fuzz]'")
-    adapters = {}
+    adapters, past = {}, ()
     for role, spec in (("--reference", args.reference), ("--adapter", args.adapter)):
         try:
             adapters[role] = load_adapter(spec, timeout=args.timeout,
@@ -103,7 +103,9 @@ def cmd_fuzz(args) -> int:
                                          args.intervention)
             problems += _scope_problems(scope, args.scheduler, reference.info, candidate.info)
             try:
-                listed += _staged(args.known, reference)
+                staged = _staged(args.known, reference)
+                past = tuple(found.id for found in staged)  # a round past these findings searches elsewhere
+                listed += staged
             except DataError as exc:
                 problems += [str(line) for line in exc.args]
             if not problems and not args.unchecked_reference:
@@ -121,7 +123,7 @@ def cmd_fuzz(args) -> int:
         database = None if args.seed is not None else search.database_dir(args.reference, args.adapter)
         progress = _progress if (sys.stderr.isatty() and not args.quiet) else None
         result = search.search(reference, candidate, scope, budget, seed=args.seed, database=database,
-                               progress=progress, listed=tuple(listed))
+                               progress=progress, listed=tuple(listed), past=past)
         if progress:
             print("\r\033[K", end="", file=sys.stderr)
         return _report(args, result, reference.info, candidate.info)
@@ -256,9 +258,8 @@ def _report(args, result, reference, candidate) -> int:
     tally = result.tally
     pair = f"{_label(candidate)} vs {_label(reference)}"
     skipped = tally.kinds[Kind.UNSUPPORTED] + tally.kinds[Kind.INEXPRESSIBLE]
-    compared = tally.kinds[Kind.SAME] + tally.kinds[Kind.DIVERGENT] + tally.kinds[Kind.KNOWN]
     known = f", {tally.kinds[Kind.KNOWN]} of them known differences" if args.expectations or args.known else ""
-    counts = (f"{tally.examples} examples ({compared} compared{known}, "
+    counts = (f"{tally.examples} examples ({tally.compared} compared{known}, "
               f"{tally.kinds[Kind.UNSUPPORTED]} unsupported by the candidate, "
               f"{tally.kinds[Kind.INEXPRESSIBLE]} the reference cannot express) in {tally.search_seconds:.1f} s, "
               f"{tally.rate:.1f} examples/s, seed {result.seed}")
@@ -267,6 +268,7 @@ def _report(args, result, reference, candidate) -> int:
         if skipped:
             common = "; ".join(f"{reason} ({n})" for reason, n in tally.skipped.most_common(3))
             print(f"  most often skipped: {common}")
+        _print_share(tally)
         _print_explained(tally)
         return 130 if result.interrupted else 0
 
@@ -295,9 +297,20 @@ def _report(args, result, reference, candidate) -> int:
     if args.record is not None:
         emit.record(args.record, block)
         print(f"fuzz: appended {case.id} to {args.record}")
+    _print_share(tally)
     _print_explained(tally)
     print(f"fuzz: {pair}: DIVERGENCE after {counts}" + (" - INTERRUPTED while shrinking" if result.interrupted else ""))
     return 130 if result.interrupted else 1
+
+
+def _print_share(tally) -> None:
+    """The share of drawn examples graded on both sides, and what the draws were steered away from (refusals.py)."""
+    print(f"  compared: {tally.compared} of {tally.examples} drawn examples ({tally.compared_share:.0%})")
+    if tally.refused:
+        from conformance.fuzz.refusals import describe
+
+        print(f"  steered away from what the candidate refuses ({tally.refusal_runs} extra runs to learn it): "
+              f"{describe(tally.refused)}")
 
 
 def _print_explained(tally) -> None:

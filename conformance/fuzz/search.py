@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conformance.cases import CaseError, parse_case
-from conformance.fuzz import differential, known, strategies
+from conformance.fuzz import differential, known, refusals, strategies
 from conformance.fuzz.differential import Kind, Verdict
 
 CHUNK = 200
@@ -57,10 +57,21 @@ class Tally:
     explained: Counter = field(default_factory=Counter)  # listed case id -> divergences it explained
     explained_by: Counter = field(default_factory=Counter)  # "traits" / "symptom" -> divergences (known.py)
     attribution_runs: int = 0  # extra runs of ablated cases, to see what a divergence needs (attribution.py)
+    refusal_runs: int = 0  # extra runs of reverted refused cases, to learn what the candidate refuses (refusals.py)
+    refused: frozenset = frozenset()  # the atoms the candidate was found to refuse, steered away from (refusals.py)
     search_seconds: float = 0.0
     check_seconds: float = 0.0
     shrink_runs: int = 0
     shrink_seconds: float = 0.0
+
+    @property
+    def compared(self) -> int:
+        """Examples graded on both sides: they agreed, diverged, or diverged as a listed difference does."""
+        return self.kinds[Kind.SAME] + self.kinds[Kind.DIVERGENT] + self.kinds[Kind.KNOWN]
+
+    @property
+    def compared_share(self) -> float:
+        return self.compared / self.examples if self.examples else 0.0
 
     @property
     def rate(self) -> float:
@@ -107,8 +118,10 @@ def hypothesis_home(path: Path):
 class _Probe:
     """The body of the hypothesis test: check one drawn case, count it, raise on a divergence."""
 
-    def __init__(self, reference, candidate, tally: Tally, budget: Budget, listed=()) -> None:
+    def __init__(self, reference, candidate, tally: Tally, budget: Budget, listed=(),
+                 refused: refusals.Refusals | None = None) -> None:
         self.reference, self.candidate, self.tally, self.budget = reference, candidate, tally, budget
+        self.refused = refused if refused is not None else refusals.Refusals()  # what the strategy steers by
         self.listed = tuple(listed)  # known.Known: divergences these account for are not findings
         self.info = differential.grading_info(reference.info, candidate.info)
         self.started = time.perf_counter()
@@ -140,10 +153,14 @@ class _Probe:
         if verdict is not None:
             # one raise site: hypothesis tells failures apart by where they were raised
             self.seen = self.divergent[key] = verdict
+            self.refused.frozen = True  # shrinking and hypothesis' replay need the mapping they found it with
             raise _Divergent(verdict)
 
     def _attribution_check(self, case) -> Verdict:
         self.tally.attribution_runs += 1
+        return differential.check(case, self.reference, self.candidate, self.info)
+
+    def _refusal_check(self, case) -> Verdict:
         return differential.check(case, self.reference, self.candidate, self.info)
 
     def _check(self, data: dict, shrinking: bool) -> Verdict | None:
@@ -164,6 +181,11 @@ class _Probe:
             self.tally.kinds[verdict.kind] += 1
             if verdict.kind in (Kind.UNSUPPORTED, Kind.INEXPRESSIBLE):
                 self.tally.skipped[verdict.reason] += 1
+            if verdict.kind is Kind.UNSUPPORTED and self.tally.refusal_runs < refusals.budget(self.tally.examples):
+                before = self.refused.runs
+                self.refused.learn(data, self._refusal_check)
+                self.tally.refusal_runs += self.refused.runs - before
+                self.tally.refused = frozenset(self.refused.refused)
             if verdict.kind is Kind.DIVERGENT:
                 self.tally.search_seconds = time.perf_counter() - self.started
         return verdict if verdict.kind is Kind.DIVERGENT else None
@@ -178,11 +200,17 @@ def search(
     database: Path | None = None,
     progress: Callable[[Tally], None] | None = None,
     listed: tuple[known.Known, ...] = (),
+    steer: bool = True,
+    past: tuple[str, ...] = (),
 ) -> Result:
     """Look for a case on which `candidate` differs from `reference`, and shrink the first one found.
     `database`: hypothesis' example database directory (None: none). `progress` is called between chunks.
     `listed`: known differences (fuzz/known.py, diagnosed: known.diagnosed); a divergence one of them accounts
-    for is counted, not found."""
+    for is counted, not found. `steer`: learn what the candidate refuses and draw around it (fuzz/refusals.py;
+    False: draw the whole scope, as before refusals were learned). `past`: the ids of the findings this round
+    goes past (`--known`): the chunks' seeds then derive from them too, so that a round past a finding draws
+    a sequence of its own rather than the earlier round's again up to that finding (a run with the same seed
+    and findings still draws the same cases)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as fixed_seed
     from hypothesis.database import DirectoryBasedExampleDatabase
@@ -190,7 +218,9 @@ def search(
 
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
     tally = Tally()
-    strategy = strategies.case_data(scope)
+    refused = refusals.Refusals()  # learned from the candidate's refusals as the search goes (refusals.py)
+    refused.frozen = not steer
+    strategy = strategies.case_data(scope, refused.steer)
     configured = settings(
         deadline=None,
         database=DirectoryBasedExampleDatabase(str(database)) if database is not None else None,
@@ -201,7 +231,7 @@ def search(
     )
     with hypothesis_home(cache_dir()):
         _warm_up(reference, candidate, strategy)
-        probe = _Probe(reference, candidate, tally, budget, listed)  # the clock starts here
+        probe = _Probe(reference, candidate, tally, budget, listed, refused)  # the clock starts here
 
         def differs(data: dict) -> None:  # hypothesis needs a function; its name keys the example database
             probe(data)
@@ -214,7 +244,7 @@ def search(
                 tally.shrink_seconds = elapsed - tally.search_seconds
             return Result(kw.pop("finding", probe.seen), tally, seed, **kw)
 
-        chunk = 0
+        chunk = _offset(past)
         try:
             while not probe.spent():
                 # every chunk has CHUNK examples whatever the budget, so that a budget only cuts the sequence
@@ -237,6 +267,13 @@ def search(
         except KeyboardInterrupt:
             return finished(interrupted=True)
         return finished()
+
+
+def _offset(past: tuple[str, ...]) -> int:
+    """Where the chunk seeds of a round past these findings start: 0 for none, else from their ids' digest."""
+    if not past:
+        return 0
+    return int(hashlib.sha256("\0".join(sorted(past)).encode()).hexdigest()[:8], 16)
 
 
 def trimmed(verdict: Verdict, check: Callable[[dict, bool], Verdict | None]) -> Verdict:

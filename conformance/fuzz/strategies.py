@@ -651,8 +651,9 @@ def _optimizer(d: _Draw) -> dict:
 
 
 @st.composite
-def case_data(draw, scope: Scope) -> dict:
-    """A case as data: the dict parse_case takes (id DRAFT_ID, why a placeholder)."""
+def case_data(draw, scope: Scope, steer=None) -> dict:
+    """A case as data: the dict parse_case takes (id DRAFT_ID, why a placeholder). `steer` (fuzz/refusals.py)
+    maps the drawn data to what the candidate can run; it changes the case, never the draws."""
     tops = scope.tops
     if not tops:
         raise ValueError("the scope has no scheduler both implementations declare")
@@ -668,5 +669,5 @@ def case_data(draw, scope: Scope) -> dict:
     if scope.has("tensor_lr") and d.flag(5):
         data["tensor_lr"] = True
     _interventions(d, data)  # last: every earlier draw of a seed stays what it was before interventions
-    return data
+    return data if steer is None else steer(data)
 

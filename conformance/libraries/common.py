@@ -64,6 +64,7 @@ __all__ = [
     "TORCH_DEFAULTS",
     "Port",
     "ScheduleSession",
+    "TorchOptimizerSession",
     "Unsupported",
     "check_porting",
     "expressed",
@@ -276,6 +277,26 @@ def group_lrs(case: Case) -> list[float]:
     from_base = top in BASE_LR_CLOSED_FORMS or top == "SequentialLR"
     return [float(group["initial_lr"] if from_base and "initial_lr" in group else group["lr"])
             for group in case.groups]
+
+
+class TorchOptimizerSession(Session):
+    """A Session over a real torch optimizer whose groups' lrs a library scheduler sets (pytorch-optimizer,
+    DeepSpeed): the lr is what the optimizer applies; the scheduler is stepped as torch's, after the optimizer."""
+
+    def __init__(self, optimizer, scheduler) -> None:
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+
+    def lrs(self):
+        return [float(group["lr"]) for group in self.optimizer.param_groups]
+
+    def optimizer_step(self) -> None:
+        self.optimizer.step()
+
+    def scheduler_step(self, metric=None, epoch=None) -> None:
+        if epoch is not None:
+            raise Unsupported("step(epoch) is not graded")
+        self.scheduler.step()
 
 
 class ScheduleSession(Session):

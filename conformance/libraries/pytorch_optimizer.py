@@ -48,6 +48,7 @@ from conformance.libraries.common import (
     FLOAT64_CLOSED_FORMS,
     Port,
     Session,
+    TorchOptimizerSession,
     Unsupported,
     group_lrs,
     library_info,
@@ -196,7 +197,7 @@ class PytorchOptimizer(StatefulAdapter):
             scheduler = self._build(case.scheduler, optimizer, lr)
         except ValueError as exc:  # warmup_steps >= first_cycle_steps, poly_order <= 0, negative lrs or steps
             raise Unsupported(f"pytorch-optimizer rejects this configuration: {exc}") from exc
-        return _Session(optimizer, scheduler)
+        return TorchOptimizerSession(optimizer, scheduler)
 
     def _build(self, spec: SchedulerSpec, optimizer, lr: float):
         lib = self._lib
@@ -241,20 +242,3 @@ def _first_step(scheduler):
     applies epoch 0; this constructor leaves every group at min_lr)."""
     scheduler.step()
     return scheduler
-
-
-class _Session(Session):
-    def __init__(self, optimizer, scheduler) -> None:
-        self.optimizer = optimizer
-        self.scheduler = scheduler
-
-    def lrs(self):
-        return [float(group["lr"]) for group in self.optimizer.param_groups]
-
-    def optimizer_step(self) -> None:
-        self.optimizer.step()
-
-    def scheduler_step(self, metric=None, epoch=None) -> None:
-        if epoch is not None:
-            raise Unsupported("step(epoch) is not graded")
-        self.scheduler.step()

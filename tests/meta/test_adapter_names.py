@@ -20,7 +20,7 @@ from conformance.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY_NAMES = {"optax64", "optax32", "keras64", "keras32", "paddle64", "paddle32", "mmengine", "timm", "mindspore",
-                 "mlx", "fvcore", "pytorch-optimizer"}
+                 "mlx", "fvcore", "pytorch-optimizer", "tf-keras64", "tf-keras32", "fastai", "deepspeed"}
 
 
 def test_builtin_names_are_the_entry_points_pyproject_declares():
@@ -63,7 +63,7 @@ def test_adapters_lists_every_registered_adapter_on_one_line(capsys, monkeypatch
         module = adapters.BUILTIN[name].partition(":")[0]
         library = {"optax": "jax", "mmengine": "mmengine", "paddle": "paddle", "keras": "keras", "timm": "timm",
                    "mindspore": "mindspore", "mlx": "mlx", "fvcore": "fvcore",
-                   "pytorch_optimizer": "pytorch_optimizer"}[module.rsplit(".", 1)[1]]
+                   "pytorch_optimizer": "pytorch_optimizer", "tf_keras": "tf_keras", "fastai": "fastai", "deepspeed": "deepspeed"}[module.rsplit(".", 1)[1]]
         if importlib.util.find_spec(library) is None:
             assert lines[name].split()[1:3] == [adapters.BUILTIN[name], "not"], lines[name]
             assert " not importable: " in lines[name] and library in lines[name], lines[name]
