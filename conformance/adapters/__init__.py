@@ -87,12 +87,24 @@ def load_adapter(spec: str | None = None, timeout: float | None = None, isolate:
 
 
 def _isolated(spec: str, timeout: float | None, startup_timeout: float | None, max_answer_bytes: int | None = None):
-    from conformance.transport import SubprocessAdapter, python_command
+    from conformance.transport import SERVE_SAYS, AdapterCrash, SubprocessAdapter, python_command
 
     if spec.startswith("cmd:"):
         return _resolve(spec, timeout, startup_timeout, max_answer_bytes)
-    return lambda: SubprocessAdapter(python_command(spec), timeout=timeout, startup_timeout=startup_timeout,
+
+    def served():
+        try:
+            return SubprocessAdapter(python_command(spec), timeout=timeout, startup_timeout=startup_timeout,
                                      max_answer_bytes=max_answer_bytes)
+        except AdapterCrash as crash:
+            # Our own server could not load the adapter string and said why before exiting: that is the same
+            # usage error an in-process load gives, not a crash of the implementation.
+            said = [line for line in crash.stderr if line.startswith(SERVE_SAYS)]
+            if said:
+                raise AdapterLoadError(said[-1][len(SERVE_SAYS):]) from None
+            raise
+
+    return served
 
 
 def _resolve(spec: str, timeout: float | None = None, startup_timeout: float | None = None,
