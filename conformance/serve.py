@@ -24,7 +24,7 @@ from conformance.adapters.base import Unsupported
 from conformance.cases import CaseError, case_from_json
 from conformance.model import json_safe
 from conformance.runner import AdapterFault, adapter_output_to_stderr, trace_case
-from conformance.transport import PROTOCOL_VERSION, loads_strict
+from conformance.transport import PROTOCOL_VERSION, SERVE_SAYS, loads_strict
 from conformance.vocabulary import VocabularyError
 
 
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             adapter = load_adapter(args.adapter)
         except AdapterLoadError as exc:
-            print(f"conformance.serve: {exc}", file=sys.stderr)
+            print(f"{SERVE_SAYS}{exc}", file=sys.stderr)
             return 2
         try:
             return serve(adapter, sys.stdin, protocol_out)

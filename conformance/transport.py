@@ -95,6 +95,10 @@ class AdapterTimeout(TransportError):
 class AdapterCrash(TransportError):
     status = Status.CRASH
     what = "the adapter process crashed"
+    stderr: tuple[str, ...] = ()  # the process's last stderr lines, where it said why it ended
+
+
+SERVE_SAYS = "conformance.serve: "  # how `python -m conformance.serve` prefixes why it could not load an adapter
 
 
 class ProtocolError(TransportError):
@@ -262,7 +266,9 @@ class SubprocessAdapter(Adapter):
         if line is _EOF:
             code = _wait(proc)
             self._discard()
-            raise AdapterCrash(f"process {_describe_exit(code)} before answering {what}{self._stderr_tail()}")
+            crash = AdapterCrash(f"process {_describe_exit(code)} before answering {what}{self._stderr_tail()}")
+            crash.stderr = tuple(line.rstrip() for line in self._stderr if line.strip())
+            raise crash
         if isinstance(line, _Unfinished):
             code = _wait(proc)
             self._discard()

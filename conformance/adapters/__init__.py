@@ -20,7 +20,6 @@ import importlib
 import importlib.util
 import inspect
 import os
-import re
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -92,24 +91,24 @@ def load_adapter(spec: str | None = None, timeout: float | None = None, isolate:
 
 
 def _isolated(spec: str, timeout: float | None, startup_timeout: float | None, max_answer_bytes: int | None = None):
-    from conformance.transport import AdapterCrash, SubprocessAdapter, python_command
+    from conformance.transport import SERVE_SAYS, AdapterCrash, SubprocessAdapter, python_command
 
     if spec.startswith("cmd:"):
         return _resolve(spec, timeout, startup_timeout, max_answer_bytes)
 
-    def start():
+    def served():
         try:
             return SubprocessAdapter(python_command(spec), timeout=timeout, startup_timeout=startup_timeout,
                                      max_answer_bytes=max_answer_bytes)
-        except AdapterCrash as exc:
-            # The child is conformance.serve: a spec it cannot load is its own one-line diagnosis (exit 2), the
-            # line this process would have printed - not "the adapter process crashed"
-            said = re.search(r"conformance\.serve: (--adapter .*?)(?: \| |\)$)", str(exc))
-            if said is None:
-                raise
-            raise AdapterLoadError(said.group(1)) from None
+        except AdapterCrash as crash:
+            # Our own server could not load the adapter string and said why before exiting: that is the same
+            # usage error an in-process load gives, not a crash of the implementation.
+            said = [line for line in crash.stderr if line.startswith(SERVE_SAYS)]
+            if said:
+                raise AdapterLoadError(said[-1][len(SERVE_SAYS):]) from None
+            raise
 
-    return start
+    return served
 
 
 def _resolve(spec: str, timeout: float | None = None, startup_timeout: float | None = None,

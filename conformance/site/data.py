@@ -307,6 +307,9 @@ def _case_data(case: Case, store: golden.Goldens, blocks: Mapping[str, str], pro
         problems.append(f"{store.root / golden.MANIFEST}: case {case.id!r} has no reference trace")
     if not records:
         records.append(GoldenRecord("", "", (), Trace()))  # reported above; keeps the other problems coming
+    # A site is published: name the case file as the suite does (golden/cases/steplr.toml, as the goldens are
+    # golden/traces/...), not by where this machine read it (a wheel's site-packages, a checkout elsewhere).
+    case = replace(case, source=f"golden/cases/{Path(case.source).name}")
     return CaseData(case, blocks.get(case.id, ""), blocks.get("", ""), torch_snippet(case), tuple(records))
 
 

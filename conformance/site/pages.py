@@ -358,7 +358,7 @@ def _library_rows(case: CaseData, site: SiteData, root: str) -> list[dict]:
             if lib.stale:
                 rows.append({"variant": lib.name, "href": f"{root}{library_path(lib.name)}", "status": "ungraded",
                              "divergence": "no result: " + lib.stale, "reason": "", "differs": False,
-                             "expectations": lib.expectations_source})
+                             "expectations": lib.expectations_source, "stale": ""})  # the row says why
             continue
         detail = divergence_text(result) if result.category != "unsupported" else (
             "needs " + ", ".join(result.missing) if result.missing else result.detail)
@@ -366,7 +366,9 @@ def _library_rows(case: CaseData, site: SiteData, root: str) -> list[dict]:
                      "status": result.status, "divergence": detail if result.category != "pass" else "",
                      "reason": lib.reasons.get(case.id, "") if result.category != "pass" else "",
                      "differs": result.category in ("differs", "error"),
-                     "expectations": lib.expectations_source})
+                     "expectations": lib.expectations_source,
+                     # graded against older goldens: this status may not hold against the current ones
+                     "stale": lib.stale})
     return rows
 
 

@@ -113,3 +113,17 @@ def test_run_with_a_library_name_whose_library_is_missing_is_one_line_exit_2(cap
     err = capsys.readouterr().err
     assert err.startswith("lr-conformance: --adapter 'paddle64': constructing it raised ModuleNotFoundError") and \
         err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("argv", [["run", "--isolate", "--adapter", "nosuch:Thing"],
+                                  ["fuzz", "--adapter", "torch", "--reference", "nosuch:Thing"]],
+                         ids=["run --isolate", "fuzz's reference in its own process"])
+def test_an_adapter_string_that_fails_in_its_child_process_says_why_as_in_process(argv, capsys):
+    """A bad adapter string loaded in a child (`--isolate`, fuzz's reference) is the same one-line usage error
+    as in process, not "constructing it raised AdapterCrash: process exited with code 2 before answering
+    hello (stderr: conformance.serve: ...)" - the child's own explanation, wrapped twice."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    role = "--reference" if argv[0] == "fuzz" else "--adapter"
+    assert err == [f"lr-conformance: {role} 'nosuch:Thing': cannot import module 'nosuch' (No module named "
+                   "'nosuch')"], err

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -147,3 +148,32 @@ def test_readmes_speed_table_is_rendered_from_the_saved_record():
                       DOCS["README.md"], re.S)
     assert block, "README's speed table lost its generated markers"
     assert block.group(1) == benchmark.render_command_table(record, len(cases_mod.load_cases()))
+
+
+def pytest_summary(project: Path, *argv: str, **env: str) -> str:
+    """pytest's last line (without its wall time) for `pytest -q ARGV` run in `project`, as a user runs it."""
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("TINYSCHED_BUG", "LR_CONFORMANCE_ADAPTER", "PYTEST_ADDOPTS")} | env
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *argv], cwd=project,
+                          env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
+    return re.sub(r" in \d+(\.\d+)?s.*$", "", done.stdout.strip().splitlines()[-1].strip("= "))
+
+
+def test_examples_readmes_pytest_runs_end_as_it_says(tmp_path):
+    """Sections 7 and 8 quote how their pytest runs end; run them as written, with section 8's test file."""
+    text = " ".join(DOCS["examples/README.md"].split())
+    first, second = re.search(r"The first run ends with `([^`]+)`.*? the second with `([^`]+)`", text).groups()
+    (in_ci,) = re.search(r"--lr-expectations=tinysched/expectations\.toml` ends with `([^`]+)`", text).groups()
+    (test_file,) = re.findall(r"```python\n(from conformance\.pytest_plugin import check_case\n.*?)```",
+                              DOCS["examples/README.md"], re.S)[-1:]
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_lr_conformance.py").write_text(test_file, encoding="utf-8")
+    shutil.copytree(ROOT / "examples" / "tinysched", tmp_path / "tinysched",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    adapter, expectations = ROOT / "examples/tinysched/adapter.py", ROOT / "examples/tinysched/expectations.toml"
+    assert pytest_summary(tmp_path, "tests/test_lr_conformance.py", LR_CONFORMANCE_ADAPTER=str(adapter)) == first
+    assert pytest_summary(tmp_path, "tests/test_lr_conformance.py", f"--lr-expectations={expectations}",
+                          "--lr-case=steplr/gamma-half-step3", "--lr-case=steplr/resume-state-dict-at-4",
+                          LR_CONFORMANCE_ADAPTER=str(adapter), TINYSCHED_BUG="1") == second
+    assert pytest_summary(tmp_path, "--lr-adapter=tinysched/adapter.py",
+                          "--lr-expectations=tinysched/expectations.toml") == in_ci

@@ -69,3 +69,19 @@ def test_readme_says_what_command_2_needs_to_run_every_test():
     commands = README[README.index("## The two commands"):README.index("**Without a checkout.**")]
     for needed in ("chromium", "LR_CONFORMANCE_CHROMIUM", "node", "tox -e fuzz", "tox -e paddle", "-rs"):
         assert needed in commands, needed
+
+
+def test_the_summary_lists_failures_and_errors_beside_the_skip_reasons(tmp_path):
+    """`-rs` alone replaces pytest's default `-rfE`: a tox run then ended `3 failed, 1272 passed` with only
+    SKIPPED lines under "short test summary info", the failures findable only by scrolling back an hour's
+    output (outsider pass of issue 20). Run with the project's configuration on a failing and a skipped test."""
+    (tmp_path / "test_two.py").write_text("import pytest\n\ndef test_fails():\n    assert False\n\n"
+                                          "@pytest.mark.skip(reason='no chromium here')\ndef test_skips():\n"
+                                          "    pass\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir",
+                           str(tmp_path), str(tmp_path / "test_two.py")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    summary = done.stdout.partition("short test summary info")[2]
+    assert "FAILED" in summary and "test_fails" in summary, done.stdout
+    assert "SKIPPED" in summary and "no chromium here" in summary, done.stdout

@@ -231,3 +231,21 @@ def test_run_refuses_the_same_hostile_expectations_in_one_line(tmp_path, capsys,
     assert main(["run", "-k", "steplr/gamma-one", "--expectations", str(expectations), "-q"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"lr-conformance: {expectations}:") and message in err[0], err
+
+
+def test_a_site_built_from_anywhere_names_files_as_the_suite_does(tmp_path, monkeypatch):
+    """A site is published: its pages name the case files as golden/cases/<file>.toml (as they name the
+    goldens golden/traces/...), never a path of the machine that built it - from a wheel that was the
+    builder's site-packages, from a checkout run elsewhere its absolute path (outsider pass of issue 20)."""
+    from dataclasses import replace
+
+    from conformance.site import data, pages
+
+    monkeypatch.chdir(tmp_path)  # not the checkout: messages would name the files by their absolute paths
+    site = data.load(replace(Sources.checkout(), results=None, changes=CHANGES_FIXTURE))
+    plan = pages.plan(site)
+    page = plan.pages[pages.case_path("steplr/gamma-half-step3")]
+    assert "As written in <code>golden/cases/steplr.toml</code>" in page
+    assert "# defined in golden/cases/steplr.toml" in page
+    builder = str(resources.CASES_DIR.parent.parent)
+    assert not [path for path, html in plan.pages.items() if builder in html]
