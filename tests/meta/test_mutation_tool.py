@@ -175,3 +175,22 @@ def test_hook_loads_a_sentinel_mutant_and_the_suite_kills_it(tmp_path):
     assert result.killed_by == ["steplr/gamma-half-step3"]
     assert mt.SENTINEL_MESSAGE in result.details["steplr/gamma-half-step3"]
     assert (tmp_path / "sentinel" / "sitecustomize.py").exists()
+
+
+def test_swa_utils_target_mutates_swalr_only_with_its_own_ids():
+    """SWALR lives in torch.optim.swa_utils: --module swa_utils mutates its class alone (not AveragedModel or
+    update_bn), with ids that cannot be confused with lr_scheduler.py's."""
+    spec = mt.TARGETS["swa_utils"]
+    mutants = mt.generate(mt.target_file(spec.module).read_text(encoding="utf-8"), spec.id_prefix)
+    assert {m.scope for m in mutants} == {"SWALR"}
+    assert [m.id for m in mutants] == [f"s{i:04d}" for i in range(1, len(mutants) + 1)]
+    assert {"get_lr", "_get_initial_lr", "_set_anneal_func", "load_state_dict"} <= {m.method for m in mutants}
+
+
+def test_hook_loads_a_swa_utils_sentinel_and_a_swalr_case_notices(tmp_path):
+    spec = mt.TARGETS["swa_utils"]
+    module = mt.Module(mt.target_file(spec.module).read_text(encoding="utf-8"))
+    result = mt.run_suite(tmp_path / "sentinel", module.sentinel_source(), timeout=60,
+                          suite_args=["-k", "swalr/defaults"], repo=ROOT, target_module=spec.module)
+    assert result.status == "killed" and result.killed_by == ["swalr/defaults"], result
+    assert mt.SENTINEL_MESSAGE in result.details["swalr/defaults"]
