@@ -128,11 +128,30 @@ PORTING = {
         "order); three_phase adds the phase back to max_lr / div_factor; the last step (total_steps - 1) is the "
         "minimum, a constant piece. Phase ends must fall on whole steps. Momentum is not ported: only "
         "cycle_momentum=False is graded." + WHERE),
+    "SWALR": Port(None, "fvcore has no SWA learning-rate schedule (its ParamSchedulers are functions of where = t / N, not an anneal from the current lr)."),
 }
 
 
 
 INSTALL = "pip install 'lr-conformance[fvcore]'"  # `lr-conformance adapters` says it when the library does not import (tox -e fvcore)
+
+
+# Spec 4.5's interventions, as the module docstring says: a ParamScheduler holds no state and sees no optimizer.
+INTERVENTIONS = {
+    "skip-optimizer-step": Port(None, "a ParamScheduler sees no optimizer: the lr is a function of the iteration, "
+                                      "so a skipped optimizer step changes nothing fvcore computes."),
+    "scheduler-steps": Port(None, "a ParamScheduler is evaluated, not stepped: stepping twice is evaluating at "
+                                  "another where, chosen by the caller (in detectron2, LRMultiplier)."),
+    "wrap-optimizer-step": Port(None, "nothing in fvcore watches or patches optimizer.step."),
+    "set": Port(None, "whoever applies the value (in detectron2, LRMultiplier) overwrites an lr set by hand at the "
+                      "next iteration; fvcore never reads a group's lr."),
+    "add-param-group": Port(None, "fvcore has no param groups: whoever applies the value decides which groups get "
+                                  "it."),
+    "add-scheduler": Port(None, "a second schedule is a second function (CompositeParamScheduler composes them "
+                                "up front)."),
+    "call": Port(None, "no get_lr() / get_last_lr(): a ParamScheduler is called with where and returns the value."),
+    "resume": Port(None, "a ParamScheduler holds no state: a resume is evaluating at where = k / N."),
+}
 
 
 class FVCore(StatefulAdapter):

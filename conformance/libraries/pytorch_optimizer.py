@@ -109,6 +109,7 @@ PORTING = {
         "to min_lr (init_lr()), after torch's initial step: the first iteration runs at min_lr instead of max_lr "
         "(see the report below)." + ONE_LR),
     "OneCycleLR": _reexport("OneCycleLR"),
+    "SWALR": Port(None, "no SWA learning-rate scheduler in pytorch_optimizer.lr_scheduler (its modules: chebyshev, cosine_anealing, linear_warmup, proportion, rex, wsd, and torch's re-exported classes, SWALR not among them)."),
 }
 
 # Upstream-ready reports (docs/porting/pytorch-optimizer.md renders them after the mapping).
@@ -175,6 +176,26 @@ computes step 0 (`max_lr`, or `min_lr` at the start of a warm-up), which nothing
 
 
 INSTALL = "pip install 'lr-conformance[pytorch-optimizer]'"  # `lr-conformance adapters` says it when the library does not import (tox -e pytorch_optimizer)
+
+
+# Spec 4.5's interventions, as the module docstring says: none is ported yet.
+INTERVENTIONS = {
+    "skip-optimizer-step": Port(None, "CosineAnnealingWarmupRestarts inherits torch's LRScheduler: a skipped "
+                                      "optimizer step would exercise torch's warning code, not the library's; not "
+                                      "ported."),
+    "scheduler-steps": Port(None, "not ported: BaseLinearWarmupScheduler writes one value per step, so stepping "
+                                  "twice is two values of its closed form."),
+    "wrap-optimizer-step": Port(None, "CosineAnnealingWarmupRestarts inherits torch's LRScheduler: a wrapped "
+                                      "optimizer.step would exercise torch's code, not the library's; not ported."),
+    "set": Port(None, "BaseLinearWarmupScheduler writes one value into every group at each step: an lr set by "
+                      "hand is overwritten at the next step; not ported."),
+    "add-param-group": Port(None, "BaseLinearWarmupScheduler writes its value into every group, an added one "
+                                  "included; not ported."),
+    "add-scheduler": Port(None, "not ported: a second scheduler on the optimizer writes its own value over the "
+                                "first one's."),
+    "call": Port(None, "BaseLinearWarmupScheduler has no get_lr() / get_last_lr() (it keeps `last_lr`)."),
+    "resume": Port(None, "not ported: the library's schedulers are graded from a fresh start only."),
+}
 
 
 class PytorchOptimizer(StatefulAdapter):
