@@ -109,6 +109,8 @@ def read_trace_frame(path: Path):
         path,
         dtype={"event": "string", "message": "string"},
         keep_default_na=False,
-        na_values={c: [""] for c in ("group", "lr", "momentum", "last_lr", "step_arg")},
+        # an empty cell is a value not observed; "nan" is the float the trace holds (repr), which pandas reads
+        # as a string - and the whole column with it - unless it is named here
+        na_values={c: ["", "nan"] for c in ("group", "lr", "momentum", "last_lr", "step_arg")},
         **exact,
     )
