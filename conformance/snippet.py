@@ -253,8 +253,11 @@ def _callable_classes(spec: SchedulerSpec) -> list[str]:
         if node.name == USER_SUBCLASS:  # the mixin's code as the user writes it: a subclass of LRScheduler
             mixin, _ = vocabulary.subclass(node.kwargs[SUBCLASS_KWARG])
             for cls in reversed(mixin.__mro__[:-1]):  # its vocabulary bases first; the root derives from torch's
-                source = inspect.getsource(cls).replace(f"class {cls.__name__}:",
-                                                        f"class {cls.__name__}(lr_scheduler.LRScheduler):", 1)
+                # torch before 2.0 names the base class _LRScheduler: the snippet runs on every release
+                source = inspect.getsource(cls).replace(
+                    f"class {cls.__name__}:",
+                    f'class {cls.__name__}(getattr(lr_scheduler, "LRScheduler", None) or lr_scheduler._LRScheduler):',
+                    1)
                 if source not in sources:
                     sources.append(source)
         for key in CALLABLE_KWARGS:

@@ -42,7 +42,9 @@ def run_snippet(case) -> dict[int, list[list[float]]]:
     for line in out.getvalue().splitlines():
         if line.startswith(" "):  # what a `call` intervention returned: not an observation
             continue
-        step, rest = line.split(" ", 1)
+        step, _, rest = line.partition(" ")
+        if not step.isdigit():  # torch's own print of verbose=True before 2.2 ("Epoch 00000: ..."), not a row
+            continue
         rows[int(step)] = [[float(x) for x in group.split(",")] for group in NUMBER_LISTS.findall(rest)]
     return rows
 
