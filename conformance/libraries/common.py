@@ -169,6 +169,33 @@ def kwargs_of(spec: SchedulerSpec) -> dict:
     return {**TORCH_DEFAULTS.get(spec.name, {}), **spec.kwargs}
 
 
+def sequential_stretches(spec: SchedulerSpec, steps: int, library: str, port) -> list:
+    """SequentialLR as a library that joins schedules end to end: [(schedule, n)], each child ported by
+    `port(child, length)` -> (schedule, n) for the stretch its milestones give it. A child whose stretch is empty
+    is skipped (torch never steps it), the last one runs to the end of the run; a port that needs another length
+    than its stretch (but the last) is Unsupported, as are unsorted milestones (torch bisects the list as given;
+    joined stretches follow one another)."""
+    milestones = list(only_kwargs(spec, {"milestones"})["milestones"])
+    if milestones != sorted(milestones):
+        raise Unsupported(f"SequentialLR(milestones={milestones}): not ascending")
+    bounds = [0] + milestones + [None]
+    pieces = []
+    for i, child in enumerate(spec.children):
+        start, stop = bounds[i], bounds[i + 1]
+        last = i == len(spec.children) - 1
+        length = steps - start if last else stop - start
+        if length <= 0:
+            if last:
+                raise Unsupported("SequentialLR: the last child starts after the run's end")
+            continue
+        schedule, n = port(child, length)
+        if n != length and not last:
+            raise Unsupported(f"SequentialLR: {child.name}'s {library} port needs {n} steps, its stretch has "
+                              f"{length}")
+        pieces.append((schedule, n))
+    return pieces
+
+
 def only_kwargs(spec: SchedulerSpec, allowed) -> dict:
     """kwargs_of(spec), raising Unsupported for any kwarg outside `allowed` that the case sets to something
     other than torch's default (a configuration the library cannot express)."""

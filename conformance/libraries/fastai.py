@@ -57,6 +57,7 @@ from conformance.libraries.common import (
     onecycle_phases,
     only_kwargs,
     per_group,
+    sequential_stretches,
 )
 from conformance.model import Case, SchedulerSpec
 
@@ -361,27 +362,10 @@ class FastAI(StatefulAdapter):
         return scheds, total
 
     def _sequential(self, spec: SchedulerSpec, lrs, steps: int):
-        milestones = list(only_kwargs(spec, {"milestones"})["milestones"])
-        if milestones != sorted(milestones):
-            raise Unsupported(f"SequentialLR(milestones={milestones}): not ascending")
         if any(child.name == "OneCycleLR" for child in spec.children):
             # even a stage that never runs (milestone 0): its constructor drives the momentum torch reports
             raise Unsupported("SequentialLR with a OneCycleLR stage: fit_one_cycle's schedule is a whole fit")
-        bounds = [0] + milestones + [None]
-        pieces = []
-        for i, child in enumerate(spec.children):
-            start, stop = bounds[i], bounds[i + 1]
-            last = i == len(spec.children) - 1
-            length = steps - start if last else stop - start
-            if length <= 0:
-                if last:
-                    raise Unsupported("SequentialLR: the last child starts after the run's end")
-                continue
-            schedule, n = self._lr_port(child, lrs, length)
-            if n != length and not last:
-                raise Unsupported(f"SequentialLR: {child.name}'s fastai port needs {n} steps, its stretch has "
-                                  f"{length}")
-            pieces.append((schedule, n))
+        pieces = sequential_stretches(spec, steps, "fastai", lambda child, length: self._lr_port(child, lrs, length))
         return self._combined(pieces, steps)
 
 

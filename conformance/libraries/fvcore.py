@@ -52,6 +52,7 @@ from conformance.libraries.common import (
     only_kwargs,
     per_group,
     rejected_as_unsupported,
+    sequential_stretches,
 )
 from conformance.model import Case, SchedulerSpec
 
@@ -273,23 +274,6 @@ class FVCore(StatefulAdapter):
         return self._joined(pieces + [(ps.ConstantParamScheduler(low), max(1, steps - ends[-1]))], max(steps, total))
 
     def _sequential(self, spec: SchedulerSpec, lr: float, g: int, groups: int, steps: int):
-        milestones = list(only_kwargs(spec, {"milestones"})["milestones"])
-        if milestones != sorted(milestones):
-            # torch bisects the list as given; a Composite's stretches follow one another
-            raise Unsupported(f"SequentialLR(milestones={milestones}): not ascending")
-        bounds = [0] + milestones + [None]
-        pieces = []
-        for i, child in enumerate(spec.children):
-            start, stop = bounds[i], bounds[i + 1]
-            last = i == len(spec.children) - 1
-            length = steps - start if last else stop - start
-            if length <= 0:
-                if last:
-                    raise Unsupported("SequentialLR: the last child starts after the run's end")
-                continue
-            scheduler, n = self._port(child, lr, g, groups, length)
-            if n != length and not last:
-                raise Unsupported(f"SequentialLR: {child.name}'s fvcore port needs {n} steps, its stretch has "
-                                  f"{length}")
-            pieces.append((scheduler, n))
+        pieces = sequential_stretches(spec, steps, "fvcore",
+                                      lambda child, length: self._port(child, lr, g, groups, length))
         return self._joined(pieces, steps)
