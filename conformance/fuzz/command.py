@@ -285,8 +285,10 @@ def _report(args, result, reference, candidate) -> int:
     print(f"  what:   {verdict.reason}")
     for line in _window(verdict):
         print(f"  {line}")
-    print(f"  case:   paste into golden/cases/{emit.family(case)}.toml, say in `why` what it pins, then run "
-          "`lr-conformance regen` (the reference torch records its golden):")
+    # regen writes goldens only into a checkout: outside one (say, the package installed from a wheel) say so
+    where = "" if resources.find_checkout(Path.cwd()) else " of a checkout of lr-conformance"
+    print(f"  case:   paste into golden/cases/{emit.family(case)}.toml{where}, say in `why` what it pins, then run "
+          "`lr-conformance regen` there (the reference torch records its golden):")
     print()
     print(block)
     print("  torch (standalone code printing the reference values):")

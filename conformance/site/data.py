@@ -41,14 +41,20 @@ RESULT_SCHEMAS = ("lr-conformance/thirdparty-summary/1", "lr-conformance/result/
 CHANGE_KEYS = {"id": str, "release": str, "kind": str, "summary": str, "cause": str, "cause_title": str,
                "cases": list}
 SLUG = re.compile(r"^[a-z0-9]+(?:[-.][a-z0-9]+)*$")
-# How to re-grade a stale result, by where it came from
-REGRADE = {"shipped": "python tools/thirdparty.py --only {name}",
-           "yours": "lr-conformance run --adapter ... --json FILE, then rebuild"}
-
-
 # The checkout this code runs from (or, installed from a wheel, the site-packages directory): paths inside it are
 # shown relative to it.
 CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+def regrade_command(origin: str, name: str) -> str:
+    """How to re-grade a stale result, by where it came from. tools/ is only in a checkout: installed from a
+    wheel, a shipped result is re-graded by running its adapter and passing the result in."""
+    if origin == "yours":
+        return "lr-conformance run --adapter ... --json FILE, then rebuild"
+    if resources.is_checkout(CHECKOUT):
+        return f"python tools/thirdparty.py --only {name}"
+    return (f"lr-conformance run --adapter {name} --json FILE, then rebuild with --results FILE "
+            f"(or, in a checkout of lr-conformance, python tools/thirdparty.py --only {name})")
 
 
 class SiteError(ValueError):
@@ -242,7 +248,7 @@ def load(sources: Sources) -> SiteData:
                      + (f" nor in {', '.join(map(display_path, sources.user_results))}" if sources.user_results
                         else ""))
     current = resources.goldens_digest(sources.traces) or ""
-    libraries = [_staleness(lib, cases, current, REGRADE[lib.origin].format(name=lib.name)) for lib in libraries]
+    libraries = [_staleness(lib, cases, current, regrade_command(lib.origin, lib.name)) for lib in libraries]
     warnings = tuple(f"{lib.source}: {lib.stale}" for lib in libraries if lib.stale)
     for lib in libraries:
         stale = sorted({r.case_id for r in lib.results} - known)

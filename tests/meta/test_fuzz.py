@@ -415,6 +415,8 @@ def test_fuzz_prints_a_ready_to_paste_case_and_exits_1(capsys, tmp_path, monkeyp
                for line in comments), block
     assert "lr_scheduler.CosineAnnealingLR(optimizer" in out  # the torch snippet
     assert "--seed 0" in out and "examples/s" in out
+    # run outside a checkout (as from a wheel): the golden/cases/ to paste into is a checkout's, where regen writes
+    assert "cosineannealinglr.toml of a checkout of lr-conformance, say" in out
     assert not (tmp_path / ".hypothesis").exists()  # hypothesis kept its files in the cache directory
 
 
