@@ -148,8 +148,9 @@ INTERVENTIONS = {
 # tests/meta/test_documented_differences.py lists the libraries whose table is complete).
 DIFFERENCES = (
     Difference("SequentialLR", "at a milestone the next stage continues from the current lr instead of restarting "
-               "from its closed form at epoch 0", ("sequentiallr/three-stages", "sequentiallr/stage-changes-lr-at-construction",
-                                                   "sequentiallr/step-after-onecycle-from-its-initial-lr")),
+               "from its closed form at epoch 0",
+               ("sequentiallr/three-stages", "sequentiallr/stage-changes-lr-at-construction",
+                "sequentiallr/step-after-onecycle-from-its-initial-lr")),
     Difference("SequentialLR", "a list of schedulers has no reset of the lr to a leftover initial_lr at construction",
                ("sequentiallr/initial-lr-without-last-epoch", "sequentiallr/later-onecycle-stage-sets-initial-lr")),
 )
