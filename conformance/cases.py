@@ -115,7 +115,7 @@ INTERVENTION_KEYS = {
     "add-param-group": ({"options"}, ()),
     "add-scheduler": ({"scheduler", "first"}, ("scheduler",)),
     "call": ({"method"}, ("method",)),
-    "resume": ({"load", "scheduler"}, ("load",)),
+    "resume": ({"load", "scheduler", "weights_only"}, ("load",)),
 }
 
 
@@ -472,14 +472,19 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         load = item["load"]
         if not isinstance(load, list) or len(set(load)) != len(load) or not set(load) <= set(STATE_DICTS):
             raise CaseError(f"{where}: 'load' must be a list of distinct state dicts from {list(STATE_DICTS)}")
+        fields = {"load": tuple(load)}
+        if "weights_only" in item:  # how the checkpoint is read back (spec 4.5): stated, true or false
+            if not isinstance(item["weights_only"], bool):
+                raise CaseError(f"{where}: 'weights_only' must be true or false")
+            fields["weights_only"] = item["weights_only"]
         if "scheduler" not in item:
-            return {"load": tuple(load)}
+            return fields
         # the fresh objects' scheduler built with other arguments (spec 4.5): the class is the case's, checked
         # in parse_case once the case's scheduler is known
         spec = item["scheduler"]
         if not isinstance(spec, dict) or set(spec) - CHILD_KEYS:
             raise CaseError(f"{where}: 'scheduler' must be a table with keys {sorted(CHILD_KEYS)}")
-        return {"load": tuple(load), "scheduler": _parse_scheduler(spec, f"{where}.scheduler", 2)}
+        return {**fields, "scheduler": _parse_scheduler(spec, f"{where}.scheduler", 2)}
     return {}
 
 

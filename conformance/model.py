@@ -123,6 +123,9 @@ class Intervention:
     count: int | None = None  # scheduler-steps: how many scheduler steps this iteration
     epoch: float | None = None  # scheduler-steps: those steps are step(epoch), in a run of plain step() calls
     load: tuple[str, ...] = STATE_DICTS  # resume: the state dicts loaded into the fresh objects, in order
+    # resume: how the checkpoint is read back - torch.load(weights_only=True) refuses anything but tensors and
+    # plain data; None = not stated (the reference loads with weights_only=False, as before the key existed)
+    weights_only: bool | None = None
     keep_attributes: bool = False  # wrap-optimizer-step: functools.wraps the original (copies its attributes)
 
     @property
@@ -250,6 +253,8 @@ class Case:
         needs.update(action.feature for action in self.interventions)
         if any(action.do == "resume" and action.scheduler is not None for action in self.interventions):
             needs.add("resume_other_arguments")
+        if any(action.do == "resume" and action.weights_only is not None for action in self.interventions):
+            needs.add("weights_only")
         mixed = [action.epoch for action in self.interventions if action.epoch is not None]
         if mixed:
             needs.update(("step_epoch", "mixed_step_epoch"))
@@ -400,6 +405,7 @@ FEATURES = (
     "tensor_args",  # scheduler arguments given as 0-dim tensors ({tensor = number}, TENSOR_KEY)
     "resume_other_arguments",  # a `resume` whose fresh scheduler is built with other arguments (the saved ones win)
     "mixed_step_epoch",  # step(epoch) at some iterations, step() at the others (scheduler-steps with `epoch`)
+    "weights_only",  # a `resume` stating how its checkpoint is read back (torch.load(weights_only=True/False))
 )
 
 OBSERVABLES = ("last_lr", "messages")

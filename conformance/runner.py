@@ -11,8 +11,8 @@ Step protocols (what "the lr at step i" means), for a StatefulAdapter's Session:
 
 Interventions (a case's `interventions`, spec 4.5) are data this loop interprets, here and nowhere else: at
 the start of iteration i, after a resume_at resume, each action of i in the listed order (set a group's key,
-add a param group, wrap optimizer.step, add a scheduler, call get_lr / get_last_lr, resume partially or into a
-scheduler built with other arguments); then
+add a param group, wrap optimizer.step, add a scheduler, call get_lr / get_last_lr, resume partially, into a
+scheduler built with other arguments, or reading the checkpoint back with weights_only); then
 the iteration runs with its optimizer step skipped (skip-optimizer-step) or its scheduler stepped `count` times
 (scheduler-steps; with an `epoch`, as step(epoch): Case.step_kwargs), added schedulers stepped before or after
 the case's own.
@@ -263,7 +263,8 @@ def drive(case: Case, adapter) -> Trace:
                 elif action.do == "scheduler-steps":
                     scheduler_steps = action.count
                 elif action.do == "resume":
-                    session = _resume(rec, i, adapter, case, session, action.load, action.scheduler)
+                    session = _resume(rec, i, adapter, case, session, action.load, action.scheduler,
+                                      action.weights_only)
                 elif action.do == "call":
                     method = session.get_lr if action.method == "get_lr" else session.get_last_lr
                     rec.values(i, action.method, rec.call(i, "call", method))
@@ -313,16 +314,20 @@ _INTERVENE = {
 }
 
 
-def _resume(rec: _Recorder, i: int, adapter, case: Case, session, load: tuple[str, ...], scheduler=None):
+def _resume(rec: _Recorder, i: int, adapter, case: Case, session, load: tuple[str, ...], scheduler=None,
+            weights_only: bool | None = None):
     """Save both state dicts (phase state_dict), then fresh objects loading `load`, in that order (phase resume).
     The whole resume calls `restore(case, checkpoint)` as before interventions existed; a partial one passes
-    `load`, and one into a scheduler built with other arguments passes that SchedulerSpec as `scheduler`."""
+    `load`, one into a scheduler built with other arguments passes that SchedulerSpec as `scheduler`, and one
+    stating how its checkpoint is read back passes `weights_only` (only then: an adapter without the feature
+    never sees the argument)."""
     checkpoint = rec.call(i, "state_dict", session.save)
+    kwargs = {} if weights_only is None else {"weights_only": weights_only}
     if scheduler is not None:
-        return rec.call(i, "resume", adapter.restore, case, checkpoint, load=load, scheduler=scheduler)
-    if load == STATE_DICTS:
+        return rec.call(i, "resume", adapter.restore, case, checkpoint, load=load, scheduler=scheduler, **kwargs)
+    if load == STATE_DICTS and not kwargs:
         return rec.call(i, "resume", adapter.restore, case, checkpoint)
-    return rec.call(i, "resume", adapter.restore, case, checkpoint, load=load)
+    return rec.call(i, "resume", adapter.restore, case, checkpoint, load=load, **kwargs)
 
 
 # --- running cases against goldens ----------------------------------------------------------

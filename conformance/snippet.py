@@ -130,12 +130,14 @@ def _rebuild_name(index: int) -> str:
     return f"build_with_other_arguments{index}"
 
 
-def _resume_lines(load, build: str = "build") -> list[str]:
+def _resume_lines(load, build: str = "build", weights_only: bool | None = None) -> list[str]:
+    """A checkpoint through torch.save / torch.load (weights_only=False unless the resume states it), then
+    fresh objects from `build` loading `load`."""
     lines = [
         "buffer = io.BytesIO()",
         'torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, buffer)',
         "buffer.seek(0)",
-        "state = torch.load(buffer, weights_only=False)",
+        f"state = torch.load(buffer, weights_only={bool(weights_only)!r})",
         f"optimizer, scheduler = {build}()",
     ]
     return lines + [f'{name}.load_state_dict(state["{name}"])' for name in load]
@@ -174,9 +176,10 @@ def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
         if action.scheduler is not None:
             index = next(k for k, other in enumerate(_rebuilt(case)) if other is action)
             return ["# checkpoint, then fresh objects, the scheduler built with other arguments, loading "
-                    + (", ".join(action.load) or "nothing")] + _resume_lines(action.load, _rebuild_name(index))
+                    + (", ".join(action.load) or "nothing")] + _resume_lines(action.load, _rebuild_name(index),
+                                                                              action.weights_only)
         return ["# checkpoint, then fresh objects loading only " + (", ".join(action.load) or "nothing")]\
-            + _resume_lines(action.load)
+            + _resume_lines(action.load, weights_only=action.weights_only)
     return []  # skip-optimizer-step and scheduler-steps change the loop itself
 
 

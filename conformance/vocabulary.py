@@ -179,6 +179,18 @@ class EpochArgumentGetLr:
         return [base_lr * self.gamma**epoch for base_lr in self.base_lrs]
 
 
+class ClosedFormDecayDefaultLastEpoch:
+    """ClosedFormDecay as many users write it, without a last_epoch parameter: `super().__init__(optimizer)`, so
+    the base class's own default last_epoch decides that the scheduler starts fresh."""
+
+    def __init__(self, optimizer, gamma):
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def get_lr(self):
+        return [base_lr * self.gamma**self.last_epoch for base_lr in self.base_lrs]
+
+
 @dataclass(frozen=True)
 class Subclass:
     name: str  # the spec's `fn`
@@ -199,6 +211,9 @@ SUBCLASSES: dict[str, Subclass] = {
                  "_get_closed_form_lr: [base * gamma ** last_epoch for base in base_lrs]", ChainableDecayWithClosedForm),
         Subclass("get_lr_takes_epoch", ("gamma",), "get_lr(epoch): [base * gamma ** epoch for base in base_lrs]",
                  EpochArgumentGetLr),
+        Subclass("closed_form_decay_default_last_epoch", ("gamma",),
+                 "get_lr: [base * gamma ** last_epoch for base in base_lrs]; __init__(optimizer, gamma) passes no "
+                 "last_epoch to the base constructor", ClosedFormDecayDefaultLastEpoch),
     )
 }
 

@@ -895,15 +895,53 @@ class RunResult:
     details: dict[str, str] = dataclasses.field(default_factory=dict)  # killing case id -> its one-line detail
 
 
+class Interrupted(BaseException):
+    """SIGTERM (or SIGINT) reached the campaign: unwind through the cleanup, like KeyboardInterrupt."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class Stopping(RuntimeError):
+    """A suite run was asked to start after the campaign began stopping."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Children:
+    """The suite runs of one campaign that are alive. Each runs in its own session (so a terminal's Ctrl-C
+    does not reach it): a stopped campaign kills them itself, or they would outlive it, writing into its
+    temporary directory."""
+    procs: set = dataclasses.field(default_factory=set)
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    stopping: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+
+def stop_children(children: Children) -> None:
+    """No new suite run starts; every running one is killed (its whole process group)."""
+    with children.lock:
+        children.stopping.set()
+        for proc in children.procs:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def run_suite(directory: Path, source: str, timeout: float, suite_args: list[str], repo: Path = ROOT,
               extra_env: dict | None = None, name: str = "lr_scheduler_mutant",
-              target_module: str = DEFAULT_TARGET.module) -> RunResult:
+              target_module: str = DEFAULT_TARGET.module, children: Children | None = None) -> RunResult:
     write_hook(directory, source, name, target_module)
     result_file = directory / "result.json"
     cmd = [sys.executable, "-m", "conformance", "run", "-q", "--json", str(result_file), *suite_args]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=repo, env=hook_env(directory, extra_env), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    children = children if children is not None else Children()
+    with children.lock:  # checked and registered together: stop_children cannot miss a run starting now
+        if children.stopping.is_set():
+            raise Stopping(f"campaign stopping: {directory.name} not started")
+        proc = subprocess.Popen(cmd, cwd=repo, env=hook_env(directory, extra_env), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        children.procs.add(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
         status = "survived" if proc.returncode == 0 else "killed"
@@ -912,6 +950,15 @@ def run_suite(directory: Path, source: str, timeout: float, suite_args: list[str
         os.killpg(proc.pid, signal.SIGKILL)
         out, err = proc.communicate()
         status, code = "timeout", None
+    finally:
+        with children.lock:
+            children.procs.discard(proc)
+        if proc.poll() is None:  # interrupted while waiting for it (the campaign is stopping)
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.communicate()
     seconds = time.perf_counter() - start
     killed_by, cases, details = [], 0, {}
     if result_file.exists():
@@ -1033,8 +1080,37 @@ def campaign(args) -> int:
         print("mutation_test: no mutant selected", file=sys.stderr)
         return 2
 
-    module = Module(text)
     work = Path(tempfile.mkdtemp(prefix="lrc-mutants-", dir=args.workdir))
+    children = Children()
+    try:
+        return _campaign_in(work, children, args, repo, spec, target, text, mutants, chosen)
+    finally:
+        # also when stopped (KeyboardInterrupt, Interrupted from SIGTERM) or failed: kill the running suites,
+        # then remove the directory they were writing into; a second signal does not cut the cleanup short
+        with _signals_ignored():
+            stop_children(children)
+            if not args.keep:
+                shutil.rmtree(work, ignore_errors=True)
+
+
+class _signals_ignored:
+    """SIGINT and SIGTERM ignored inside the block (main thread only; elsewhere a no-op)."""
+
+    def __enter__(self):
+        self.saved = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self.saved[signum] = signal.signal(signum, signal.SIG_IGN)
+
+    def __exit__(self, *exc):
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+        return False
+
+
+def _campaign_in(work: Path, children: Children, args, repo: Path, spec, target: Path, text: str,
+                 mutants: list[Mutant], chosen: list[Mutant]) -> int:
+    module = Module(text)
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if not args.quiet else (lambda *a: None)
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
@@ -1055,7 +1131,8 @@ def campaign(args) -> int:
     checks: dict[str, Any] = {}
 
     def run(name: str, source: str, timeout: float, suite_args: list[str], extra_env: dict | None = None):
-        return run_suite(work / name, source, timeout, suite_args, repo, extra_env, target_module=spec.module)
+        return run_suite(work / name, source, timeout, suite_args, repo, extra_env, target_module=spec.module,
+                         children=children)
 
     ok, detail = check_hook(work / "hook", module.baseline(), spec.module)
     checks["hook"] = {"ok": ok, "detail": detail}
@@ -1148,14 +1225,18 @@ def campaign(args) -> int:
             if args.verbose or sys.stderr.isatty():
                 log(f"[{done}/{total}] {m.id} {result.status:8} {m.where()} L{m.line} {m.operator} {m.description}")
 
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs))
+    try:
         list(pool.map(one, jobs))
+    except BaseException:
+        stop_children(children)  # before waiting for the workers: each is waiting for its suite run
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
     document = summarize(records, mutants, chosen, args, target, text, torch_version, checks, all_cases,
                          started, time.perf_counter() - t0, repo)
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    else:
+    if args.keep:
         log(f"kept mutants and hook directories in {work}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -1305,7 +1386,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="a progress line per mutant")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     args = parser.parse_args(argv)
-    return campaign(args)
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _raise_interrupted)
+    try:
+        return campaign(args)
+    except (KeyboardInterrupt, Interrupted) as stop:
+        signum = stop.signum if isinstance(stop, Interrupted) else signal.SIGINT
+        print(f"mutation_test: stopped by {signal.Signals(signum).name}"
+              f"{'' if args.keep else '; its temporary directory is removed'}", file=sys.stderr)
+        return 128 + signum
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
 
 
 if __name__ == "__main__":

@@ -150,7 +150,9 @@ class StatefulAdapter(Adapter):
         intervention (declare `partial_resume`) the runner passes `load=`: the state dicts to load, in order,
         ("optimizer",), ("scheduler",), ("scheduler", "optimizer") or (); for one whose fresh scheduler is built
         with other arguments (declare `resume_other_arguments`) it passes `scheduler=`, the SchedulerSpec to build
-        instead of case.scheduler (same class, other kwargs) before loading."""
+        instead of case.scheduler (same class, other kwargs) before loading; for one stating how the checkpoint is
+        read back (declare `weights_only`) it passes `weights_only=` True or False (torch.load's argument: True
+        refuses anything but tensors and plain data)."""
         raise NotImplementedError("this adapter does not declare the state_dict feature")
 
     def trace(self, case: Case) -> Trace:

@@ -12,7 +12,7 @@ Mapping from a case to torch (the contract every golden was generated under):
   * callables come from conformance.vocabulary (plain functions, as a user's lambdas would be); a user's own
     scheduler (LRScheduler with kwargs.subclass) is the vocabulary's mixin over torch's LRScheduler;
   * a checkpoint is torch.save({"optimizer", "scheduler"} state dicts) into memory and torch.load back, as a
-    real checkpoint would be; restoring builds fresh objects, then loads the optimizer, then the scheduler
+    real checkpoint would be (read back with weights_only=False, or as a `resume` states it); restoring builds fresh objects, then loads the optimizer, then the scheduler
     (the order torch's documentation asks for);
   * interventions (spec 4.5) are what a user's loop would write: `param_groups[g][key] = value` (a 0-dim
     tensor for lr / initial_lr under `tensor_lr`), `add_param_group({"params": [a new parameter], **options})`,
@@ -190,8 +190,11 @@ class TorchAdapter(StatefulAdapter):
         optimizer = self._optimizer(case)
         return TorchSession(optimizer, self._scheduler(scheduler or case.scheduler, optimizer), self, case)
 
-    def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler"), scheduler=None) -> TorchSession:
-        state = self._torch.load(io.BytesIO(checkpoint), weights_only=False)
+    def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler"), scheduler=None,
+                weights_only: bool = False) -> TorchSession:
+        """Fresh objects loading `load` from `checkpoint`, read back by torch.load with `weights_only` (False
+        unless a resume states it: the loader every golden before the key was generated with)."""
+        state = self._torch.load(io.BytesIO(checkpoint), weights_only=weights_only)
         session = self.build(case, scheduler)
         for name in load:
             getattr(session, name).load_state_dict(state[name])

@@ -148,9 +148,11 @@ INTERVENTIONS = {
 # tests/meta/test_documented_differences.py lists the libraries whose table is complete).
 DIFFERENCES = (
     Difference("SequentialLR", "at a milestone the next stage continues from the current lr instead of restarting "
-               "from its closed form at epoch 0", ("sequentiallr/three-stages", "sequentiallr/stage-changes-lr-at-construction")),
+               "from its closed form at epoch 0",
+               ("sequentiallr/three-stages", "sequentiallr/stage-changes-lr-at-construction",
+                "sequentiallr/step-after-onecycle-from-its-initial-lr")),
     Difference("SequentialLR", "a list of schedulers has no reset of the lr to a leftover initial_lr at construction",
-               ("sequentiallr/initial-lr-without-last-epoch",)),
+               ("sequentiallr/initial-lr-without-last-epoch", "sequentiallr/later-onecycle-stage-sets-initial-lr")),
 )
 
 _TOLERANCE = Tolerance(
@@ -164,6 +166,8 @@ _TOLERANCE = Tolerance(
            "(power 2 doubles it): measured <= 3.5 ulp (rel 7.8e-16) over the suite; rel 4e-15 is ~18 ulp. No abs "
            "term: both sides reach 0 exactly (PolyLR's last factor is 0)",
 )
+
+NO_GET_LR = "mmengine has no public get_lr(): torch's get_lr() is its protected _get_value()"
 
 INF = int(1e9)  # mmengine.optim.scheduler.param_scheduler.INF, the default `end`
 
@@ -192,6 +196,10 @@ class MMEngine(StatefulAdapter):
     # --- sessions ---------------------------------------------------------------------------------
 
     def build(self, case: Case) -> Session:
+        if any(action.do == "call" and action.method == "get_lr" for action in case.interventions):
+            # before anything is built: otherwise a library error at construction (the two-group resume's
+            # KeyError) would grade a case whose get_lr() call mmengine cannot express at all
+            raise Unsupported(NO_GET_LR)
         wrapper = self._optimizer(case)
         self._top = case.scheduler
         with rejected_as_unsupported(LIBRARY):
@@ -363,7 +371,7 @@ class _Session(Session):
         return self._adapter.added(spec, self.wrapper)
 
     def get_lr(self):
-        raise Unsupported("mmengine has no public get_lr(): torch's get_lr() is its protected _get_value()")
+        raise Unsupported(NO_GET_LR)
 
     def get_last_lr(self):
         return self.schedulers[-1].get_last_value()

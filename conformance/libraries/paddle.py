@@ -163,9 +163,10 @@ PORTING = {
 # Every difference PORTING's notes and the expectations' reasons describe, and the cases that show it.
 DIFFERENCES = (
     Difference("CosineAnnealingLR", "resumed by last_epoch, the recursion restarts from initial_lr, one epoch ahead",
-               ("cosineannealinglr/last-epoch-resume",)),
+               ("cosineannealinglr/last-epoch-resume",
+                "cosineannealinglr/get-lr-before-first-step-of-last-epoch-resume")),
     Difference("ExponentialLR", "resumed by last_epoch, the closed form from initial_lr is one decay ahead",
-               ("exponentiallr/last-epoch-resume",)),
+               ("exponentiallr/last-epoch-resume", "exponentiallr/scheduler-first-last-epoch-resume")),
     Difference("LinearLR", "resumed by last_epoch, the recursive ratio multiplies base_lr, not the mid-ramp lr",
                ("linearlr/last-epoch-resume",)),
     Difference("MultiplicativeLR", "resumed by last_epoch, the product is recomputed one factor ahead",
@@ -173,7 +174,7 @@ DIFFERENCES = (
     Difference("PolynomialLR", "resumed by last_epoch, the closed form is one decay ahead",
                ("polynomiallr/last-epoch-resume",)),
     Difference("LinearLR", "step(epoch) applies one step's ratio whatever the jump (no closed form)",
-               ("linearlr/step-epoch",)),
+               ("linearlr/step-epoch", "linearlr/constant-epoch-repeated")),
     Difference("MultiplicativeLR", "step(epoch) jumps to the product up to that epoch", ("multiplicativelr/step-epoch",)),
     Difference("MultiplicativeLR", "lr_lambda is called last_epoch times per step: a stateful callable advances faster",
                ("multiplicativelr/resume-callable-object", "multiplicativelr/shared-callable-object-resume")),
@@ -190,7 +191,7 @@ DIFFERENCES = (
     Difference("StepLR", "one base lr (learning_rate): step(epoch) decays from the lr, not a leftover initial_lr",
                ("steplr/initial-lr-without-last-epoch-step-epoch",)),
     Difference("StepLR", "resumed by last_epoch, the closed form from initial_lr ignores the group's current lr",
-               ("steplr/last-epoch-resume-undecayed-lr",)),
+               ("steplr/last-epoch-resume-undecayed-lr", "steplr/scheduler-first-last-epoch-resume")),
     Difference("MultiStepLR", "resumed by last_epoch, the lr is base_lr = initial_lr, not the group's lr",
                ("multisteplr/last-epoch-no-milestones-two-groups",)),
     Difference("ConstantLR", "resumed by last_epoch, PiecewiseDecay's values come from initial_lr",
@@ -209,6 +210,8 @@ DIFFERENCES = (
                "value and holds no lr of its own)", ("steplr/resume-only-scheduler",)),
     Difference("StepLR", "get_lr() is the closed form (the lr in use), not torch's chainable form that decays again at "
                "a boundary", ("steplr/get-lr-called-by-user",)),
+    Difference("CosineAnnealingLR", "get_lr() before the first step returns base_lr (its last_epoch == 0 branch), not "
+               "torch's recursion evaluated at epoch 0, above the lr", ("cosineannealinglr/get-lr-before-first-step",)),
 )
 
 _FLOAT64 = Tolerance(

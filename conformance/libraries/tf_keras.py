@@ -93,7 +93,7 @@ DIFFERENCES = (
     Difference("ExponentialLR", "float64 only: a Python-float decay_rate is rounded to float32 by tf.cast before the "
                "float64 schedule uses it", ("exponentiallr/gamma-09", "exponentiallr/long-run")),
     Difference("StepLR", "float64 only: ExponentialDecay(staircase=True)'s decay_rate is rounded to float32 by tf.cast",
-               ("steplr/default-gamma", "steplr/step-size-one")),
+               ("steplr/default-gamma", "steplr/step-size-one", "steplr/step-size-two-long-run")),
     Difference("StepLR", "a schedule follows optimizer.iterations, which skipped or accumulated updates do not "
                "advance", ("steplr/amp-skips-first-optimizer-step", "steplr/amp-skips-later-optimizer-step",
                            "steplr/gradient-accumulation-per-batch-scheduler")),

@@ -577,12 +577,29 @@ def _display(source) -> str:
     return display_path(source)
 
 
+# C0 controls but tab, newline and carriage return, and DEL: HTML5 forbids them in a page ("invalid codepoint"),
+# and torch's messages carry some (2.5+'s weights_only refusal bolds a phrase with ANSI escapes, ESC [1m).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def visible_controls(value):
+    """What a template prints, with each control character a page may not hold written as its Python escape
+    (ESC as \\x1b), so the message reads as the recorded text, and the page stays well-formed."""
+    if isinstance(value, str):
+        from markupsafe import Markup
+
+        shown = _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+        return Markup(shown) if isinstance(value, Markup) else shown  # a filter's HTML stays HTML
+    return value
+
+
 def _environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(loader=PackageLoader("conformance.site", "templates"),
                       autoescape=select_autoescape(["html"], default_for_string=True, default=True),
-                      undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+                      undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True,
+                      finalize=visible_controls)
     env.filters["linkify"] = linkify
     env.globals["categories"] = CATEGORIES
     env.globals["category_of"] = CATEGORY

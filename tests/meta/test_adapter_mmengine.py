@@ -43,6 +43,11 @@ CASES = [
                                             "threshold": 0.0},
             metrics=[0.1, 0.2, 0.2, 0.3, 0.3, 0.3, 0.25, 0.4]),
     case("lambdalr/t", "LambdaLR", {"lr_lambda": {"fn": "exponential", "gamma": 0.9}}),
+    # get_lr() at iteration 2 of a two-group last_epoch resume, whose construction raises KeyError in mmengine
+    # (its OptimWrapper's base_param_settings group has no initial_lr): unsupported before it is built
+    case("cosineannealinglr/t-get-lr-resume", "CosineAnnealingLR", {"T_max": 10, "last_epoch": 0}, steps=3,
+         groups=[{"lr": 0.08, "initial_lr": 0.1}, {"lr": 0.5, "initial_lr": 0.4}],
+         interventions=[{"at": 2, "do": "call", "method": "get_lr"}]),
 ]
 
 
@@ -81,3 +86,5 @@ def test_no_equivalent_is_unsupported(graded):
     assert "cut by the next milestone" in results["sequentiallr/t-cut"][1]
     assert results["onecyclelr/t-momentum"][0] is Status.UNSUPPORTED
     assert results["lambdalr/t"][0] is Status.UNSUPPORTED
+    status, detail = results["cosineannealinglr/t-get-lr-resume"]
+    assert status is Status.UNSUPPORTED and "no public get_lr()" in detail, (status, detail)

@@ -71,6 +71,8 @@ def test_good_file_loads(tmp_path):
          'kwargs = { gamma = 0.5 } } }]', "resume at 1 rebuilds a ExponentialLR, but the case's scheduler is a StepLR"),
         ('interventions = [{ at = 1, do = "resume", load = ["scheduler"], scheduler = { name = "StepLR" } }]',
          "'scheduler' must be a table with keys"),
+        ('interventions = [{ at = 1, do = "resume", load = ["scheduler"], weights_only = "yes" }]',
+         "'weights_only' must be true or false"),
         ('interventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = "2" }]', "'epoch' must be a number"),
         ('protocol = "step-epoch"\nepochs = [0, 1, 2, 3]\n'
          'interventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 2 }]',
@@ -182,6 +184,10 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path):
                                                                    "resume_other_arguments"}, {"tensor_args"}),
         ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "resume", load = ["scheduler"] }]',
          {"partial_resume"}, {"resume_other_arguments"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "resume", load = ["scheduler"], '
+         'weights_only = false }]', {"partial_resume", "state_dict", "weights_only"}, {"resume_other_arguments"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "resume", load = ["scheduler"] }]',
+         {"partial_resume"}, {"weights_only"}),
         ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 2.5 }]',
          {"scheduler_steps", "mixed_step_epoch", "step_epoch", "fractional_epoch"}, set()),
         ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "scheduler-steps", count = 1, epoch = 2 }]',

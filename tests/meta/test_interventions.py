@@ -74,6 +74,7 @@ REFUSED = [
     ({"at": 1, "do": "add-param-group", "options": {"params": []}}, "no 'params'"),
     ({"at": 1, "do": "add-scheduler", "scheduler": {"scheduler": "ReduceLROnPlateau"}}, "an added ReduceLROnPlateau"),
     ({"at": 1, "do": "wrap-optimizer-step", "count": 2}, "wrap-optimizer-step takes"),
+    ({"at": 1, "do": "resume", "load": ["scheduler"], "weights_only": 1}, "'weights_only' must be true or false"),
 ]
 
 
@@ -88,3 +89,25 @@ def test_no_resume_after_an_added_scheduler():
     with pytest.raises(CaseError, match="a resume after add-scheduler"):
         make_case("steplr/refused", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6,
                   interventions=[added, {"at": 3, "do": "resume", "load": ["optimizer"]}])
+
+
+@pytest.mark.skipif(_installed_release() != golden.REFERENCE_RELEASE,
+                    reason="the mutant copies torch 2.13.0's StepLR (the reference env runs it)")
+def test_a_checkpoint_weights_only_refuses_is_an_error_event_of_phase_resume():
+    """weights_only = true reaches torch.load: a state dict holding a function fails to load (phase resume),
+    the same checkpoint read with weights_only = false (stated, or not: the default) resumes."""
+    from fakes.loop_mutants import StepLRSavesAFunction
+
+    adapter = StepLRSavesAFunction()
+    traces = {}
+    for stated in (True, False, None):
+        resume = {"at": 3, "do": "resume", "load": ["optimizer", "scheduler"]}
+        if stated is not None:
+            resume["weights_only"] = stated
+        case = make_case("steplr/weights-only", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6,
+                         interventions=[resume])
+        traces[stated] = adapter.trace(case)
+    error = traces[True].error
+    assert (error.step, error.phase, error.type) == (3, "resume", "UnpicklingError")
+    assert len(traces[True].observations) == 3
+    assert traces[False].error is None and traces[False] == traces[None] and len(traces[None].observations) == 6

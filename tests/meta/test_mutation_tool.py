@@ -197,3 +197,60 @@ def test_hook_loads_a_swa_utils_sentinel_and_a_swalr_case_notices(tmp_path):
                           suite_args=["-k", "swalr/defaults"], repo=ROOT, target_module=spec.module)
     assert result.status == "killed" and result.killed_by == ["swalr/defaults"], result
     assert mt.SENTINEL_MESSAGE in result.details["swalr/defaults"]
+
+
+def _processes_naming(text: str) -> list[int]:
+    """The pids of live processes whose command line contains `text` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                state = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("State:"))
+            except (OSError, StopIteration):
+                continue
+            if text in cmdline and "Z" not in state.split()[1]:
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc to find the suite runs")
+@pytest.mark.parametrize(("signame", "module", "mutant", "phase"), [
+    ("SIGINT", "lr_scheduler", "m0131", "baseline"),  # Ctrl-C while the main thread waits for a suite run
+    ("SIGTERM", "swa_utils", "s0055", "s0055"),  # kill while a worker thread waits for a mutant's run
+])
+def test_a_stopped_campaign_leaves_no_temporary_directory_and_no_suite_run(tmp_path, signame, module, mutant, phase):
+    """A campaign stopped by Ctrl-C or SIGTERM kills the suite run in progress (it runs in its own session,
+    out of reach of the terminal's signal) and removes its lrc-mutants-* directory; exit 128 + the signal."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    signum = getattr(signal, signame)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    cmd = [sys.executable, str(ROOT / "tools" / "mutation_test.py"), "--module", module, "--mutant", mutant,
+           "--no-probe", "-j", "1", "-q", "--workdir", str(workdir)]
+    # SIGINT reaches Python as KeyboardInterrupt only if it was not ignored when the interpreter started
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    marker = f"{workdir}/"
+    try:
+        deadline = time.monotonic() + 120
+        while not _processes_naming(f"/{phase}/result.json") or not any(workdir.glob("lrc-mutants-*")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the campaign never started that suite run"
+            time.sleep(0.05)
+        running = [pid for pid in _processes_naming(marker) if pid != proc.pid]
+        assert running, "no suite run in progress under the work directory"
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert list(workdir.iterdir()) == [], err[-2000:]
+    assert _processes_naming(marker) == [], "a suite run outlived its campaign"
+    assert proc.returncode == 128 + signum, (proc.returncode, err[-2000:])
+    assert f"stopped by {signame}" in err

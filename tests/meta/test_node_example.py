@@ -26,7 +26,7 @@ V8_TOLERANCE = 4 * 2.0**-52
 # Features of the case language the example does not implement (examples/node/README.md): it leaves them out of
 # its declaration, so the cases needing them are unsupported, never failures.
 NODE_LACKS = frozenset({"verbose", "group_tensor_lr", "tensor_args", "resume_other_arguments",
-                        "mixed_step_epoch"})
+                        "mixed_step_epoch", "weights_only"})
 # With V8's Math.cos / Math.pow instead of correctly rounded ones, these cases differ from the goldens in the last
 # bits (measured: 1 to 4 ULPs, examples/node/measure/max_ulp.py); every other case stays bit-exact.
 V8_INEXACT = {
@@ -37,6 +37,8 @@ V8_INEXACT = {
     "multiplicativelr/resume-callable-object", "multiplicativelr/resume-epoch-dependent-factor",
     "multiplicativelr/shared-callable-object-resume", "onecyclelr/defaults-cos", "onecyclelr/epochs-times-steps",
     "onecyclelr/last-epoch-resume", "onecyclelr/past-total-steps", "onecyclelr/resume-state-dict-at-phase-boundary",
+    "polynomiallr/power-0.9-two-groups", "cosineannealingwarmrestarts/fractional-epochs-tmult-4",
+    "cosineannealingwarmrestarts/tmult-4", "cosineannealingwarmrestarts/jumping-epochs-tmult-3-fractional",
 }
 
 
@@ -54,10 +56,18 @@ def statuses(document) -> dict[str, str]:
     return {r["id"]: r["status"] for r in document["results"]}
 
 
-def expected_statuses() -> dict[str, str]:
+# Where the platform's libm is not correctly rounded and the example's CORE-MATH ports are, the goldens (Python's
+# math.cos on this machine's glibc) and the example differ by one ULP: cos(1.6650441064025903) lies 0.5005 ULP
+# from glibc's -0.09410831331851416, so the correctly rounded result is -0.09410831331851417 (measured with
+# mpmath at 300 bits, 2026-12-07). The case's lr at step 54 (epoch 5.3) is 1 ULP off; the goldens stay torch's.
+LIBM_INEXACT = {"cosineannealingwarmrestarts/fractional-epochs-tmult-4"}
+
+
+def expected_statuses(bit_exact: bool = False) -> dict[str, str]:
     """Every case passes, but those needing a feature the example lacks (NODE_LACKS) or a scheduler class it does
-    not declare (a user's LRScheduler subclass): unsupported."""
-    return {case.id: "unsupported" if case.features() & NODE_LACKS or case.schedulers - set(SCHEDULERS) else "pass"
+    not declare (a user's LRScheduler subclass): unsupported; and, graded bit-exact, LIBM_INEXACT fail."""
+    return {case.id: "unsupported" if case.features() & NODE_LACKS or case.schedulers - set(SCHEDULERS)
+            else "fail" if bit_exact and case.id in LIBM_INEXACT else "pass"
             for case in load_cases()}
 
 
@@ -69,9 +79,12 @@ def test_it_declares_everything_and_passes_every_case_bit_exact(tmp_path, monkey
     assert set(declared["features"]) == set(FEATURES) - NODE_LACKS
     assert set(declared["observables"]) == {"last_lr", "messages"}
     assert (declared["tolerance"]["rel"], declared["tolerance"]["abs"]) == (0.0, 0.0)
-    assert statuses(document) == expected_statuses(), \
-        [r["detail"] for r in document["results"] if r["status"] != "pass"][:5]
-    assert code == 0
+    assert statuses(document) == expected_statuses(bit_exact=True), \
+        [r["detail"] for r in document["results"] if r["status"] not in ("pass", "unsupported")][:5]
+    for result in document["results"]:
+        if result["id"] in LIBM_INEXACT:
+            assert result["divergence"]["ulps"] == 1, result["detail"]
+    assert code == (1 if LIBM_INEXACT else 0)
 
 
 def test_with_v8_math_it_passes_every_case_within_its_declared_tolerance(tmp_path, monkeypatch):
@@ -119,13 +132,11 @@ def test_what_the_spec_leaves_open_it_answers_unsupported_and_the_case_it_came_f
     "Gaps") are refused case by case; the unmodified case each one is made from is answered with a trace."""
     add_group = exported("steplr/add-param-group-mid-run", tmp_path)
     set_lr = exported("steplr/lr-set-by-hand-tensor-lr", tmp_path)
-    plateau = exported("reducelronplateau/add-param-group-mid-run", tmp_path)
     open_corners = [
         {**add_group, "tensor_lr": True},
         {**set_lr, "interventions": [{**set_lr["interventions"][0], "value": 1}]},
         {**add_group, "interventions": add_group["interventions"] + [{"at": 5, "do": "resume", "load": ["optimizer"]}]},
-        {**plateau, "kwargs": {**plateau["kwargs"], "min_lr": [0.01]}},
     ]
     refused = answers(*open_corners)
     assert [sorted(a) for a in refused] == [["unsupported"]] * len(open_corners), refused
-    assert all(sorted(a) == ["trace"] for a in answers(add_group, set_lr, plateau))
+    assert all(sorted(a) == ["trace"] for a in answers(add_group, set_lr))

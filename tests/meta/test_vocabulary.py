@@ -77,6 +77,7 @@ class _Base:
     ("chainable_decay", 3, [0.2 * 0.5]),  # the current lr times gamma, whatever the epoch
     ("chainable_decay", 0, [0.2]),  # unchanged at the initial step
     ("chainable_decay_with_closed_form", 3, [0.2 * 0.5]),
+    ("closed_form_decay_default_last_epoch", 3, [0.1 * 0.5**3]),
 ])
 def test_each_subclass_computes_its_documented_get_lr(name, epoch, expected):
     mixin, params = vocabulary.subclass({"fn": name, "gamma": 0.5})

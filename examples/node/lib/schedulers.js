@@ -402,8 +402,9 @@ class ReduceLROnPlateau {
     const n = this._optimizer.param_groups.length;
     if (this.min_lrs.length === n) return;
     if (this.default_min_lr === null) {
-      // a per-group min_lr list no longer fits: torch raises, with a text no case pins (spec A.13, A.19)
-      throw new Error('ReduceLROnPlateau: a min_lr list after add_param_group is not implemented');
+      // a per-group min_lr list no longer fits: torch (>= 2.6) raises this (spec A.13 and its message table;
+      // reducelronplateau/add-param-group-with-min-lr-list pins it)
+      throw new P.PyError('RuntimeError', `The number of param groups in the \`optimizer\` (${n}) differs from when \`ReduceLROnPlateau\` was initialized (${this.min_lrs.length}), usually due to a new param group being added to the optimizer. Please modify the \`min_lrs\` field to match the length of the \`optimizer\` param groups.`);
     }
     this.min_lrs = Array.from({ length: n }, () => this.default_min_lr);
   }

@@ -67,10 +67,21 @@ class _StepLRLoadSetsLr(torch_schedulers.StepLR):
             group["lr"] = lr
 
 
+class _StepLRSavesAFunction(torch_schedulers.StepLR):
+    """Keeps a function in its state dict (a port that saves the callable it rounds lrs with): pickled by
+    reference, it round-trips through torch.load(weights_only=False) unnoticed, but torch.load(weights_only=True)
+    refuses the checkpoint - an error event of phase resume where torch resumes."""
+
+    def state_dict(self):
+        return {**super().state_dict(), "_round": round}
+
+
 StepLRChainsOwnLr = _deviant("StepLRChainsOwnLr", "steplr-chains-own-lr", "StepLR", _StepLRChainsOwnLr)
 StepLRCountsOptimizerSteps = _deviant("StepLRCountsOptimizerSteps", "steplr-counts-optimizer-steps", "StepLR",
                                       _StepLRCountsOptimizerSteps)
 StepLRQuietGetLr = _deviant("StepLRQuietGetLr", "steplr-quiet-get-lr", "StepLR", _StepLRQuietGetLr)
 StepLRLoadSetsLr = _deviant("StepLRLoadSetsLr", "steplr-load-sets-lr", "StepLR", _StepLRLoadSetsLr)
 
-MUTANTS = (StepLRChainsOwnLr, StepLRCountsOptimizerSteps, StepLRQuietGetLr, StepLRLoadSetsLr)
+StepLRSavesAFunction = _deviant("StepLRSavesAFunction", "steplr-saves-a-function", "StepLR", _StepLRSavesAFunction)
+
+MUTANTS = (StepLRChainsOwnLr, StepLRCountsOptimizerSteps, StepLRQuietGetLr, StepLRLoadSetsLr, StepLRSavesAFunction)
