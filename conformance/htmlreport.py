@@ -27,6 +27,7 @@ from conformance.report import (
     STATUS_ORDER,
     divergence_window,
     applied_tolerance,
+    controls_escaped,
     result_schema_problem,
     tolerance_text,
     windows,
@@ -313,7 +314,7 @@ tr.first td{background:#ffebe9;font-weight:600}img{max-width:100%;border:1px sol
 
 
 def _e(text) -> str:
-    return html.escape(str(text), quote=True)
+    return html.escape(controls_escaped(str(text)), quote=True)
 
 
 def _badge(status: str) -> str:

@@ -6,6 +6,7 @@ schemas/result.schema.json) feeds every view: the terminal summary here, the Mar
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -16,6 +17,18 @@ from conformance import __version__, resources
 from conformance.model import AdapterInfo, Case, Outcome, Status, Tolerance, json_safe
 from conformance.snippet import torch_snippet
 from conformance.traces import short_message
+
+# The characters an HTML page may not hold as text (HTML5's "control-character-in-input-stream": the C0 controls
+# but tab, newline and carriage return, DEL and the C1 controls). A recorded message can hold one: torch >= 2.5's
+# weights_only refusal bolds a phrase with the ANSI escape ESC [1m.
+_HTML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def controls_escaped(text: str) -> str:
+    """`text` with each character an HTML page may not hold written as its Python escape (ESC as \\x1b): the
+    page stays well-formed and shows what was recorded. Both HTML views use it: the site and `--report`."""
+    return _HTML_FORBIDDEN.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
 
 RESULT_SCHEMA = "lr-conformance/result/1"
 STATUS_ORDER = [s.value for s in Status]

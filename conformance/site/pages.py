@@ -31,6 +31,7 @@ from conformance import __version__, traces
 from conformance.model import Event, Trace
 from conformance.cases import reference_module
 from conformance.regenerate import describe_change
+from conformance.report import controls_escaped
 from conformance.site import plots
 from conformance.site.data import (CATEGORIES, CATEGORY, CaseData, Change, Library, SiteData, display_path, file_slug,
                                    release_ranges)
@@ -577,18 +578,13 @@ def _display(source) -> str:
     return display_path(source)
 
 
-# C0 controls but tab, newline and carriage return, and DEL: HTML5 forbids them in a page ("invalid codepoint"),
-# and torch's messages carry some (2.5+'s weights_only refusal bolds a phrase with ANSI escapes, ESC [1m).
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 def visible_controls(value):
     """What a template prints, with each control character a page may not hold written as its Python escape
     (ESC as \\x1b), so the message reads as the recorded text, and the page stays well-formed."""
     if isinstance(value, str):
         from markupsafe import Markup
 
-        shown = _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+        shown = controls_escaped(value)
         return Markup(shown) if isinstance(value, Markup) else shown  # a filter's HTML stays HTML
     return value
 

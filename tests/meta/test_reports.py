@@ -72,6 +72,19 @@ def test_html_report_is_self_contained_with_a_plot(failing_result, tmp_path, cap
     assert "wrote" in capsys.readouterr().err
 
 
+def test_html_report_writes_control_characters_as_their_escape(failing_result):
+    """A recorded message can hold a character no HTML page may (torch >= 2.5's weights_only refusal bolds a
+    phrase with ESC [1m): the report shows it as the Python escape, as the site does, and stays well-formed."""
+    from conformance import htmlreport
+
+    document = json.loads(failing_result.read_text())
+    failed = next(r for r in document["results"] if r["id"] == CASE)
+    failed["why"] = "a \x1b[1mbold\x1b[0m phrase, a NUL \x00, DEL \x7f, a C1 \x85; tab\tand newline\nkept"
+    page = htmlreport.to_html(document, plots=False)
+    assert "a \\x1b[1mbold\\x1b[0m phrase, a NUL \\x00, DEL \\x7f, a C1 \\x85; tab\tand newline\nkept" in page
+    assert not [c for c in page if (ord(c) < 32 and c not in "\t\n\r") or 0x7f <= ord(c) <= 0x9f]
+
+
 def test_markdown_report_links_plot_files(failing_result, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "sub" / "report.md"

@@ -410,3 +410,14 @@ def test_cases_without_goldens_are_all_reported(tmp_path):
         data.load(replace(Sources.checkout(), traces=traces))
     lines = str(raised.value).splitlines()
     assert len(lines) == 2 and all(case_id in line for case_id, line in zip(dropped, lines)), lines
+
+
+def test_a_template_writes_control_characters_as_their_escape_and_keeps_a_filters_html():
+    """HTML5 forbids C0 controls (but tab, newline, CR), DEL and C1 controls in a page; torch >= 2.5's
+    weights_only refusal holds ESC [1m. The site's templates print each as its Python escape, also inside the
+    HTML a filter (linkify) made, without escaping that HTML a second time."""
+    from markupsafe import Markup
+
+    env = pages._environment()
+    shown = env.from_string("{{ m }}|{{ h }}").render(m="\x1b[1mrefused\x1b[0m <b>", h=Markup("<a>\x1b</a>"))
+    assert shown == "\\x1b[1mrefused\\x1b[0m &lt;b&gt;|<a>\\x1b</a>"
