@@ -1,10 +1,10 @@
 """`lr-conformance fuzz`: the options, the exit codes and what is printed.
 
     lr-conformance fuzz --adapter CANDIDATE [--reference SPEC] [--scheduler NAME ...] [--intervention DO ...]
-                        [--max-seconds S | --max-examples N] [--seed N] [--record FILE]
+                        [--max-seconds S | --max-examples N] [--seed N] [--record FILE] [--keep-going]
 
 Exit codes, as `run`: 0 no divergence within the budget; 1 a divergence (printed: the first difference, a
-ready-to-paste [[case]] block, the torch snippet); 2 a usage or configuration problem, found before fuzzing
+ready-to-paste [[case]] block, the torch snippet; with --keep-going, every one the budget reached); 2 a usage or configuration problem, found before fuzzing
 (every one reported, one line each); 130 interrupted (a divergence already found is still printed).
 """
 
@@ -69,6 +69,10 @@ def add_parser(sub) -> None:
                       help="a staging file of [[case]] blocks (what --record writes; repeatable): a divergence "
                            "one of its cases accounts for is counted and the search goes on, as for "
                            "--expectations - findings awaiting review are not found again")
+    fuzz.add_argument("--keep-going", action="store_true",
+                      help="after a finding, take it as known (as --known would) and search on until the budget "
+                           "is spent: a campaign's findings in one run, each printed (and recorded with --record) "
+                           "as it is found; the budget is the whole run's")
     fuzz.add_argument("--max-steps", type=int, default=40, metavar="N",
                       help="longest trace drawn (default 40: short cases shrink fast)")
     fuzz.add_argument("--timeout", type=float, metavar="SECONDS",
@@ -85,10 +89,12 @@ def cmd_fuzz(args) -> int:
         problems += [str(line) for line in exc.args]
     try:
         import hypothesis  # noqa: F401 - an optional dependency: say so before anything else happens
+        roles = (("--reference", args.reference), ("--adapter", args.adapter))
     except ImportError:
         problems.append("fuzz needs hypothesis: pip install 'lr-conformance[fuzz]'")
+        roles = ()  # loading them starts torch in a process of its own (seconds), for a run that cannot fuzz
     adapters, past = {}, ()
-    for role, spec in (("--reference", args.reference), ("--adapter", args.adapter)):
+    for role, spec in roles:
         try:
             adapters[role] = load_adapter(spec, timeout=args.timeout,
                                           isolate=role == "--reference" and _reference_needs_a_process(args))
@@ -122,14 +128,54 @@ def cmd_fuzz(args) -> int:
                                max_seconds=None if args.max_examples else (args.max_seconds or DEFAULT_SECONDS))
         database = None if args.seed is not None else search.database_dir(args.reference, args.adapter)
         progress = _progress if (sys.stderr.isatty() and not args.quiet) else None
-        result = search.search(reference, candidate, scope, budget, seed=args.seed, database=database,
-                               progress=progress, listed=tuple(listed), past=past)
-        if progress:
-            print("\r\033[K", end="", file=sys.stderr)
-        return _report(args, result, reference.info, candidate.info)
+        return _rounds(args, reference, candidate, scope, budget, database, progress, listed, past)
     finally:
         for adapter in adapters.values():
             adapter.close()
+
+
+def _rounds(args, reference, candidate, scope, budget, database, progress, listed, past) -> int:
+    """One search, or with --keep-going one round per finding: each finding is diagnosed like a --known case
+    and the next round goes past it (its chunk seeds derive from the findings, as with --known), until the
+    budget - the run's, searching only, as in one round: shrinking is not charged - is spent. The rounds
+    depend on the seed, not on timing, so `--max-examples` of the examples up to a finding reproduces it."""
+    from conformance.fuzz import known, search
+
+    seed, total, findings, seconds = args.seed, search.Tally(), [], 0.0
+    while True:
+        result = search.search(reference, candidate, scope, _left(budget, total.examples, seconds), seed=seed,
+                               database=database, progress=progress, listed=tuple(listed), past=past)
+        if progress:
+            print("\r\033[K", end="", file=sys.stderr)
+        seed = result.seed  # a random seed is drawn once: every round of the run uses it
+        total.add(result.tally)
+        seconds += result.tally.search_seconds
+        if not args.keep_going:
+            return _report(args, result, reference.info, candidate.info)
+        case = _print_finding(args, result, reference.info, candidate.info, total.examples)
+        if case is None:
+            break
+        if case.id in past:  # the matching did not take the finding for itself: searching on would loop
+            print(f"fuzz: {case.id} was found again although it was known: stopping (docs/fuzzing.md)")
+            break
+        findings.append(case.id)
+        if result.interrupted or result.flaky:
+            break
+        past = (*past, case.id)
+        found = known.Known(case.id, known.traits(case, _trace_or_none(reference, case)), case=case)
+        listed = [*listed, *known.diagnosed([found], reference, candidate)]
+        if _left(budget, total.examples, seconds) is None:
+            break
+    return _report_rounds(args, result, total, seconds, findings, reference.info, candidate.info)
+
+
+def _left(budget, examples: int, seconds: float):
+    """What is left of the run's budget after `examples` examples and `seconds` of searching; None: spent."""
+    from conformance.fuzz.search import Budget
+
+    if budget.max_examples is not None:
+        return Budget(max_examples=budget.max_examples - examples) if examples < budget.max_examples else None
+    return Budget(max_seconds=budget.max_seconds - seconds) if seconds < budget.max_seconds else None
 
 
 def _reference_needs_a_process(args) -> bool:
@@ -251,32 +297,66 @@ def _label(info) -> str:
     return f"{info.name} {info.version}".strip()
 
 
+def _counts(args, tally, seed) -> str:
+    from conformance.fuzz.differential import Kind
+
+    known = f", {tally.kinds[Kind.KNOWN]} of them known differences" if args.expectations or args.known else ""
+    return (f"{tally.examples} examples ({tally.compared} compared{known}, "
+            f"{tally.kinds[Kind.UNSUPPORTED]} unsupported by the candidate, "
+            f"{tally.kinds[Kind.INEXPRESSIBLE]} the reference cannot express) in {tally.search_seconds:.1f} s, "
+            f"{tally.rate:.1f} examples/s, seed {seed}")
+
+
 def _report(args, result, reference, candidate) -> int:
-    from conformance.fuzz import emit
+    """What one search found: the finding (see `_print_finding`), or none; the exit code."""
     from conformance.fuzz.differential import Kind
 
     tally = result.tally
     pair = f"{_label(candidate)} vs {_label(reference)}"
-    skipped = tally.kinds[Kind.UNSUPPORTED] + tally.kinds[Kind.INEXPRESSIBLE]
-    known = f", {tally.kinds[Kind.KNOWN]} of them known differences" if args.expectations or args.known else ""
-    counts = (f"{tally.examples} examples ({tally.compared} compared{known}, "
-              f"{tally.kinds[Kind.UNSUPPORTED]} unsupported by the candidate, "
-              f"{tally.kinds[Kind.INEXPRESSIBLE]} the reference cannot express) in {tally.search_seconds:.1f} s, "
-              f"{tally.rate:.1f} examples/s, seed {result.seed}")
+    counts = _counts(args, tally, result.seed)
     if result.finding is None:
         print(f"fuzz: {pair}: no divergence in {counts}" + (" - INTERRUPTED" if result.interrupted else ""))
-        if skipped:
+        if tally.kinds[Kind.UNSUPPORTED] + tally.kinds[Kind.INEXPRESSIBLE]:
             common = "; ".join(f"{reason} ({n})" for reason, n in tally.skipped.most_common(3))
             print(f"  most often skipped: {common}")
         _print_share(tally)
         _print_explained(tally)
         return 130 if result.interrupted else 0
+    _print_finding(args, result, reference, candidate, tally.examples)
+    _print_share(tally)
+    _print_explained(tally)
+    print(f"fuzz: {pair}: DIVERGENCE after {counts}" + (" - INTERRUPTED while shrinking" if result.interrupted else ""))
+    return 130 if result.interrupted else 1
+
+
+def _report_rounds(args, result, tally, seconds, findings, reference, candidate) -> int:
+    """The end of a --keep-going run: every finding was printed as it was found; the run's totals."""
+    pair = f"{_label(candidate)} vs {_label(reference)}"
+    tally.search_seconds = seconds
+    rounds = len(findings) + (result.finding is None)
+    found = f"{len(findings)} divergence(s) ({', '.join(findings)})" if findings else "no divergence"
+    print(f"fuzz: {pair}: {found} in {rounds} round(s), {_counts(args, tally, result.seed)}"
+          + (" - INTERRUPTED" if result.interrupted else ""))
+    _print_share(tally)
+    _print_explained(tally)
+    return 130 if result.interrupted else 1 if findings else 0
+
+
+def _print_finding(args, result, reference, candidate, examples: int):
+    """The finding: its first difference, a [[case]] block ready to paste, the torch snippet; appended to
+    --record. `examples`: as many as the run took to find it (for the command that finds it again). Returns
+    the finding as a case, or None when there was none."""
+    from conformance.fuzz import emit
 
     verdict = result.finding
+    if verdict is None:
+        return None
+    tally = result.tally
+    pair = f"{_label(candidate)} vs {_label(reference)}"
     expected_error = verdict.expected.error if verdict.expected is not None else None
     what = f"{pair}: {verdict.reason}"
     case = emit.finding_case(verdict.case, what, expected_error.type if expected_error else None)
-    rerun = _rerun_command(args, result.seed, tally.examples)
+    rerun = _rerun_command(args, result.seed, examples)
     block = emit.case_block(case, comments=[f"found by lr-conformance fuzz: {what}", f"reproduce: {rerun}"])
     status = verdict.status.value.upper() if verdict.status is not None else "DIFFERS"
     print(f"DIVERGENCE  {case.id}  ({status}; shrunk to {case.steps} step(s) in {tally.shrink_seconds:.1f} s, "
@@ -299,10 +379,7 @@ def _report(args, result, reference, candidate) -> int:
     if args.record is not None:
         emit.record(args.record, block)
         print(f"fuzz: appended {case.id} to {args.record}")
-    _print_share(tally)
-    _print_explained(tally)
-    print(f"fuzz: {pair}: DIVERGENCE after {counts}" + (" - INTERRUPTED while shrinking" if result.interrupted else ""))
-    return 130 if result.interrupted else 1
+    return case
 
 
 def _print_share(tally) -> None:
@@ -361,6 +438,8 @@ def _rerun_command(args, seed: int, examples: int) -> str:
         parts += ["--expectations", resources.expectations_argument(path)]
     for path in args.known:
         parts += ["--known", str(path)]
+    if args.keep_going:
+        parts.append("--keep-going")  # the rounds before this finding: it is found in its own round again
     parts += ["--max-examples", str(max(examples, 1))]
     if args.max_steps != 40:
         parts += ["--max-steps", str(args.max_steps)]

@@ -64,6 +64,12 @@ class Tally:
     shrink_runs: int = 0
     shrink_seconds: float = 0.0
 
+    def add(self, other: "Tally") -> None:
+        """Count `other`'s examples and time in too (the rounds of a `fuzz --keep-going` run)."""
+        for name, mine in vars(self).items():
+            theirs = getattr(other, name)
+            setattr(self, name, mine | theirs if isinstance(mine, frozenset) else mine + theirs)
+
     @property
     def compared(self) -> int:
         """Examples graded on both sides: they agreed, diverged, or diverged as a listed difference does."""

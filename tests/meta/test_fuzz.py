@@ -565,3 +565,52 @@ def test_a_known_differences_file_that_does_not_fit_is_a_usage_error(capsys, tmp
     assert main(["fuzz", "--adapter", "torch", option, str(listed), "--max-examples", "5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+class StepAndConstantLate(deviants.Deviant):
+    """Two unrelated deviations at once (StepLR's and ConstantLR's of deviants.py): what --keep-going is for."""
+
+    label = "step-and-constant-late"
+    replaces = {**deviants.StepLRLate.replaces, **deviants.ConstantLREndsLate.replaces}
+
+
+def test_keep_going_finds_each_deviation_in_its_own_round_and_records_them_all(capsys, tmp_path):
+    """A run stops at its first finding; with --keep-going the finding becomes known and the next round finds the
+    other deviation, each printed and recorded, and the exit code says a divergence was found."""
+    staging = tmp_path / "staging.toml"
+    code = main(["fuzz", "--adapter", f"{__file__}:StepAndConstantLate", "--scheduler", "StepLR",
+                 "--scheduler", "ConstantLR", "--max-examples", "600", "--seed", "0", "-q", "--keep-going",
+                 "--record", str(staging)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    recorded = tomllib.loads(staging.read_text())["case"]
+    assert {case["scheduler"] for case in recorded} == {"ConstantLR", "StepLR"}, out
+    ids = [case["id"] for case in recorded]
+    assert len(set(ids)) == len(ids) == out.count("DIVERGENCE  ") and f"{len(ids)} divergence(s) (" in out
+    # later rounds counted earlier findings as known (a deviation shows in shapes whose needs differ: several
+    # findings each, docs/fuzzing.md)
+    assert f"{ids[0]} (" in out and "known differences" in out
+
+
+def test_a_keep_going_finding_is_reproduced_by_its_command(capsys):
+    """The rounds depend on the seed alone: the reproduce line of the second finding finds it again."""
+    fuzz = ["fuzz", "--adapter", f"{__file__}:StepAndConstantLate", "--scheduler", "StepLR", "--scheduler",
+            "ConstantLR", "--seed", "0", "-q", "--keep-going"]
+    assert main([*fuzz, "--max-examples", "600"]) == 1
+    out = capsys.readouterr().out
+    second = [line for line in out.splitlines() if line.startswith("DIVERGENCE  ")][1].split()[1]
+    examples = [line for line in out.splitlines() if "# reproduce:" in line][1].split("--max-examples ")[1].split()[0]
+    assert main([*fuzz, "--max-examples", examples]) == 1
+    again = capsys.readouterr().out
+    assert [line for line in again.splitlines() if line.startswith("DIVERGENCE  ")][-1].split()[1] == second
+
+
+def test_fuzz_without_hypothesis_says_so_at_once(capsys, monkeypatch):
+    """From a wheel without the fuzz extra: one line naming the extra, exit 2, and no adapter started."""
+    import conformance.fuzz.command as command
+
+    monkeypatch.setitem(sys.modules, "hypothesis", None)
+    monkeypatch.setattr(command, "load_adapter", lambda *a, **k: pytest.fail("an adapter was loaded"))
+    assert main(["fuzz", "--adapter", "torch", "--max-seconds", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["lr-conformance: fuzz needs hypothesis: pip install 'lr-conformance[fuzz]'"]
