@@ -123,7 +123,7 @@ INTERVENTIONS = {
 DIFFERENCES = (
     Difference("LinearLR", "the warm-up runs one batch behind torch's (iterations -1 and 0 both give min_lrs)",
                ("linearlr/defaults", "linearlr/warmup-from-tenth", "linearlr/decay-to-zero", "linearlr/two-groups",
-                "linearlr/total-iters-one")),
+                "linearlr/total-iters-one", "linearlr/ramp-to-end-factor-below-one")),
     Difference("LinearLR", "warmup_num_steps is raised to at least 2", ("linearlr/total-iters-one",)),
     Difference("SequentialLR", "WarmupCosineLR starts at lr 0 and never runs its peak lr",
                ("sequentiallr/warmup-then-cosine",)),

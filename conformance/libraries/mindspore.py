@@ -144,7 +144,9 @@ INTERVENTIONS = {
                 "unsupported."),
     "add-param-group": Port("optimizer.add_param_group({'params': [p], **options})",
                             "MindSpore's Optimizer.add_param_group builds the new group's lr Parameter; the loop "
-                            "passes one more gradient from then on."),
+                            "passes one more gradient from then on. A bug: it does not extend the optimizer's "
+                            "per-parameter state (SGD's accum / stat, cloned once in SGD.__init__), so the next "
+                            "optimizer call raises RuntimeError in HyperMap (every add-param-group case)."),
     "add-scheduler": Port("a second scheduler built on the same optimizer, stepped after (or before) the first", ""),
     "call": Port("scheduler.get_lr() / scheduler.get_last_lr()",
                  "torch 1.13's get_lr() (the chainable formula at last_epoch), without torch's warning."),

@@ -144,15 +144,47 @@ INTERVENTIONS = {
                    "state) on fresh objects, in the loop's order", ""),
 }
 
+EXTRA_STEP = "constructed with last_epoch=k (0 included) it applies one more step at construction (torch before 2.8)"
+TWO_GROUP_RESUME = ("resuming by last_epoch with more than one param group raises KeyError: OptimWrapper's synthetic "
+                    "group has no initial_lr")
+
 # The differences PORTING's notes describe, and the cases that show them (not yet every expectations entry:
 # tests/meta/test_documented_differences.py lists the libraries whose table is complete).
 DIFFERENCES = (
     Difference("SequentialLR", "at a milestone the next stage continues from the current lr instead of restarting "
                "from its closed form at epoch 0",
                ("sequentiallr/three-stages", "sequentiallr/stage-changes-lr-at-construction",
-                "sequentiallr/step-after-onecycle-from-its-initial-lr")),
+                "sequentiallr/step-after-onecycle-from-its-initial-lr", "sequentiallr/exponential-then-steplr")),
     Difference("SequentialLR", "a list of schedulers has no reset of the lr to a leftover initial_lr at construction",
                ("sequentiallr/initial-lr-without-last-epoch", "sequentiallr/later-onecycle-stage-sets-initial-lr")),
+    # _ParamScheduler.__init__ ends with self.step() whatever last_step is (expectations/mmengine.toml)
+    Difference("ExponentialLR", EXTRA_STEP,
+               ("exponentiallr/last-epoch-resume", "exponentiallr/scheduler-first-last-epoch-resume",
+                "exponentiallr/last-epoch-zero-after-one-step")),
+    Difference("CosineAnnealingLR", EXTRA_STEP,
+               ("cosineannealinglr/last-epoch-resume", "cosineannealinglr/last-epoch-zero-after-one-step",
+                "cosineannealinglr/last-epoch-zero-continue")),
+    Difference("CosineAnnealingWarmRestarts", EXTRA_STEP,
+               ("cosineannealingwarmrestarts/last-epoch-resume",
+                "cosineannealingwarmrestarts/last-epoch-resume-past-two-periods",
+                "cosineannealingwarmrestarts/last-epoch-zero-after-one-step")),
+    Difference("LinearLR", EXTRA_STEP, ("linearlr/last-epoch-resume", "linearlr/last-epoch-zero-after-one-step")),
+    Difference("PolynomialLR", EXTRA_STEP,
+               ("polynomiallr/last-epoch-resume", "polynomiallr/last-epoch-zero-after-one-step")),
+    # OptimWrapper.param_groups appends a synthetic group without initial_lr once there are two groups
+    Difference("StepLR", TWO_GROUP_RESUME,
+               ("steplr/last-epoch-resume-two-groups", "steplr/scheduler-first-last-epoch-resume",
+                "steplr/scheduler-first-wrapped-last-epoch-resume")),
+    Difference("MultiStepLR", TWO_GROUP_RESUME, ("multisteplr/last-epoch-no-milestones-two-groups",)),
+    Difference("CosineAnnealingWarmRestarts", "chainable (a ratio times the current lr) where torch's closed form "
+               "from base_lrs overwrites a scheduler chained before or after it",
+               ("chainedscheduler/warm-restarts-after-decay", "chainedscheduler/warm-restarts-first")),
+    Difference("CosineAnnealingWarmRestarts", "a restart returns eta_max = base_value as is, not torch's "
+               "eta_min + (base_lr - eta_min) * (1 + cos(0)) / 2", ("cosineannealingwarmrestarts/eta-min-above-lr",)),
+    Difference("ReduceLROnPlateau", "best starts at 1e9 (-1e9 in max mode), not inf",
+               ("reducelronplateau/huge-metrics",)),
+    Difference("ReduceLROnPlateau", "a param group added after construction is never reduced (min_values expanded "
+               "per group at construction)", ("reducelronplateau/add-param-group-mid-run",)),
 )
 
 _TOLERANCE = Tolerance(
