@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from conformance import resources
@@ -80,7 +80,26 @@ def add_parser(sub) -> None:
     fuzz.add_argument("-q", "--quiet", action="store_true", help="no progress line")
 
 
-def cmd_fuzz(args) -> int:
+@dataclass
+class Prepared:
+    """What a fuzz run needs once its options are checked: both adapters (open: `close` them), the scope both
+    declare, the known differences diagnosed, and the findings a round goes past (`--known`)."""
+
+    reference: object
+    candidate: object
+    scope: object
+    listed: list
+    past: tuple
+
+    def close(self) -> None:
+        for adapter in (self.reference, self.candidate):
+            adapter.close()
+
+
+def prepared(args) -> tuple[Prepared | None, list[str]]:
+    """Check the options of `lr-conformance fuzz`, load both adapters, check the reference against the goldens
+    and diagnose the known differences: (Prepared, []), or (None, every problem, one line each). Shared by the
+    command and by the HypoFuzz campaign target (fuzz/campaign.py), which takes the same options."""
     problems = _usage_problems(args)
     listed = []
     try:
@@ -102,7 +121,7 @@ def cmd_fuzz(args) -> int:
             problems.append(str(exc) if role == "--adapter" else str(exc).replace("--adapter", "--reference", 1))
     try:
         if not problems:
-            from conformance.fuzz import search, strategies
+            from conformance.fuzz import strategies
 
             reference, candidate = adapters["--reference"], adapters["--adapter"]
             scope = strategies.scope_for(reference.info, candidate.info, _canonical(args.scheduler), args.max_steps,
@@ -120,18 +139,34 @@ def cmd_fuzz(args) -> int:
                 from conformance.fuzz import known
 
                 listed = known.diagnosed(listed, reference, candidate)  # how each differs, what it needs (known.py)
-        if problems:
-            for problem in problems:
-                print(f"lr-conformance: {problem}", file=sys.stderr)
-            return 2
+    except BaseException:
+        for adapter in adapters.values():
+            adapter.close()
+        raise
+    if problems:
+        for adapter in adapters.values():
+            adapter.close()
+        return None, problems
+    return Prepared(reference, candidate, scope, listed, past), []
+
+
+def cmd_fuzz(args) -> int:
+    ready, problems = prepared(args)
+    if ready is None:
+        for problem in problems:
+            print(f"lr-conformance: {problem}", file=sys.stderr)
+        return 2
+    try:
+        from conformance.fuzz import search
+
         budget = search.Budget(max_examples=args.max_examples,
                                max_seconds=None if args.max_examples else (args.max_seconds or DEFAULT_SECONDS))
         database = None if args.seed is not None else search.database_dir(args.reference, args.adapter)
         progress = _progress if (sys.stderr.isatty() and not args.quiet) else None
-        return _rounds(args, reference, candidate, scope, budget, database, progress, listed, past)
+        return _rounds(args, ready.reference, ready.candidate, ready.scope, budget, database, progress,
+                       ready.listed, ready.past)
     finally:
-        for adapter in adapters.values():
-            adapter.close()
+        ready.close()
 
 
 def _rounds(args, reference, candidate, scope, budget, database, progress, listed, past) -> int:
