@@ -172,6 +172,10 @@ def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
         return _scheduler_lines(action.scheduler, counter, name) + [f"added.append(({action.first!r}, {name}))"]
     if action.do == "call":
         return [f'print("    {action.method}() =", [float(x) for x in scheduler.{action.method}()])']
+    if action.do == "read-scheduler":
+        return [f'print("    scheduler.{action.attribute} =", scheduler.{action.attribute})']
+    if action.do == "set-scheduler":
+        return [f"scheduler.{action.attribute} = {_literal(action.value)}"]
     if action.do == "resume":
         if action.scheduler is not None:
             index = next(k for k, other in enumerate(_rebuilt(case)) if other is action)
