@@ -116,6 +116,7 @@ READABLE_ATTRIBUTES = {
     "num_bad_epochs": ("ReduceLROnPlateau",),
     "cooldown_counter": ("ReduceLROnPlateau",),
 }
+LIST_ATTRIBUTES = ("base_lrs", "min_lrs")  # read as lists: one value event per element (one per param group)
 # What `set-scheduler` may write, and on which of the case's scheduler classes (None: any but the composites,
 # SequentialLR and ChainedScheduler, and - for base_lrs - ReduceLROnPlateau, which has none): a setattr on a
 # scheduler without the attribute only adds one that nothing reads, so the language refuses it. The value's

@@ -28,6 +28,7 @@ from conformance.cases import reference_module
 from conformance.model import (
     CALLABLE_KWARGS,
     GROUP_FLAGS,
+    LIST_ATTRIBUTES,
     SUBCLASS_KWARG,
     TENSOR_KEY,
     USER_SUBCLASS,
@@ -173,7 +174,9 @@ def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
     if action.do == "call":
         return [f'print("    {action.method}() =", [float(x) for x in scheduler.{action.method}()])']
     if action.do == "read-scheduler":
-        return [f'print("    scheduler.{action.attribute} =", scheduler.{action.attribute})']
+        read = f"scheduler.{action.attribute}"  # a list attribute may hold tensors (tensor_lr): print numbers
+        shown = f"[float(x) for x in {read}]" if action.attribute in LIST_ATTRIBUTES else read
+        return [f'print("    {read} =", {shown})']
     if action.do == "set-scheduler":
         return [f"scheduler.{action.attribute} = {_literal(action.value)}"]
     if action.do == "resume":
