@@ -37,6 +37,7 @@ from conformance.model import (
     Intervention,
     OptimizerSpec,
     SchedulerSpec,
+    has_attribute,
     json_safe,
 )
 
@@ -483,7 +484,7 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         attribute, value = item["attribute"], item["value"]
         if attribute not in SETTABLE_ATTRIBUTES:
             raise CaseError(f"{where}: 'attribute' must be one of {list(SETTABLE_ATTRIBUTES)}, got {attribute!r}")
-        shape = SETTABLE_ATTRIBUTES[attribute][0]
+        shape = SETTABLE_ATTRIBUTES[attribute]
         if shape == "int" and not _is_int(value):
             raise CaseError(f"{where}: 'value' of {attribute} must be an integer")
         if shape == "number" and not _is_number(value):
@@ -526,12 +527,9 @@ def _is_number(value) -> bool:
 
 
 def _check_settable(action: Intervention, scheduler: str) -> None:
-    """A set-scheduler writes an attribute the case's scheduler has (model.SETTABLE_ATTRIBUTES): a setattr of
-    one it lacks would only add an attribute nothing reads."""
-    owners = SETTABLE_ATTRIBUTES[action.attribute][1]
-    lacks = scheduler not in owners if owners is not None else (
-        scheduler in COMPOSITES or (action.attribute == "base_lrs" and scheduler == "ReduceLROnPlateau"))
-    if lacks:
+    """A set-scheduler writes an attribute the case's scheduler has (model.has_attribute): a setattr of one it
+    lacks would only add an attribute nothing reads."""
+    if not has_attribute(scheduler, action.attribute):
         raise CaseError(f"'interventions': set-scheduler at {action.at} writes {action.attribute}, which a "
                         f"{scheduler} does not have (spec 4.5)")
 

@@ -104,11 +104,11 @@ INTERVENTIONS = tuple(INTERVENTION_FEATURES)
 SETTABLE_KEYS = ("lr", "initial_lr", "momentum")  # what `set` may write into a param group
 CALLABLE_METHODS = ("get_lr", "get_last_lr")  # what `call` may call
 # What `read-scheduler` may read (spec 4.5): public attributes of torch's schedulers that loops read to log or
-# to resume, and the classes that have them in the reference (None: every scheduler but the composites). Any
-# of them may be read from any scheduler: one the scheduler lacks is an AttributeError, as in torch.
+# to resume, and the classes that have them in the reference (None: see has_attribute). Any of them may be read
+# from any scheduler: one the scheduler lacks is an AttributeError, as in torch.
 READABLE_ATTRIBUTES = {
-    "last_epoch": None,
-    "base_lrs": None,
+    "last_epoch": None,  # every scheduler but ChainedScheduler (SequentialLR has its own)
+    "base_lrs": None,  # every scheduler of Annex A.2: not ReduceLROnPlateau, not the composites
     "T_cur": ("CosineAnnealingWarmRestarts",),
     "T_i": ("CosineAnnealingWarmRestarts",),
     "min_lrs": ("ReduceLROnPlateau",),
@@ -117,16 +117,21 @@ READABLE_ATTRIBUTES = {
     "cooldown_counter": ("ReduceLROnPlateau",),
 }
 LIST_ATTRIBUTES = ("base_lrs", "min_lrs")  # read as lists: one value event per element (one per param group)
-# What `set-scheduler` may write, and on which of the case's scheduler classes (None: any but the composites,
-# SequentialLR and ChainedScheduler, and - for base_lrs - ReduceLROnPlateau, which has none): a setattr on a
-# scheduler without the attribute only adds one that nothing reads, so the language refuses it. The value's
-# shape: "int" (last_epoch), "number" (T_cur), "list" (one number per group, the whole list replaced).
-SETTABLE_ATTRIBUTES = {
-    "last_epoch": ("int", None),
-    "T_cur": ("number", ("CosineAnnealingWarmRestarts",)),
-    "base_lrs": ("list", None),
-    "min_lrs": ("list", ("ReduceLROnPlateau",)),
-}
+# What `set-scheduler` may write, and the shape of its value: "int" (last_epoch), "number" (T_cur), "list" (one
+# number per group, the whole list replaced). Only on a scheduler that has the attribute (has_attribute): a
+# setattr of one it lacks would only add an attribute nothing reads, so the language refuses it.
+SETTABLE_ATTRIBUTES = {"last_epoch": "int", "T_cur": "number", "base_lrs": "list", "min_lrs": "list"}
+
+
+def has_attribute(scheduler: str, attribute: str) -> bool:
+    """Whether the reference's `scheduler` class has `attribute` of READABLE_ATTRIBUTES (spec 4.5's table)."""
+    if attribute == "last_epoch":
+        return scheduler != "ChainedScheduler"
+    if attribute == "base_lrs":
+        return scheduler not in ("ChainedScheduler", "SequentialLR", "ReduceLROnPlateau")
+    return scheduler in READABLE_ATTRIBUTES[attribute]
+
+
 STATE_DICTS = ("optimizer", "scheduler")  # what `resume` may load, in the order given
 
 
