@@ -410,3 +410,16 @@ def test_cases_without_goldens_are_all_reported(tmp_path):
         data.load(replace(Sources.checkout(), traces=traces))
     lines = str(raised.value).splitlines()
     assert len(lines) == 2 and all(case_id in line for case_id, line in zip(dropped, lines)), lines
+
+
+def test_a_case_page_names_the_attributes_read_and_set():
+    """read-scheduler and set-scheduler (spec 4.5) as a case page's milestones say them."""
+    from types import SimpleNamespace
+
+    from conformance.cases import load_cases
+    from conformance.site.pages import milestones
+
+    case = next(c for c in load_cases() if c.id == "reducelronplateau/add-param-group-with-min-lrs-appended")
+    assert milestones(SimpleNamespace(case=case)) == (
+        (0, "read scheduler.min_lrs"), (1, "add-param-group, set scheduler.min_lrs = [0.01, 0.02, 0.05]"),
+        (2, "read scheduler.min_lrs"))
