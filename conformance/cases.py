@@ -26,6 +26,8 @@ from conformance.model import (
     INTERVENTIONS,
     NONFINITE_STRINGS,
     PROTOCOLS,
+    READABLE_ATTRIBUTES,
+    SETTABLE_ATTRIBUTES,
     SETTABLE_KEYS,
     STATE_DICTS,
     SUBCLASS_KWARG,
@@ -35,6 +37,7 @@ from conformance.model import (
     Intervention,
     OptimizerSpec,
     SchedulerSpec,
+    has_attribute,
     json_safe,
 )
 
@@ -115,6 +118,8 @@ INTERVENTION_KEYS = {
     "add-param-group": ({"options"}, ()),
     "add-scheduler": ({"scheduler", "first"}, ("scheduler",)),
     "call": ({"method"}, ("method",)),
+    "read-scheduler": ({"attribute"}, ("attribute",)),
+    "set-scheduler": ({"attribute", "value"}, ("attribute", "value")),
     "resume": ({"load", "scheduler", "weights_only"}, ("load",)),
 }
 
@@ -285,6 +290,8 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
         if action.do == "resume" and action.scheduler is not None and action.scheduler.name != scheduler.name:
             raise CaseError(f"'interventions': resume at {action.at} rebuilds a {action.scheduler.name}, but the "
                             f"case's scheduler is a {scheduler.name} (a state dict is loaded into its own class)")
+        if action.do == "set-scheduler":
+            _check_settable(action, scheduler.name)
     observe_momentum = data.get("observe_momentum", False)
     if not isinstance(observe_momentum, bool):
         raise CaseError("'observe_momentum' must be a boolean")
@@ -468,6 +475,29 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         if item["method"] not in CALLABLE_METHODS:
             raise CaseError(f"{where}: 'method' must be one of {list(CALLABLE_METHODS)}, got {item['method']!r}")
         return {"method": item["method"]}
+    if do == "read-scheduler":
+        if item["attribute"] not in READABLE_ATTRIBUTES:
+            raise CaseError(f"{where}: 'attribute' must be one of {list(READABLE_ATTRIBUTES)}, "
+                            f"got {item['attribute']!r}")
+        return {"attribute": item["attribute"]}
+    if do == "set-scheduler":
+        attribute, value = item["attribute"], item["value"]
+        if attribute not in SETTABLE_ATTRIBUTES:
+            raise CaseError(f"{where}: 'attribute' must be one of {list(SETTABLE_ATTRIBUTES)}, got {attribute!r}")
+        shape = SETTABLE_ATTRIBUTES[attribute]
+        if shape == "int" and not _is_int(value):
+            raise CaseError(f"{where}: 'value' of {attribute} must be an integer")
+        if shape == "number" and not _is_number(value):
+            raise CaseError(f"{where}: 'value' of {attribute} must be a number")
+        if shape == "list":
+            if not isinstance(value, list) or not value or not all(_is_number(v) for v in value):
+                raise CaseError(f"{where}: 'value' of {attribute} must be a non-empty list of numbers (the whole "
+                                "list, one per param group)")
+            if len(value) > MAX_GROUPS:
+                raise CaseError(f"{where}: 'value' of {attribute} has {len(value)} numbers, over the limit of "
+                                f"{MAX_GROUPS} (MAX_GROUPS)")
+            value = tuple(value)
+        return {"attribute": attribute, "value": value}
     if do == "resume":
         load = item["load"]
         if not isinstance(load, list) or len(set(load)) != len(load) or not set(load) <= set(STATE_DICTS):
@@ -490,6 +520,18 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
 
 def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_settable(action: Intervention, scheduler: str) -> None:
+    """A set-scheduler writes an attribute the case's scheduler has (model.has_attribute): a setattr of one it
+    lacks would only add an attribute nothing reads."""
+    if not has_attribute(scheduler, action.attribute):
+        raise CaseError(f"'interventions': set-scheduler at {action.at} writes {action.attribute}, which a "
+                        f"{scheduler} does not have (spec 4.5)")
 
 
 def _floats(values, name: str, steps: int) -> tuple[float, ...] | None:
@@ -535,7 +577,7 @@ def case_to_json(case: Case) -> dict:
 
 # Keys whose values are text, never numbers: a string "inf" there stays a string when a case is decoded.
 _TEXT_KEYS = frozenset({"id", "why", "scheduler", "protocol", "torch", "tags", "expect_error", "expect_warning",
-                        "name", "fn", "do", "key", "method", "load"})
+                        "name", "fn", "do", "key", "method", "load", "attribute"})
 
 
 def case_from_json(data: Mapping[str, Any]) -> Case:

@@ -96,11 +96,42 @@ INTERVENTION_FEATURES = {
     "add-param-group": "add_param_group",  # optimizer.add_param_group mid-run (progressive unfreezing)
     "add-scheduler": "add_scheduler",  # a second scheduler built on the same optimizer mid-run, stepped too
     "call": "call_scheduler",  # the user calls scheduler.get_lr() or get_last_lr() (its return is recorded)
+    "read-scheduler": "read_scheduler",  # the user reads a scheduler attribute (last_epoch, T_cur, ...): recorded
+    "set-scheduler": "set_scheduler",  # the user writes a scheduler attribute by hand (rewinds last_epoch, ...)
     "resume": "partial_resume",  # a checkpoint restored into fresh objects, loading only some state dicts
 }
 INTERVENTIONS = tuple(INTERVENTION_FEATURES)
 SETTABLE_KEYS = ("lr", "initial_lr", "momentum")  # what `set` may write into a param group
 CALLABLE_METHODS = ("get_lr", "get_last_lr")  # what `call` may call
+# What `read-scheduler` may read (spec 4.5): public attributes of torch's schedulers that loops read to log or
+# to resume, and the classes that have them in the reference (None: see has_attribute). Any of them may be read
+# from any scheduler: one the scheduler lacks is an AttributeError, as in torch.
+READABLE_ATTRIBUTES = {
+    "last_epoch": None,  # every scheduler but ChainedScheduler (SequentialLR has its own)
+    "base_lrs": None,  # every scheduler of Annex A.2: not ReduceLROnPlateau, not the composites
+    "T_cur": ("CosineAnnealingWarmRestarts",),
+    "T_i": ("CosineAnnealingWarmRestarts",),
+    "min_lrs": ("ReduceLROnPlateau",),
+    "best": ("ReduceLROnPlateau",),
+    "num_bad_epochs": ("ReduceLROnPlateau",),
+    "cooldown_counter": ("ReduceLROnPlateau",),
+}
+LIST_ATTRIBUTES = ("base_lrs", "min_lrs")  # read as lists: one value event per element (one per param group)
+# What `set-scheduler` may write, and the shape of its value: "int" (last_epoch), "number" (T_cur), "list" (one
+# number per group, the whole list replaced). Only on a scheduler that has the attribute (has_attribute): a
+# setattr of one it lacks would only add an attribute nothing reads, so the language refuses it.
+SETTABLE_ATTRIBUTES = {"last_epoch": "int", "T_cur": "number", "base_lrs": "list", "min_lrs": "list"}
+
+
+def has_attribute(scheduler: str, attribute: str) -> bool:
+    """Whether the reference's `scheduler` class has `attribute` of READABLE_ATTRIBUTES (spec 4.5's table)."""
+    if attribute == "last_epoch":
+        return scheduler != "ChainedScheduler"
+    if attribute == "base_lrs":
+        return scheduler not in ("ChainedScheduler", "SequentialLR", "ReduceLROnPlateau")
+    return scheduler in READABLE_ATTRIBUTES[attribute]
+
+
 STATE_DICTS = ("optimizer", "scheduler")  # what `resume` may load, in the order given
 
 
@@ -113,13 +144,14 @@ class Intervention:
     do: str
     group: int | None = None  # set: the param group
     key: str | None = None  # set: lr, initial_lr or momentum
-    value: float | None = None  # set: the value written
+    value: float | tuple[float, ...] | None = None  # set / set-scheduler: the value written (a list: a tuple)
     options: Mapping[str, Any] = field(default_factory=dict)  # add-param-group: the new group's keys but params
     # add-scheduler: the scheduler built on the optimizer; resume: the fresh objects' scheduler, built with other
     # arguments than the case's (None: the case's own)
     scheduler: SchedulerSpec | None = None
     first: bool = False  # add-scheduler: stepped before the case's scheduler (default: after it)
     method: str | None = None  # call: get_lr or get_last_lr
+    attribute: str | None = None  # read-scheduler / set-scheduler: the scheduler attribute read or written
     count: int | None = None  # scheduler-steps: how many scheduler steps this iteration
     epoch: float | None = None  # scheduler-steps: those steps are step(epoch), in a run of plain step() calls
     load: tuple[str, ...] = STATE_DICTS  # resume: the state dicts loaded into the fresh objects, in order
@@ -267,10 +299,13 @@ class Case:
 
 # --- traces ---------------------------------------------------------------------------------
 
-# Phases an event can come from. "intervene", "call" and "added-scheduler.step" come from interventions (4.5).
+# Phases an event can come from. "intervene", "call" and "added-scheduler.step" come from interventions (4.5);
+# "call" is both a `call` of get_lr()/get_last_lr() and a `read-scheduler` of an attribute (the event's type
+# says which: the method's name or the attribute's).
 PHASES = ("construct", "observe", "scheduler.step", "optimizer.step", "state_dict", "resume", "intervene", "call",
           "added-scheduler.step")
-# Event kinds: "value" is what a `call` intervention returned, one event per element (its message the number).
+# Event kinds: "value" is what a `call` intervention returned or a `read-scheduler` read, one event per element
+# (its message the number).
 EVENT_KINDS = ("warning", "error", "value")
 
 

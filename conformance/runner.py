@@ -233,6 +233,27 @@ class _Recorder:
                                f"({exc})") from None
         self.events.extend(Event(step, "call", "value", method, repr(number)) for number in numbers)
 
+    def attribute(self, step: int, attribute: str, value) -> None:
+        """What a `read-scheduler` read: one "value" event per element of a list, one for a scalar; its message
+        the repr of the Python number (an int stays an int, a tensor element is read as a float)."""
+        values = value if isinstance(value, (list, tuple)) else [value]
+        try:
+            numbers = [_attribute_number(v) for v in values]
+        except (TypeError, ValueError) as exc:
+            raise AdapterFault(f"at step {step} session.read_scheduler({attribute!r}) returned a value that is not "
+                               f"a number or a list of numbers ({exc})") from None
+        self.events.extend(Event(step, "call", "value", attribute, repr(number)) for number in numbers)
+
+
+def _attribute_number(value):
+    """A read attribute's element as the Python number recorded: an int or a float as it is, anything else
+    (a 0-dim tensor, a numpy scalar) as a float. A bool or a string is not a number here."""
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"a {type(value).__name__}, {value!r}")
+    if isinstance(value, int):
+        return int(value)
+    return float(value)
+
 
 def _read(session, observe_last_lr: bool, observes_momentum: bool) -> tuple:
     """What `observe` reads from a session: its lrs, and its momenta and last lrs where they are observed."""
@@ -268,6 +289,8 @@ def drive(case: Case, adapter) -> Trace:
                 elif action.do == "call":
                     method = session.get_lr if action.method == "get_lr" else session.get_last_lr
                     rec.values(i, action.method, rec.call(i, "call", method))
+                elif action.do == "read-scheduler":
+                    rec.attribute(i, action.attribute, rec.call(i, "call", session.read_scheduler, action.attribute))
                 elif action.do == "add-scheduler":
                     added.append((action.first, rec.call(i, "intervene", session.add_scheduler, action.scheduler)))
                 else:
@@ -311,6 +334,8 @@ _INTERVENE = {
     "set": lambda session, action: (session.set_group, action.group, action.key, action.value),
     "add-param-group": lambda session, action: (session.add_param_group, action.options),
     "wrap-optimizer-step": lambda session, action: (session.wrap_optimizer_step, action.keep_attributes),
+    "set-scheduler": lambda session, action: (session.set_scheduler, action.attribute,
+                                              list(action.value) if isinstance(action.value, tuple) else action.value),
 }
 
 

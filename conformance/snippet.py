@@ -28,6 +28,7 @@ from conformance.cases import reference_module
 from conformance.model import (
     CALLABLE_KWARGS,
     GROUP_FLAGS,
+    LIST_ATTRIBUTES,
     SUBCLASS_KWARG,
     TENSOR_KEY,
     USER_SUBCLASS,
@@ -172,6 +173,12 @@ def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
         return _scheduler_lines(action.scheduler, counter, name) + [f"added.append(({action.first!r}, {name}))"]
     if action.do == "call":
         return [f'print("    {action.method}() =", [float(x) for x in scheduler.{action.method}()])']
+    if action.do == "read-scheduler":
+        read = f"scheduler.{action.attribute}"  # a list attribute may hold tensors (tensor_lr): print numbers
+        shown = f"[float(x) for x in {read}]" if action.attribute in LIST_ATTRIBUTES else read
+        return [f'print("    {read} =", {shown})']
+    if action.do == "set-scheduler":
+        return [f"scheduler.{action.attribute} = {_literal(action.value)}"]
     if action.do == "resume":
         if action.scheduler is not None:
             index = next(k for k, other in enumerate(_rebuilt(case)) if other is action)

@@ -139,6 +139,18 @@ class Session(ABC):
         """`call get_last_lr`: what the user's `scheduler.get_last_lr()` returns (declare `call_scheduler`)."""
         raise NotImplementedError("this adapter does not declare the call_scheduler feature")
 
+    def read_scheduler(self, attribute: str) -> float | Sequence[float]:
+        """`read-scheduler`: the case's scheduler's `attribute` (model.READABLE_ATTRIBUTES: last_epoch, T_cur,
+        T_i, base_lrs, min_lrs, best, num_bad_epochs, cooldown_counter) as a user's `scheduler.<attribute>`
+        reads it: a number, or a list of numbers for base_lrs / min_lrs. Raise AttributeError where the
+        scheduler has no such attribute, as torch does (declare `read_scheduler`)."""
+        raise NotImplementedError("this adapter does not declare the read_scheduler feature")
+
+    def set_scheduler(self, attribute: str, value) -> None:
+        """`set-scheduler`: a user's `scheduler.<attribute> = value` (model.SETTABLE_ATTRIBUTES: last_epoch an
+        int, T_cur a number, base_lrs / min_lrs a list replacing the whole list) (declare `set_scheduler`)."""
+        raise NotImplementedError("this adapter does not declare the set_scheduler feature")
+
 
 class StatefulAdapter(Adapter):
     @abstractmethod

@@ -126,6 +126,12 @@ class TorchSession(Session):
     def get_last_lr(self):
         return self.scheduler.get_last_lr()
 
+    def read_scheduler(self, attribute):
+        return getattr(self.scheduler, attribute)  # AttributeError where the scheduler has none, as a user gets
+
+    def set_scheduler(self, attribute, value):
+        setattr(self.scheduler, attribute, value)
+
     def _as_lr(self, value, group: int):
         return self._adapter._lr(value, self._case, group)
 

@@ -116,6 +116,10 @@ INTERVENTIONS = {
     "add-scheduler": Port(None, "two schedules overwrite each other's lr at every step."),
     "call": Port(None, "get_lr() and get_last_lr() exist, but get_last_lr asserts a step() happened first: not "
                        "graded yet."),
+    "read-scheduler": Port(None, "no torch-named attributes: the schedulers keep last_batch_iteration (torch's last_epoch + 1 at "
+                                 "most), not read-graded yet."),
+    "set-scheduler": Port(None, "last_batch_iteration could be written by hand, but not as torch's last_epoch / T_cur / min_lrs: "
+                                "not ported."),
     "resume": Port(None, "state_dict holds only last_batch_iteration; resuming is not graded yet."),
 }
 

@@ -140,6 +140,9 @@ INTERVENTIONS = {
     "add-scheduler": Port(None, "a second ParamScheduler on the same hyper-parameter overwrites the first (callback "
                                 "order), it does not act beside it."),
     "call": Port(None, "no get_lr() / get_last_lr(): fastai records the values in recorder.hps."),
+    "read-scheduler": Port(None, "no scheduler object with attributes: a ParamScheduler callback derives its values from "
+                              "pct_train."),
+    "set-scheduler": Port(None, "nothing to write: the schedule is a function of pct_train (a Learner's, not a scheduler's)."),
     "resume": Port(None, "a resume is a Learner's (fit(start_epoch=...) recomputes pct_train), not a scheduler state "
                          "dict."),
 }

@@ -151,6 +151,8 @@ INTERVENTIONS = {
     "add-scheduler": Port(None, "a second schedule is a second function (CompositeParamScheduler composes them "
                                 "up front)."),
     "call": Port(None, "no get_lr() / get_last_lr(): a ParamScheduler is called with where and returns the value."),
+    "read-scheduler": Port(None, "a ParamScheduler holds no counter or state: nothing like last_epoch to read."),
+    "set-scheduler": Port(None, "a ParamScheduler holds no counter or state: nothing like last_epoch to write."),
     "resume": Port(None, "a ParamScheduler holds no state: a resume is evaluating at where = k / N."),
 }
 

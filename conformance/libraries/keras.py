@@ -128,6 +128,9 @@ INTERVENTIONS = {
     "add-scheduler": Port(None, "an optimizer has one learning_rate: a second schedule replaces it, it does not "
                                 "act beside it."),
     "call": Port(None, "no get_lr() / get_last_lr(): a loop reads optimizer.learning_rate."),
+    "read-scheduler": Port(None, "the schedule has no last_epoch or counters of its own: its step is optimizer.iterations."),
+    "set-scheduler": Port(None, "the schedule has no last_epoch or counters of its own to write (optimizer.iterations is the "
+                               "optimizer's)."),
     "resume": Port(None, "the schedule has no state of its own (a function of optimizer.iterations) and the "
                          "callback's is not saved: no separate scheduler state to load or leave out."),
 }

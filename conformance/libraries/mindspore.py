@@ -150,6 +150,9 @@ INTERVENTIONS = {
     "add-scheduler": Port("a second scheduler built on the same optimizer, stepped after (or before) the first", ""),
     "call": Port("scheduler.get_lr() / scheduler.get_last_lr()",
                  "torch 1.13's get_lr() (the chainable formula at last_epoch), without torch's warning."),
+    "read-scheduler": Port(None, "the schedulers have last_epoch, but reading it (and T_cur, min_lrs, ...) is not ported or "
+                                 "tested yet."),
+    "set-scheduler": Port(None, "the schedulers have last_epoch, but writing it by hand is not ported or tested yet."),
     "resume": Port(None, "the schedulers have no state_dict() / load_state_dict() (see above): nothing to restore "
                          "in part."),
 }

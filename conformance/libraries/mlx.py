@@ -133,6 +133,8 @@ INTERVENTIONS = {
     "add-param-group": Port(None, "mlx optimizers have no param groups (one schedule for all parameters)."),
     "add-scheduler": Port(None, NO_SCHEDULER + " Schedules compose as functions (join_schedules)."),
     "call": Port(None, "no get_lr() / get_last_lr(): a loop reads optimizer.learning_rate."),
+    "read-scheduler": Port(None, "schedules are functions of the optimizer's step counter: no scheduler attributes to read."),
+    "set-scheduler": Port(None, "schedules are functions of the optimizer's step counter: no scheduler attributes to write."),
     "resume": Port(None, "the optimizer's state (its counter included) is the whole state: no separate scheduler "
                          "state to load or leave out."),
 }

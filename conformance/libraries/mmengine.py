@@ -140,6 +140,10 @@ INTERVENTIONS = {
                           "the first", "its begin / end count its own steps from its construction."),
     "call": Port("scheduler.get_last_value() (torch's get_last_lr()); get_lr() has none",
                  "torch's get_lr() is mmengine's protected _get_value(): a case calling get_lr() is unsupported."),
+    "read-scheduler": Port(None, "the schedulers have last_step (torch's last_epoch), but reading it is not ported or tested "
+                                "yet."),
+    "set-scheduler": Port(None, "the schedulers have last_step (torch's last_epoch), but writing it by hand is not ported or "
+                               "tested yet."),
     "resume": Port("optim_wrapper.load_state_dict(state['optimizer']) and/or each scheduler's load_state_dict("
                    "state) on fresh objects, in the loop's order", ""),
 }

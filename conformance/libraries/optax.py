@@ -80,6 +80,9 @@ INTERVENTIONS = {
     "add-scheduler": Port(None, NO_SCHEDULER + " Two schedules are composed as functions (optax.join_schedules)."),
     "call": Port(None, "no get_lr() / get_last_lr(): a loop calls schedule(count) or reads "
                        "opt_state.hyperparams['learning_rate']."),
+    "read-scheduler": Port(None, "schedules are stateless functions of the count: no last_epoch or plateau counters to read."),
+    "set-scheduler": Port(None, "schedules are stateless functions of the count: nothing to write but the count, which is "
+                               "opt_state's."),
     "resume": Port(None, "schedules are stateless functions of the count: a restored opt_state is the whole "
                          "state; there is no separate scheduler state to load or leave out."),
 }

@@ -270,6 +270,9 @@ INTERVENTIONS = {
                                 "built later is not attached to it."),
     "call": Port("scheduler.get_lr() (the formula at last_epoch, as torch's get_lr()); scheduler.last_lr (torch's "
                  "get_last_lr())", "One scheduler per torch group here, so one value per group."),
+    "read-scheduler": Port(None, "the schedulers have last_epoch, but reading it (and the plateau counters) is not ported or "
+                              "tested yet."),
+    "set-scheduler": Port(None, "the schedulers have last_epoch, but writing it by hand is not ported or tested yet."),
     "resume": Port("optimizer.set_state_dict(state['optimizer']) and/or scheduler.set_state_dict("
                    "state['scheduler']) on fresh objects",
                    "Optimizer.state_dict() carries its scheduler's state (key 'LR_Scheduler') and set_state_dict "

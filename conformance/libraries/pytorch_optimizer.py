@@ -194,6 +194,8 @@ INTERVENTIONS = {
     "add-scheduler": Port(None, "not ported: a second scheduler on the optimizer writes its own value over the "
                                 "first one's."),
     "call": Port(None, "BaseLinearWarmupScheduler has no get_lr() / get_last_lr() (it keeps `last_lr`)."),
+    "read-scheduler": Port(None, "not ported: the library's schedulers are graded from a fresh start, on their lrs only."),
+    "set-scheduler": Port(None, "not ported: the library's schedulers are graded from a fresh start, on their lrs only."),
     "resume": Port(None, "not ported: the library's schedulers are graded from a fresh start only."),
 }
 

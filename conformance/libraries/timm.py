@@ -133,6 +133,10 @@ INTERVENTIONS = {
                           "already set (group.setdefault), not the current lr."),
     "call": Port(None, "The schedulers have no get_lr() / get_last_lr(): a loop reads the lr from "
                        "optimizer.param_groups (timm's train.py logs param_groups[0]['lr'])."),
+    "read-scheduler": Port(None, "the schedulers are stateless between calls (step(epoch) recomputes): no last_epoch / T_cur to "
+                            "read."),
+    "set-scheduler": Port(None, "the schedulers are stateless between calls (step(epoch) recomputes): no last_epoch / T_cur "
+                           "to write."),
     "resume": Port("optimizer.load_state_dict(state['optimizer']) and/or scheduler.load_state_dict("
                    "state['scheduler']) on fresh objects, in the loop's order",
                    "A timm state_dict holds no epoch: the epoch goes with the scheduler's state here (what the "

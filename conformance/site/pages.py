@@ -296,6 +296,9 @@ def milestones(case: CaseData) -> tuple[tuple[int, str], ...]:
     found = [(case.case.resume_at, "resume")] if case.case.resume_at is not None else []
     for action in case.case.interventions:
         what = {"set": f"set group {action.group} {action.key} = {action.value!r}", "call": f"call {action.method}()",
+                "read-scheduler": f"read scheduler.{action.attribute}",
+                "set-scheduler": f"set scheduler.{action.attribute} = "
+                                 f"{list(action.value) if isinstance(action.value, tuple) else action.value!r}",
                 "scheduler-steps": f"{action.count} scheduler steps",
                 "resume": "resume (" + ", ".join(action.load) + ")"}.get(action.do, action.do)
         found.append((action.at, what))

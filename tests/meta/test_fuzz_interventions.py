@@ -20,7 +20,7 @@ from conformance import cases as cases_mod, schemas
 from conformance.cli import main
 from conformance.fuzz import emit, search, strategies
 from conformance.fuzz.differential import Kind
-from conformance.model import FEATURES, INTERVENTIONS
+from conformance.model import FEATURES, INTERVENTIONS, READABLE_ATTRIBUTES, SETTABLE_ATTRIBUTES, has_attribute
 
 # The fuzzer's own machinery, calibrated on the reference torch 2.13.0: seeded draws, budgets and the known
 # differences' diagnoses assume its signatures (on 1.13.1 the drawn ChainedScheduler(optimizer=...) is
@@ -83,6 +83,9 @@ SPAN = {
                       "first True", "first False"},
     "call": {"method get_lr", "method get_last_lr"},
     "resume": {f"load {list(load)}" for load in strategies.LOADS},
+    "read-scheduler": {f"attribute {name}" for name in READABLE_ATTRIBUTES},
+    # T_cur only on a CosineAnnealingWarmRestarts: test_set_scheduler_writes_t_cur_on_warm_restarts
+    "set-scheduler": {"attribute last_epoch", "attribute base_lrs", "attribute min_lrs"},
 }
 
 
@@ -91,7 +94,9 @@ def test_every_intervention_kind_and_its_variants_are_drawn_in_its_targeted_scop
     for do, drawn in drawn_by_kind.items():
         assert all({a["do"] for a in actions(data)} <= {do} for data in drawn)  # a targeted scope: its kinds only
         # every case has one, but where the action was an add that the resume of resume-state-dict would lose
-        assert all(actions(data, do) or (do in strategies.ADDS and "resume_at" in data) for data in drawn), do
+        # (or a set-scheduler on a ChainedScheduler, which has no attribute a user may write)
+        assert all(actions(data, do) or (do in strategies.ADDS and "resume_at" in data)
+                   or (do == "set-scheduler" and data["scheduler"] == "ChainedScheduler") for data in drawn), do
         assert sum(bool(actions(data, do)) for data in drawn) >= 0.5 * len(drawn), do
         seen = set().union(*(variants(a) for data in drawn for a in actions(data, do)))
         missing[do] = sorted((SPAN[do] | {"at 0", "later"}) - seen)
@@ -173,3 +178,27 @@ def test_an_unknown_or_undeclared_intervention_is_a_usage_error(capsys, kind, me
     assert main(["fuzz", "--adapter", str(tinysched), "--intervention", kind, "--max-examples", "5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"lr-conformance: {message}"), err
+
+
+def test_set_scheduler_writes_t_cur_on_warm_restarts_and_only_what_the_scheduler_has():
+    drawn = draw_many(targeted("set-scheduler", top=["CosineAnnealingWarmRestarts"]), 60)
+    written = {a["attribute"] for data in drawn for a in actions(data, "set-scheduler")}
+    assert written == {"last_epoch", "base_lrs", "T_cur"}, written
+    for data in draw_many(targeted("set-scheduler"), 100):
+        for a in actions(data, "set-scheduler"):
+            assert has_attribute(data["scheduler"], a["attribute"]), data
+            shape = SETTABLE_ATTRIBUTES[a["attribute"]]
+            assert isinstance(a["value"], list) == (shape == "list"), a
+            assert shape != "list" or len(a["value"]) == len(data["groups"]), a
+
+
+def test_a_last_epoch_that_stops_is_found_by_read_scheduler_and_shrunk_to_one_read(torch_adapter):
+    """fakes/attribute_mutants.py: torch's lrs, a user-visible last_epoch that stops at 5 - only a read shows it."""
+    from fakes.attribute_mutants import STOP, LastEpochStops
+
+    candidate = LastEpochStops()
+    scope = strategies.scope_for(torch_adapter.info, candidate.info, top=["StepLR"], interventions=["read-scheduler"])
+    result = search.search(torch_adapter, candidate, scope, search.Budget(max_examples=300), seed=0)
+    assert result.finding is not None and not result.flaky
+    (action,) = result.finding.case.interventions
+    assert (action.do, action.attribute) == ("read-scheduler", "last_epoch") and action.at > STOP

@@ -75,6 +75,15 @@ REFUSED = [
     ({"at": 1, "do": "add-scheduler", "scheduler": {"scheduler": "ReduceLROnPlateau"}}, "an added ReduceLROnPlateau"),
     ({"at": 1, "do": "wrap-optimizer-step", "count": 2}, "wrap-optimizer-step takes"),
     ({"at": 1, "do": "resume", "load": ["scheduler"], "weights_only": 1}, "'weights_only' must be true or false"),
+    ({"at": 1, "do": "read-scheduler", "attribute": "lr"}, "'attribute' must be one of"),
+    ({"at": 1, "do": "read-scheduler"}, "read-scheduler needs ['attribute']"),
+    ({"at": 1, "do": "read-scheduler", "attribute": "last_epoch", "value": 1}, "read-scheduler takes"),
+    ({"at": 1, "do": "set-scheduler", "attribute": "T_i", "value": 4}, "'attribute' must be one of"),
+    ({"at": 1, "do": "set-scheduler", "attribute": "last_epoch"}, "set-scheduler needs ['value']"),
+    ({"at": 1, "do": "set-scheduler", "attribute": "last_epoch", "value": 1.5}, "'value' of last_epoch must be an integer"),
+    ({"at": 1, "do": "set-scheduler", "attribute": "base_lrs", "value": 0.1}, "'value' of base_lrs must be a non-empty list"),
+    ({"at": 1, "do": "set-scheduler", "attribute": "T_cur", "value": 2}, "writes T_cur, which a StepLR does not have"),
+    ({"at": 1, "do": "set-scheduler", "attribute": "min_lrs", "value": [0.1]}, "writes min_lrs, which a StepLR does not"),
 ]
 
 
@@ -111,3 +120,84 @@ def test_a_checkpoint_weights_only_refuses_is_an_error_event_of_phase_resume():
     assert (error.step, error.phase, error.type) == (3, "resume", "UnpicklingError")
     assert len(traces[True].observations) == 3
     assert traces[False].error is None and traces[False] == traces[None] and len(traces[None].observations) == 6
+
+
+@pytest.mark.skipif(_installed_release() != golden.REFERENCE_RELEASE,
+                    reason="the fake copies torch 2.13.0's schedulers (the reference env runs it)")
+def test_a_last_epoch_that_stops_fails_only_the_cases_that_read_it(store):
+    """fakes/attribute_mutants.py: lrs, events and state dicts are torch's, only the last_epoch a user reads stops
+    at 5. Every case of its schedulers passes but those reading last_epoch past step 5, which FAIL (issue 17:
+    m0611, m0649 and m0650 of CosineAnnealingWarmRestarts survived this way)."""
+    from fakes.attribute_mutants import SCHEDULERS, STOP, LastEpochStops
+
+    chosen = [case for case in CASES if case.schedulers & set(SCHEDULERS)]
+    reads = {case.id for case in chosen if any(a.do == "read-scheduler" and a.attribute == "last_epoch"
+                                                 and a.at > STOP for a in case.interventions)}
+    assert {"steplr/last-epoch-set-by-hand", "cosineannealingwarmrestarts/last-epoch-read-after-a-restart",
+            "reducelronplateau/counters-read-in-cooldown"} <= reads
+    outcomes = {o.case_id: o for o in runner.run_cases(LastEpochStops(), chosen, store)}
+    failed = {case_id for case_id, o in outcomes.items() if o.status is Status.FAIL}
+    assert failed == reads, {i: outcomes[i].detail for i in failed ^ reads}
+    assert all(o.status is Status.PASS for i, o in outcomes.items() if i not in reads)
+    assert "last_epoch (value)" in outcomes["steplr/last-epoch-set-by-hand"].detail
+
+
+def _read_case(**overrides):
+    data = {"scheduler": "CosineAnnealingWarmRestarts", "kwargs": {"T_0": 2}, "groups": [{"lr": 0.1}, {"lr": 0.2}],
+            "steps": 4, **overrides}
+    return make_case("cosineannealingwarmrestarts/read", **data)
+
+
+def test_a_read_is_one_value_event_per_element_of_phase_call():
+    """read-scheduler (spec 4.5): a scalar is one value event, a list one per element, typed by the attribute,
+    the message the repr of the Python number (an int stays an int); reading changes nothing."""
+    from conformance.adapters.torch_reference import TorchAdapter
+
+    reads = [{"at": 3, "do": "read-scheduler", "attribute": name} for name in ("last_epoch", "T_cur", "base_lrs")]
+    trace = TorchAdapter().trace(_read_case(interventions=reads))
+    assert [(e.step, e.phase, e.kind, e.type, e.message) for e in trace.events] == [
+        (3, "call", "value", "last_epoch", "3"), (3, "call", "value", "T_cur", "1"),
+        (3, "call", "value", "base_lrs", "0.1"), (3, "call", "value", "base_lrs", "0.2")]
+    assert trace.observations == TorchAdapter().trace(_read_case()).observations
+
+
+def test_an_attribute_the_scheduler_lacks_is_an_attribute_error_that_ends_the_trace():
+    from conformance.adapters.torch_reference import TorchAdapter
+
+    trace = TorchAdapter().trace(_read_case(interventions=[{"at": 2, "do": "read-scheduler", "attribute": "best"}]))
+    assert (trace.error.step, trace.error.phase, trace.error.type) == (2, "call", "AttributeError")
+    assert max(o.step for o in trace.observations) == 1
+
+
+def test_a_set_scheduler_is_a_setattr_of_phase_intervene_before_the_iteration():
+    """set-scheduler writes before the iteration's observe and steps: T_cur = 2 at iteration 1 (where it is 1)
+    makes that iteration's scheduler step reach T_0 = 3, a restart one step early."""
+    from conformance.adapters.torch_reference import TorchAdapter
+
+    actions = [{"at": 1, "do": "set-scheduler", "attribute": "T_cur", "value": 2},
+               {"at": 2, "do": "read-scheduler", "attribute": "T_cur"}]
+    case = _read_case(interventions=actions, kwargs={"T_0": 3})
+    trace, plain = TorchAdapter().trace(case), TorchAdapter().trace(_read_case(kwargs={"T_0": 3}))
+    assert [(e.step, e.type, e.message) for e in trace.events] == [(2, "T_cur", "0")]
+    lrs = {(o.step, o.group): o.lr for o in trace.observations}
+    assert [lrs[1, 0], lrs[2, 0], lrs[2, 1]] == [plain.observations[2].lr, 0.1, 0.2]  # observed at 1 before the set
+    assert [o.lr for o in plain.observations if o.step == 2] != [0.1, 0.2]
+
+
+def test_an_adapter_without_the_methods_names_the_feature():
+    from conformance.adapters.base import Session
+
+    class Bare(Session):
+        def lrs(self):
+            return [0.1]
+
+        def optimizer_step(self):
+            pass
+
+        def scheduler_step(self, metric=None, epoch=None):
+            pass
+
+    with pytest.raises(NotImplementedError, match="read_scheduler feature"):
+        Bare().read_scheduler("last_epoch")
+    with pytest.raises(NotImplementedError, match="set_scheduler feature"):
+        Bare().set_scheduler("last_epoch", 1)

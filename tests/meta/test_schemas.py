@@ -49,6 +49,10 @@ def test_every_committed_case_file_validates():
         ('kwargs = { step_size = 2, verbose = "loud" }', "kwargs.verbose: 'loud' is not of type 'boolean'"),
         ('scheduler = "SWALR"\nkwargs = { swa_lr = 0.01, verbose = true }', "kwargs: Additional properties"),
         ("torch = 2024-01-01", "torch: "),
+        ('interventions = [{ at = 1, do = "read-scheduler", attribute = "lr" }]',
+         "interventions[0].attribute: 'lr' is not one of"),
+        ('interventions = [{ at = 1, do = "set-scheduler", attribute = "last_epoch", value = [1] }]',
+         "interventions[0]: "),  # the parser's own line names the key (test_interventions.py)
         ('scheduler = "ReduceLROnPlateau"\nkwargs = {}', "'metrics' is a required property"),
         ('scheduler = "LambdaLR"\nkwargs = { lr_lambda = { fn = "exponential" } }', "kwargs.lr_lambda"),
         ('scheduler = "LambdaLR"\nkwargs = { lr_lambda = { fn = "exponential", gamma = 0.9, beta = 1 } }', "kwargs.lr_lambda"),

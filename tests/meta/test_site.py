@@ -421,3 +421,16 @@ def test_a_template_writes_control_characters_as_their_escape_and_keeps_a_filter
     env = pages._environment()
     shown = env.from_string("{{ m }}|{{ h }}").render(m="\x1b[1mrefused\x1b[0m <b>", h=Markup("<a>\x1b</a>"))
     assert shown == "\\x1b[1mrefused\\x1b[0m &lt;b&gt;|<a>\\x1b</a>"
+
+
+def test_a_case_page_names_the_attributes_read_and_set():
+    """read-scheduler and set-scheduler (spec 4.5) as a case page's milestones say them."""
+    from types import SimpleNamespace
+
+    from conformance.cases import load_cases
+    from conformance.site.pages import milestones
+
+    case = next(c for c in load_cases() if c.id == "reducelronplateau/add-param-group-with-min-lrs-appended")
+    assert milestones(SimpleNamespace(case=case)) == (
+        (0, "read scheduler.min_lrs"), (1, "add-param-group, set scheduler.min_lrs = [0.01, 0.02, 0.05]"),
+        (2, "read scheduler.min_lrs"))

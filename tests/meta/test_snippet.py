@@ -106,3 +106,28 @@ def test_snippet_prints_what_the_torch_adapter_observes(case):
     trace = TorchAdapter().trace(case)
     assert len(rows) == (case.steps if trace.error is None else len({o.step for o in trace.observations}))
     assert same(rows, from_trace(case, trace))
+
+
+def test_a_read_scheduler_prints_what_the_golden_recorded():
+    """The snippet's `scheduler.<attribute> = ...` lines, in order, are the golden's value events of the reads
+    (read-scheduler, spec 4.5), a set-scheduler written as the assignment a user types."""
+    store = golden.load()
+    release = TorchAdapter().info.mirrors
+    for case_id in ("cosineannealingwarmrestarts/last-epoch-read-after-a-restart",
+                    "reducelronplateau/add-param-group-with-min-lrs-appended"):
+        case = next(c for c in cases_mod.load_cases() if c.id == case_id)
+        source = torch_snippet(case)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exec(compile(source, f"<snippet {case.id}>", "exec"), {"__name__": "__snippet__"})
+        printed = []
+        for line in out.getvalue().splitlines():
+            if line.startswith("    scheduler."):
+                name, _, value = line.strip()[len("scheduler."):].partition(" = ")
+                numbers = [float(x) for x in NUMBER_LISTS.findall(value)[0].split(",")] if "[" in value else [float(value)]
+                printed += [(name, number) for number in numbers]
+        expected, _ = store.expected(case, release)
+        assert printed == [(e.type, float(e.message)) for e in expected.events if e.kind == "value"]
+    set_lines = torch_snippet(next(c for c in cases_mod.load_cases() if c.id == "steplr/last-epoch-set-by-hand"))
+    assert "        scheduler.last_epoch = 1" in set_lines.splitlines()

@@ -120,6 +120,22 @@ function runCase(caseObj, declared) {
         for (const v of values) events.push([BigInt(i), 'call', 'value', a.method, P.floatRepr(P.toFloat(v))]);
         return true;
       }
+      case 'read-scheduler': { // spec 4.5: one value event per element, typed by the attribute
+        let value;
+        if (!phase(i, 'call', () => {
+          if (!(a.attribute in sched)) {
+            throw new P.PyError('AttributeError', `'${sched.constructor.name}' object has no attribute '${a.attribute}'`);
+          }
+          value = sched[a.attribute];
+        })) return false;
+        for (const v of (Array.isArray(value) ? value : [value])) {
+          events.push([BigInt(i), 'call', 'value', a.attribute, typeof v === 'bigint' ? v.toString() : P.floatRepr(P.toFloat(v))]);
+        }
+        return true;
+      }
+      case 'set-scheduler': return phase(i, 'intervene', () => { // a list is replaced whole, by a copy
+        sched[a.attribute] = Array.isArray(a.value) ? a.value.slice() : a.value;
+      });
       case 'resume': return resume(i, a.load);
       default: throw new Error(`unknown intervention ${a.do}`);
     }
