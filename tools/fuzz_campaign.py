@@ -32,12 +32,14 @@ from pathlib import Path
 TARGET = ["-p", "no:cacheprovider", "-p", "no:benchmark", "--pyargs", "conformance.fuzz.campaign"]
 
 
-def _run(engine: list[str], args: str, seconds: float, work: Path) -> list[dict]:
-    """Run `engine` (a command line ending in pytest's arguments) on the campaign for `seconds`; its log."""
+def _run(engine: list[str], args: str, seconds: float, work: Path, split: str = "scheduler") -> list[dict]:
+    """Run `engine` (a command line ending in pytest's arguments) on the campaign for `seconds`; its log.
+    `split`: "none" makes the campaign one test (a plain pytest run stopped by time would otherwise spend its
+    time on the first scheduler's test alone)."""
     log, db = work / "log", work / "db"
     env = dict(os.environ, LR_CONFORMANCE_FUZZ_ARGS=args, LR_CONFORMANCE_FUZZ_DATABASE=str(db),
                LR_CONFORMANCE_FUZZ_LOG=str(log), LR_CONFORMANCE_FUZZ_EXAMPLES=str(10**9),
-               LR_CONFORMANCE_CACHE=str(work / "cache"))
+               LR_CONFORMANCE_FUZZ_SPLIT=split, LR_CONFORMANCE_CACHE=str(work / "cache"))
     with open(work / "output.txt", "w") as out:
         process = subprocess.Popen(engine, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=work,
                                    start_new_session=True)
@@ -201,9 +203,9 @@ def main(argv=None) -> int:
         covered, total, missed = branch_coverage(load_cases())
         print(f"the suite's cases: {covered} of {total} branches of lr_scheduler.py (torch {torch.__version__}); "
               f"missed (line -> line): {', '.join(f'{a} -> {b}' for a, b in missed)}", flush=True)
-        for name, engine in (("plain hypothesis", plain()), ("hypofuzz -n 1", hypofuzz(1))):
+        for name, engine, split in (("plain hypothesis", plain(), "none"), ("hypofuzz -n 1", hypofuzz(1), "scheduler")):
             load = os.getloadavg()[0]
-            records = _run(engine, options.args, options.seconds, work(name.replace(" ", "-")))
+            records = _run(engine, options.args, options.seconds, work(name.replace(" ", "-")), split)
             covered, total, _ = branch_coverage(logged_cases(records))
             print(f"{name}, {options.seconds:g} s: {len(records)} examples, {covered} of {total} branches "
                   f"(load average {load:.2f} at the start)", flush=True)

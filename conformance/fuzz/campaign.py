@@ -19,8 +19,8 @@ needs the `redis` package). Default: a directory per pair of adapters in the fuz
 (search.database_dir, under `campaign/`).
 
 `LR_CONFORMANCE_FUZZ_EXAMPLES`: the examples of a plain `pytest` run of the module (default 1000; HypoFuzz
-runs until it is stopped). `LR_CONFORMANCE_FUZZ_LOG`, a directory: each process appends every case it runs, with the time, to
-`<pid>.jsonl` there - what tools/fuzz_campaign.py counts (examples/s per number of workers) and replays under
+runs until it is stopped). `LR_CONFORMANCE_FUZZ_LOG`, a directory: each process appends every case it runs,
+with the time, to `<pid>.jsonl` there - what tools/fuzz_campaign.py counts (examples/s per number of workers) and replays under
 coverage (the branches of torch's lr_scheduler.py each way of searching reached).
 """
 
@@ -32,10 +32,12 @@ import json
 import os
 import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conformance.cases import parse_case
 from conformance.fuzz import command, differential, emit, known, search, strategies
@@ -45,6 +47,7 @@ ARGS = "LR_CONFORMANCE_FUZZ_ARGS"
 DATABASE = "LR_CONFORMANCE_FUZZ_DATABASE"
 LOG = "LR_CONFORMANCE_FUZZ_LOG"
 EXAMPLES = "LR_CONFORMANCE_FUZZ_EXAMPLES"  # examples of a plain pytest run (HypoFuzz runs until stopped)
+SPLIT = "LR_CONFORMANCE_FUZZ_SPLIT"  # "none": one test, not one per top-level scheduler
 
 
 class CampaignError(Exception):
@@ -84,15 +87,18 @@ class _Log:
     """Every case run, appended with its time to <dir>/<pid>.jsonl (LR_CONFORMANCE_FUZZ_LOG), or nothing."""
 
     def __init__(self, directory: str | None) -> None:
-        self.file = None
-        if directory:
-            Path(directory).mkdir(parents=True, exist_ok=True)
-            self.file = open(Path(directory) / f"{os.getpid()}.jsonl", "a", encoding="utf-8", buffering=1)
-            atexit.register(self.file.close)
+        self.directory = Path(directory) if directory else None
+        self.file, self.pid = None, None
 
     def __call__(self, data: dict, kind: Kind) -> None:
-        if self.file is not None:
-            self.file.write(json.dumps({"t": time.time(), "kind": kind.value, "case": data}) + "\n")
+        if self.directory is None:
+            return
+        if self.pid != os.getpid():  # opened in the worker that writes: HypoFuzz forks its workers after import
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.file, self.pid = open(self.directory / f"{os.getpid()}.jsonl", "a", encoding="utf-8",
+                                       buffering=1), os.getpid()
+            atexit.register(self.file.close)
+        self.file.write(json.dumps({"t": time.time(), "kind": kind.value, "case": data}) + "\n")
 
 
 def _campaign():
@@ -108,8 +114,23 @@ def _campaign():
 
 
 _args, _ready = _campaign()
-atexit.register(_ready.close)  # the reference's process, when it has one
+atexit.register(lambda: _ready.close())  # the reference's process, when it has one
 _info = differential.grading_info(_ready.reference.info, _ready.candidate.info)
+_owner = os.getpid()
+
+
+def _pair_here():
+    """The adapters of this process. HypoFuzz forks its workers from the process that collected the module: a
+    reference in a process of its own would then be one pipe written by every worker at once, so a worker
+    opens its own (the options were checked at collection; the reference is not checked again)."""
+    global _ready, _owner
+    if os.getpid() != _owner:
+        args = argparse.Namespace(**{**vars(_args), "unchecked_reference": True})
+        ready, problems = command.prepared(args)
+        if ready is None:
+            raise CampaignError("\n".join(f"lr-conformance: {problem}" for problem in problems))
+        _ready, _owner = ready, os.getpid()
+    return _ready
 _log = _Log(os.environ.get(LOG))
 _pair = f"{command._label(_ready.candidate.info)} vs {command._label(_ready.reference.info)}"
 
@@ -121,22 +142,36 @@ settings.register_profile("lr-conformance-fuzz",
 settings.load_profile("lr-conformance-fuzz")
 
 
+# One test per top-level scheduler of the scope, parametrized by the pair as well:
+# - HypoFuzz hands tests to workers, and with fewer tests than workers some get none (25.11.1's round-robin
+#   `nodeids[i + ix :: n]` never wraps round: with one test, `-n 2` fuzzed with one worker, measured in
+#   docs/fuzzing.md); with one per scheduler both workers fuzz, and HypoFuzz spends its time where coverage grows;
+# - the examples of each get a database key of their own, and the same one under HypoFuzz and under pytest:
+#   HypoFuzz 25.11 keys every test by its pytest node id as well, while hypothesis' pytest plugin does so for
+#   parametrized tests only - unparametrized, HypoFuzz's findings would never be replayed by `pytest`. The node
+#   id depends on the directory pytest runs in: replay from where the campaign ran.
+# LR_CONFORMANCE_FUZZ_SPLIT=none: one test over the whole scope, drawn as `fuzz` draws - for a plain pytest run
+# with a time limit, which would otherwise spend it all on the first scheduler's test (tools/fuzz_campaign.py).
+_STRATEGIES = ({"any": strategies.case_data(_ready.scope)} if os.environ.get(SPLIT) == "none" else
+               {name: strategies.case_data(replace(_ready.scope, top=frozenset({name})))
+                for name in sorted(set(_ready.scope.tops))})
+
+
 # Cases are slow to run and large to draw; the other health checks stay (HypoFuzz leaves out a test that
 # suppresses nested_given, as a test that may nest @given).
 @settings(deadline=None, max_examples=int(os.environ.get(EXAMPLES, 1000)),
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much,
                                  HealthCheck.large_base_example])
-# Parametrized by the pair, so that its examples have a database key of their own, and the same one under
-# HypoFuzz and under pytest: HypoFuzz 25.11 keys every test by its pytest node id as well, while hypothesis'
-# pytest plugin does so for parametrized tests only - unparametrized, HypoFuzz's findings would never be
-# replayed by `pytest`. The node id depends on the directory pytest runs in: replay from where the campaign ran.
 @pytest.mark.parametrize("pair", [_pair.replace(" ", "-")])
-@given(data=strategies.case_data(_ready.scope))
-def test_the_candidate_agrees_with_the_reference(pair, data):
-    verdict = differential.check(parse_case(data, source="<fuzz>"), _ready.reference, _ready.candidate, _info)
-    if verdict.kind is Kind.DIVERGENT and _ready.listed:
-        if known.explaining(_ready.listed, verdict, _info,
-                            lambda case: differential.check(case, _ready.reference, _ready.candidate, _info)):
+@pytest.mark.parametrize("top", sorted(_STRATEGIES))
+@given(drawn=st.data())
+def test_the_candidate_agrees_with_the_reference(top, pair, drawn):
+    data = drawn.draw(_STRATEGIES[top], label="case")
+    ready = _pair_here()
+    verdict = differential.check(parse_case(data, source="<fuzz>"), ready.reference, ready.candidate, _info)
+    if verdict.kind is Kind.DIVERGENT and ready.listed:
+        if known.explaining(ready.listed, verdict, _info,
+                            lambda case: differential.check(case, ready.reference, ready.candidate, _info)):
             verdict = differential.Verdict(Kind.KNOWN, verdict.case, "explained")
     _log(data, verdict.kind)
     if verdict.kind is Kind.DIVERGENT:
