@@ -1,7 +1,7 @@
 """The fuzz search as a pytest-collected hypothesis test, for engines that run many of them: HypoFuzz's
 coverage-guided workers (`hypothesis fuzz -n 2`), CI shards, hypothesis' shared example databases.
 
-    LR_CONFORMANCE_FUZZ_ARGS="--adapter paddle-float64 --scheduler ReduceLROnPlateau --expectations paddle-float64" \\
+    LR_CONFORMANCE_FUZZ_ARGS="--adapter paddle64 --scheduler ReduceLROnPlateau --expectations paddle-float64" \\
         hypothesis fuzz -n 2 -- -p no:cacheprovider --pyargs conformance.fuzz.campaign
 
 `LR_CONFORMANCE_FUZZ_ARGS` holds options of `lr-conformance fuzz`, checked exactly as that command checks

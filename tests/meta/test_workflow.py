@@ -54,3 +54,30 @@ def test_ci_and_the_workflow_run_tox_with_the_uv_plugin_tox_ini_requires():
     assert f'"{tox_uv}"' in ci and f'"{tox_uv}"' in WORKFLOW.read_text()
     assert 'eval "$(python tools/uv_env.py)"' in ci
     assert "PIP_CONSTRAINT" not in parser["testenv"].get("set_env", "")  # uv would ignore it
+
+
+CAMPAIGN = ROOT / ".github" / "workflows" / "fuzz-campaign.yml"
+
+
+def test_the_fuzz_campaign_workflow_is_valid_and_names_what_exists():
+    """The sharded campaign cannot run here either: it is valid, and each shard's adapter is a registered name,
+    its expectations file is shipped, its pip extra exists and its scheduler is a torch scheduler."""
+    import tomllib
+
+    from conformance.adapters import BUILTIN
+    from conformance.cases import SCHEDULERS
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", str(CAMPAIGN)],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    shards = re.findall(r"\{candidate: ([\w-]+), expectations: ([\w-]+), extra: ([\w-]+), scheduler: (\w+)\}",
+                        CAMPAIGN.read_text())
+    assert shards
+    for adapter, expectations, extra, scheduler in shards:
+        assert adapter in BUILTIN, adapter
+        assert (ROOT / "expectations" / f"{expectations}.toml").is_file(), expectations
+        assert extra in extras and scheduler in SCHEDULERS, (extra, scheduler)
+    assert "campaign" in extras
