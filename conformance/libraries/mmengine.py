@@ -373,7 +373,12 @@ class MMEngine(StatefulAdapter):
         return self._steps + max(last_step, 0) + 1
 
     def trace(self, case: Case):
-        self._steps = case.steps  # the steps CosineRestartLR's finite list of periods must cover
+        # the scheduler steps CosineRestartLR's finite list of periods must cover: one per iteration, `count` at a
+        # scheduler-steps iteration - counting iterations alone, a case stepping several times per iteration ran
+        # past the last period, where mmengine keeps the final value instead of restarting (fuzz, issue 18:
+        # T_0=1, T_mult=3 stepped 3 times at iteration 0 gave 0.025 for the restart's 0.1 at iteration 2)
+        self._steps = case.steps + sum(action.count - 1 for action in case.interventions
+                                       if action.do == "scheduler-steps")
         return super().trace(case)
 
 
