@@ -373,7 +373,12 @@ class MMEngine(StatefulAdapter):
         return self._steps + max(last_step, 0) + 1
 
     def trace(self, case: Case):
-        self._steps = case.steps  # the steps CosineRestartLR's finite list of periods must cover
+        # the scheduler steps CosineRestartLR's finite list of periods must cover: one per iteration, `count` at a
+        # scheduler-steps iteration - counting iterations alone, a case stepping several times per iteration ran
+        # past the last period, where mmengine keeps the final value instead of restarting (fuzz, issue 18:
+        # T_0=1, T_mult=3 stepped 3 times at iteration 0 gave 0.025 for the restart's 0.1 at iteration 2)
+        self._steps = case.steps + sum(action.count - 1 for action in case.interventions
+                                       if action.do == "scheduler-steps")
         return super().trace(case)
 
 
@@ -409,8 +414,19 @@ class _Session(Session):
     def get_lr(self):
         raise Unsupported(NO_GET_LR)
 
+    def user_values(self):
+        # get_last_value() has one entry per OptimWrapper.param_groups at the last step, and with several groups
+        # that list ends with the synthetic `base_param_settings` entry (mmengine/optim/optimizer/base.py
+        # param_groups), which is no group of the user's: drop it, in the call as in last_lrs. Before, a
+        # get_last_lr() call with two groups reported three values, and after add-param-group the synthetic
+        # entry was read as the new group's last_lr (fuzz, issue 18).
+        values = list(self.schedulers[-1].get_last_value())
+        if self.wrapper.base_param_settings is not None and len(values) > 1:
+            values = values[:-1]
+        return values
+
     def get_last_lr(self):
-        return self.schedulers[-1].get_last_value()
+        return self.user_values()
 
     def lrs(self):
         # The torch optimizer's groups: with several groups, OptimWrapper.param_groups appends a
@@ -419,7 +435,7 @@ class _Session(Session):
 
     def last_lrs(self):
         groups = len(self.wrapper.optimizer.param_groups)
-        return [float(v) for v in self.schedulers[-1].get_last_value()[:groups]]
+        return [float(v) for v in self.user_values()[:groups]]
 
     def optimizer_step(self) -> None:
         self.wrapper.step()
