@@ -59,6 +59,7 @@ DEFAULT_TIMEOUT = 30.0  # seconds per case
 DEFAULT_STARTUP_TIMEOUT = 120.0
 DEFAULT_MAX_CRASHES = 3
 STDERR_LINES = 20  # last stderr lines kept for crash reports
+STDERR_SETTLE = 2.0  # seconds a crash report waits for the stderr reader to take an ended process's last lines
 STDERR_LINE_BYTES = 1000  # each kept stderr line is cut here (the rest of a longer line is read and dropped)
 # The longest answer line read, in bytes (--max-answer-bytes). The largest trace of the suite's cases is about
 # 0.2 MB of JSON; a longer line than this is refused (ERROR) rather than grown in memory without bound.
@@ -217,8 +218,9 @@ class SubprocessAdapter(Adapter):
         self._pending = collections.deque()
         threading.Thread(target=_pump, args=(proc.stdout, self._lines.put, True, self.max_answer_bytes),
                          daemon=True).start()
-        threading.Thread(target=_pump, args=(proc.stderr, self._stderr.extend, False, STDERR_LINE_BYTES),
-                         daemon=True).start()
+        self._stderr_reader = threading.Thread(target=_pump, daemon=True,
+                                               args=(proc.stderr, self._stderr.extend, False, STDERR_LINE_BYTES))
+        self._stderr_reader.start()
         reply = self._request({"op": "hello", "protocol": PROTOCOL_VERSION}, self.startup_timeout, "hello")
         if "error" in reply:
             self._discard()
@@ -267,7 +269,7 @@ class SubprocessAdapter(Adapter):
             code = _wait(proc)
             self._discard()
             crash = AdapterCrash(f"process {_describe_exit(code)} before answering {what}{self._stderr_tail()}")
-            crash.stderr = tuple(line.rstrip() for line in self._stderr if line.strip())
+            crash.stderr = tuple(self._stderr_lines())
             raise crash
         if isinstance(line, _Unfinished):
             code = _wait(proc)
@@ -351,8 +353,18 @@ class SubprocessAdapter(Adapter):
         if proc is not None:
             _kill(proc)
 
+    def _stderr_lines(self) -> list[str]:
+        """The process's last stderr lines, once its reader has read what the ended process wrote: the reader is a
+        thread, and the end of stdout can be seen before it took the lines that say why (a child's one-line
+        explanation was missing from a crash report on a loaded machine). A grandchild holding stderr open only
+        delays this by STDERR_SETTLE seconds."""
+        reader = getattr(self, "_stderr_reader", None)
+        if reader is not None:
+            reader.join(STDERR_SETTLE)
+        return [line.rstrip() for line in list(self._stderr) if line.strip()]
+
     def _stderr_tail(self) -> str:
-        lines = [line.rstrip() for line in list(self._stderr) if line.strip()]
+        lines = self._stderr_lines()
         return f" (stderr: {' | '.join(lines[-3:])[-300:]})" if lines else ""
 
 

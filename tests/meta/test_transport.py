@@ -110,7 +110,9 @@ def test_adapter_exceptions_and_bad_requests_are_error_answers():
     "command, fragment",
     [
         ("cmd:no-such-program-xyz", "cannot start"),
-        (f"cmd:{sys.executable} -c \"print('hi')\"", "not a JSON object"),
+        # reads the hello first, so that 'hi' answers it (printed at once it may come before hello is sent:
+        # that is the stray-line refusal, tests/meta/test_hostile.py)
+        (f"cmd:{sys.executable} -c \"import sys; sys.stdin.readline(); print('hi')\"", "not a JSON object"),
         (f"cmd:{sys.executable} -m conformance.serve --adapter nope", "exited with code 2"),
     ],
 )
