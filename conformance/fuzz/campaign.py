@@ -175,8 +175,6 @@ def test_the_candidate_agrees_with_the_reference(top, pair, drawn):
             verdict = differential.Verdict(Kind.KNOWN, verdict.case, "explained")
     _log(data, verdict.kind)
     if verdict.kind is Kind.DIVERGENT:
-        expected_error = verdict.expected.error if verdict.expected is not None else None
-        what = f"{_pair}: {verdict.reason}"
-        case = emit.finding_case(verdict.case, what, expected_error.type if expected_error else None)
+        case, what = emit.finding(verdict, _pair)
         raise AssertionError(f"DIVERGENCE  {case.id}\n  what:   {verdict.reason}\n\n"
                              + emit.case_block(case, comments=[f"found by lr-conformance fuzz: {what}"]))

@@ -197,8 +197,8 @@ def _rounds(args, reference, candidate, scope, budget, database, progress, liste
         if result.interrupted or result.flaky:
             break
         past = (*past, case.id)
-        found = known.Known(case.id, known.traits(case, _trace_or_none(reference, case)), case=case)
-        listed = [*listed, *known.diagnosed([found], reference, candidate)]
+        listed = [*listed, *known.diagnosed([known.Known.of(case, _trace_or_none(reference, case))], reference,
+                                            candidate)]
         if _left(budget, total.examples, seconds) is None:
             break
     return _report_rounds(args, result, total, seconds, findings, reference.info, candidate.info)
@@ -388,9 +388,7 @@ def _print_finding(args, result, reference, candidate, examples: int):
         return None
     tally = result.tally
     pair = f"{_label(candidate)} vs {_label(reference)}"
-    expected_error = verdict.expected.error if verdict.expected is not None else None
-    what = f"{pair}: {verdict.reason}"
-    case = emit.finding_case(verdict.case, what, expected_error.type if expected_error else None)
+    case, what = emit.finding(verdict, pair)
     rerun = _rerun_command(args, result.seed, examples)
     block = emit.case_block(case, comments=[f"found by lr-conformance fuzz: {what}", f"reproduce: {rerun}"])
     status = verdict.status.value.upper() if verdict.status is not None else "DIFFERS"

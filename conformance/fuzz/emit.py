@@ -63,6 +63,14 @@ def finding_case(case: Case, what: str, expect_error: str | None = None) -> Case
     return parse_case(data, source="", family=family(case))
 
 
+def finding(verdict, pair: str) -> tuple[Case, str]:
+    """A divergent verdict (differential.Verdict) as a finding: its case (finding_case, expecting the error the
+    reference raised, if it did) and what fuzz saw, `pair` ("candidate vs reference") first."""
+    expected_error = verdict.expected.error if verdict.expected is not None else None
+    what = f"{pair}: {verdict.reason}"
+    return finding_case(verdict.case, what, expected_error.type if expected_error else None), what
+
+
 def case_block(case: Case, comments: Iterable[str] = ()) -> str:
     """The `[[case]]` block for `case` (comment lines first), checked to parse back into the same case."""
     lines = [line for comment in comments for line in _comment_lines(comment)]

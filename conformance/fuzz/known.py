@@ -79,6 +79,11 @@ class Known:
     difference: str | None = None
     needs: frozenset[str] | None = None  # None: not diagnosed (matched by shape alone, as before diagnosis)
 
+    @classmethod
+    def of(cls, case: Case, expected: Trace | None) -> "Known":
+        """`case` as a known shape, not yet diagnosed; `expected` is its reference trace (None: it has none)."""
+        return cls(case.id, traits(case, expected), case=case)
+
     @property
     def schedulers(self) -> frozenset[str]:
         return frozenset(trait for trait in self.traits if trait.startswith("scheduler:"))
@@ -134,7 +139,7 @@ def load(paths: Iterable[Path], cases: Iterable[Case], expected) -> list[Known]:
             if case is None:
                 problems.append(f"{path}: lists {case_id!r}, which is not a case of this suite")
             else:
-                known.append(Known(case_id, traits(case, expected(case)), case=case))
+                known.append(Known.of(case, expected(case)))
     if problems:
         raise CaseError(*problems)
     return known
@@ -161,7 +166,7 @@ def load_staged(paths: Iterable[Path], expected) -> list[Known]:
             except (CaseError, TypeError, ValueError, KeyError) as exc:
                 problems.append(f"{path}: case #{index}: {exc}")
                 continue
-            known.append(Known(case.id, traits(case, expected(case)), case=case))
+            known.append(Known.of(case, expected(case)))
     if problems:
         raise CaseError(*problems)
     return known

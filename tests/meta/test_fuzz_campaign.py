@@ -8,28 +8,32 @@ import importlib.util
 import json
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from fakes import deviants
+from helpers import load_tool
 
 from conformance.fuzz import known
 
-ROOT = Path(__file__).resolve().parents[2]
-TARGET = ["-p", "no:cacheprovider", "-p", "no:benchmark", "--pyargs", "conformance.fuzz.campaign"]
+TOOL = load_tool("fuzz_campaign")  # the engines' command lines, the rate and the findings are the tool's
 STEPLR_LATE = f"--adapter {deviants.__file__}:StepLRLate --scheduler StepLR"
+
+
+def environment(tmp_path, args: str | None, **env) -> dict:
+    """This process's environment without its own campaign settings, with a cache and a database in tmp_path."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("LR_CONFORMANCE_FUZZ")}
+    environ.update(LR_CONFORMANCE_CACHE=str(tmp_path / "cache"), LR_CONFORMANCE_FUZZ_DATABASE=str(tmp_path / "db"),
+                   **env)
+    if args is not None:
+        environ["LR_CONFORMANCE_FUZZ_ARGS"] = args
+    return environ
 
 
 def campaign(tmp_path, args: str | None, examples: int = 200, engine=None, timeout: float = 300, **env):
     tmp_path.mkdir(parents=True, exist_ok=True)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LR_CONFORMANCE_FUZZ")}
-    environ.update(LR_CONFORMANCE_CACHE=str(tmp_path / "cache"), LR_CONFORMANCE_FUZZ_EXAMPLES=str(examples),
-                   LR_CONFORMANCE_FUZZ_DATABASE=str(tmp_path / "db"), **env)
-    if args is not None:
-        environ["LR_CONFORMANCE_FUZZ_ARGS"] = args
-    command = engine or [sys.executable, "-m", "pytest", "-q", *TARGET]
+    environ = environment(tmp_path, args, LR_CONFORMANCE_FUZZ_EXAMPLES=str(examples), **env)
+    command = engine or TOOL.plain()
     return subprocess.run(command, env=environ, cwd=tmp_path, capture_output=True, text=True, timeout=timeout)
 
 
@@ -55,12 +59,11 @@ def test_a_planted_bug_fails_the_test_with_the_case_to_paste_and_is_replayed_fro
     assert "DIVERGENCE  steplr/fuzz-" in found.stdout and "[[case]]" in found.stdout
     # the database the workers share keeps the finding: a run of one example replays it first
     shard = tmp_path / "shards" / "steplr"
-    again = campaign(tmp_path, STEPLR_LATE, examples=1, engine=[sys.executable, "-m", "pytest", "-q", *TARGET,
-                                                                   f"--junitxml={shard / 'junit.xml'}"])
+    again = campaign(tmp_path, STEPLR_LATE, examples=1, engine=[*TOOL.plain(), f"--junitxml={shard / 'junit.xml'}"])
     assert again.returncode == 1 and "DIVERGENCE  steplr/fuzz-" in again.stdout
     # ... and the CI workflow's last job gathers it from the shard's JUnit report, as a file `fuzz --known` reads
     staging = tmp_path / "findings.toml"
-    staging.write_text(fuzz_campaign_tool().findings(tmp_path / "shards"))
+    staging.write_text(TOOL.findings(tmp_path / "shards"))
     (case,) = known.load_staged([staging], lambda case: None)
     assert case.id in again.stdout and case.case.scheduler.name == "StepLR"
 
@@ -76,30 +79,17 @@ def test_torch_against_itself_passes_and_every_example_is_logged(tmp_path):
     assert not (tmp_path / ".hypothesis").exists()  # hypothesis' files go to the fuzz cache
 
 
-def fuzz_campaign_tool():
-    spec = importlib.util.spec_from_file_location("fuzz_campaign", ROOT / "tools" / "fuzz_campaign.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_rate_counts_only_the_examples_while_every_worker_runs():
-    tool = fuzz_campaign_tool()
     first = [{"pid": "1", "t": 100.0 + i} for i in range(10)]  # 100..109
     second = [{"pid": "2", "t": 105.0 + i / 2} for i in range(9)]  # starts at 105, ends at 109
-    per_s, count, span = tool.rate(first + second)
+    per_s, count, span = TOOL.rate(first + second)
     assert (count, span) == (5 + 9, 4.0) and per_s == 14 / 4
 
 
 @pytest.mark.skipif(importlib.util.find_spec("hypofuzz") is None, reason="hypofuzz is not installed (tox -e campaign)")
 def test_hypofuzz_finds_a_planted_bug_and_a_plain_run_replays_it(tmp_path):
     """HypoFuzz's worker keeps what it finds in the shared database, shrunk; pytest then replays it."""
-    engine = [sys.executable, "-c", "import sys; from hypothesis.extra.cli import main; sys.exit(main())",
-              "fuzz", "-n", "1", "--no-dashboard", "--", *TARGET]
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("LR_CONFORMANCE_FUZZ")}
-    environ.update(LR_CONFORMANCE_CACHE=str(tmp_path / "cache"), LR_CONFORMANCE_FUZZ_DATABASE=str(tmp_path / "db"),
-                   LR_CONFORMANCE_FUZZ_ARGS=STEPLR_LATE)
-    process = subprocess.Popen(engine, env=environ, cwd=tmp_path, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(TOOL.hypofuzz(1), env=environment(tmp_path, STEPLR_LATE), cwd=tmp_path, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.time() + 240
