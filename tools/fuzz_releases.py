@@ -11,9 +11,8 @@ a generated expectations file, so a generated case with the traits of one of the
 callables) is counted as that known change and the search goes on; golden/staging/covered-torch-<newer>.toml, where
 it exists, adds findings reviewed as one of those changes in another shape (--known). A divergence outside them
 is a finding: printed as a ready-to-paste [[case]] block and appended to the pair's staging file
-(.matrix/fuzz/findings-<older>-to-<newer>-<time>.toml, --findings DIR) for review. fuzz stops at a finding, so
-the pair is searched in rounds until its budget is spent: each round hands the findings so far back as --known,
-same seed, and goes past them. docs/matrix/fuzz.json records each pair's budget, rounds, examples, examples per
+(.matrix/fuzz/findings-<older>-to-<newer>-<time>.toml, --findings DIR) for review. fuzz runs with --keep-going:
+each finding counts as known from then on and the search goes past it, same seed, until the budget is spent. docs/matrix/fuzz.json records each pair's budget, rounds, examples, examples per
 second, findings and exit status, so the campaign is written down release by release.
 
     python tools/fuzz_releases.py --seconds 600                      # all 16 pairs, 10 minutes each
@@ -50,7 +49,6 @@ SUMMARY = re.compile(r"(\d+) examples \((\d+) compared(?:, (\d+) of them known d
                      r"in ([0-9.]+) s, ([0-9.]+) examples/s, seed (\d+)")
 OUTCOMES = {0: "no divergence", 1: "diverged", 2: "usage error"}
 COVERED = ROOT / "golden" / "staging" / "covered-torch-{release}.toml"
-MIN_ROUND = 20  # seconds: a round shorter than this is mostly startup
 
 
 def pairs(releases: list[str]) -> list[tuple[str, str]]:
@@ -94,9 +92,8 @@ def ensure_env(release: str, tox: list[str], log, environ: dict[str, str], timeo
 def fuzz_pair(older: str, newer: str, seconds: float, seed: int, findings_dir: Path, log,
               environ: dict[str, str]) -> dict:
     """Fuzz `newer` (in process) against `older` (behind cmd:) for `seconds` of wall clock, past its findings:
-    fuzz stops at its first divergence, so each finding is appended to `record` and handed back as --known to a
-    rerun with the time left - one shape of a listed change found early (a pair with changes finds one in
-    seconds) must not end the pair's search. The result sums the rounds and lists every finding. Each run of a
+    fuzz goes past each finding (--keep-going, `search_past_findings`) - one shape of a listed change found early
+    (a pair with changes finds one in seconds) must not end the pair's search. The result lists every finding. Each run of a
     pair appends to its own staging file in `findings_dir`, named by pair and start time: an earlier run's
     findings are neither overwritten nor handed over as known."""
     record = findings_dir / f"findings-{older}-to-{newer}-{time.strftime('%Y%m%d-%H%M%S')}.toml"
@@ -120,33 +117,24 @@ def fuzz_pair(older: str, newer: str, seconds: float, seed: int, findings_dir: P
 
 
 def search_past_findings(command: list[str], seconds: float, record: Path, log, environ: dict[str, str]) -> dict:
-    """Run `command` (an `lr-conformance fuzz` without a budget) for `seconds` of wall clock in rounds: after a
-    round that found a divergence (exit 1, its block appended to `record`), the next round gets `record` as
-    --known and the time left. Same seed, so the next round draws the same cases and goes past the finding.
-    Returns the summed numbers, the findings' ids, the rounds and the exit (1 if any round found something)."""
-    deadline = time.monotonic() + seconds
-    totals = {"examples": 0, "compared": 0, "known": 0, "search_seconds": 0.0}
-    findings, rounds, code, output = [], 0, 0, ""
-    while (left := deadline - time.monotonic()) >= MIN_ROUND or rounds == 0:
-        round_command = [*command, "--max-seconds", f"{max(left, 1):.0f}"]
-        if findings:
-            round_command += ["--known", str(record)]
-        code, output = matrix.run(round_command, log, left * 4 + 600, environ)
-        rounds += 1
-        numbers = summary(output)
-        for key in totals:
-            totals[key] += numbers.get(key, 0)
-        if code != 1:
-            break
-        finding = matrix.last_line(output, r"^id = ") or matrix.last_line(output, r"diverg")
-        if finding in findings or not numbers:  # the same finding again (or no summary): going on would loop
-            findings.append(finding)
-            break
-        findings.append(finding)
-    result = {**totals, "search_seconds": round(totals["search_seconds"], 1), "rounds": rounds,
-              "exit": 1 if findings else code, "outcome": OUTCOMES.get(1 if findings else code, f"exit {code}"),
-              "seed": summary(output).get("seed")}
-    result["examples_per_second"] = round(totals["examples"] / totals["search_seconds"], 1) if totals["search_seconds"] else 0
+    """Run `command` (an `lr-conformance fuzz --record RECORD` without a budget) with `--keep-going` for a search
+    budget of `seconds`: fuzz itself appends each finding to `record`, counts it as known and goes past it in the
+    next round, same seed (docs/fuzzing.md, --keep-going), so one early finding (a shape of a listed change)
+    does not end the pair's search and no startup is paid per round. Shrinking is not charged to the budget, so
+    the run takes longer on the clock. Returns the numbers of fuzz's summary line, the findings' `id = ...`
+    lines as recorded (in order), the rounds and the exit (1 if any round found something)."""
+    rounds_line = re.compile(r"in (\d+) round\(s\)")
+    code, output = matrix.run([*command, "--keep-going", "--max-seconds", f"{max(seconds, 1):.0f}"], log,
+                              seconds * 4 + 600, environ)
+    numbers = summary(output)
+    found = rounds_line.search(output)
+    findings = ([line for line in record.read_text(encoding="utf-8").splitlines() if line.startswith("id = ")]
+                if record.exists() else [])
+    result = {"examples": numbers.get("examples", 0), "compared": numbers.get("compared", 0),
+              "known": numbers.get("known", 0), "search_seconds": round(numbers.get("search_seconds", 0.0), 1),
+              "rounds": int(found.group(1)) if found else 1, "exit": code,
+              "outcome": OUTCOMES.get(code, f"exit {code}"), "seed": numbers.get("seed"),
+              "examples_per_second": numbers.get("examples_per_second", 0)}
     if findings:
         result["findings"] = findings
     return result
