@@ -137,7 +137,9 @@ INTERVENTIONS = {
                             "group added later (torch's ReduceLROnPlateau re-expands a scalar min_lr to the new "
                             "group count): reducelronplateau/add-param-group-mid-run."),
     "add-scheduler": Port("a second mmengine scheduler built on the same OptimWrapper, stepped after (or before) "
-                          "the first", "its begin / end count its own steps from its construction."),
+                          "the first", "its begin / end count its own steps from its construction. `from` and "
+                          "`replace` (features add_scheduler_from, replace_scheduler) are which scheduler the loop "
+                          "steps, nothing of mmengine's: declared, and their cases it can build pass."),
     "call": Port("scheduler.get_last_value() (torch's get_last_lr()); get_lr() has none",
                  "torch's get_lr() is mmengine's protected _get_value(): a case calling get_lr() is unsupported."),
     "read-scheduler": Port(None, "the schedulers have last_step (torch's last_epoch), but reading it is not ported or tested "
@@ -224,7 +226,9 @@ class MMEngine(StatefulAdapter):
             name=self.variant,
             version=mmengine.__version__,
             schedulers=ported(PORTING),
-            features=frozenset({"plateau", "state_dict", "last_epoch", "scheduler_first"}) | expressed(INTERVENTIONS),
+            # add-scheduler's from / replace are the loop's choice of which scheduler it steps (INTERVENTIONS)
+            features=frozenset({"plateau", "state_dict", "last_epoch", "scheduler_first", "add_scheduler_from",
+                                "replace_scheduler"}) | expressed(INTERVENTIONS),
             observables=frozenset({"last_lr"}),
             tolerance=_TOLERANCE,
         )
