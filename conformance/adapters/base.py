@@ -128,7 +128,9 @@ class Session(ABC):
 
     def add_scheduler(self, spec) -> Session:
         """`add-scheduler`: build the SchedulerSpec `spec` on this session's optimizer and return a Session whose
-        `scheduler_step()` steps it (declare `add_scheduler`)."""
+        `scheduler_step()` steps it (declare `add_scheduler`). When it is stepped - from the action's `from`, and
+        whether this session's own scheduler still is (`replace`) - is the runner's (spec 4.5): an adapter that
+        implements this implements those too, and declares `add_scheduler_from` and `replace_scheduler`."""
         raise NotImplementedError("this adapter does not declare the add_scheduler feature")
 
     def get_lr(self) -> Sequence[float]:
