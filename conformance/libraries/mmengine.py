@@ -162,7 +162,8 @@ DIFFERENCES = (
                ("sequentiallr/three-stages", "sequentiallr/stage-changes-lr-at-construction",
                 "sequentiallr/step-after-onecycle-from-its-initial-lr", "sequentiallr/exponential-then-steplr")),
     Difference("SequentialLR", "a list of schedulers has no reset of the lr to a leftover initial_lr at construction",
-               ("sequentiallr/initial-lr-without-last-epoch", "sequentiallr/later-onecycle-stage-sets-initial-lr")),
+               ("sequentiallr/initial-lr-without-last-epoch", "sequentiallr/later-onecycle-stage-sets-initial-lr",
+                "sequentiallr/built-up-front-replacing-a-warmup")),
     # _ParamScheduler.__init__ ends with self.step() whatever last_step is (expectations/mmengine.toml)
     Difference("ExponentialLR", EXTRA_STEP,
                ("exponentiallr/last-epoch-resume", "exponentiallr/scheduler-first-last-epoch-resume",
