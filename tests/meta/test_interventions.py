@@ -103,23 +103,20 @@ def test_the_parser_refuses_what_the_language_does_not_say(action, message):
         make_case("steplr/refused", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6, interventions=[action])
 
 
-class _Calls:
-    """A session that records which scheduler each step call reached: "case", or an added one's gamma."""
+class _Calls(ft.StepSession):
+    """The torch-free StepLR session, recording which scheduler each step call reached: "case", or an added
+    one's gamma."""
 
-    def __init__(self, log: list, name) -> None:
+    def __init__(self, case, log: list, name="case") -> None:
+        super().__init__(case)
         self.log, self.name = log, name
-
-    def lrs(self):
-        return [0.1]
-
-    def optimizer_step(self) -> None:
-        pass
 
     def scheduler_step(self, metric=None, epoch=None) -> None:
         self.log.append(self.name)
+        super().scheduler_step(metric, epoch)
 
     def add_scheduler(self, spec):
-        return _Calls(self.log, spec.kwargs["gamma"])
+        return _Calls(self.case, self.log, spec.kwargs["gamma"])
 
 
 class _CallsAdapter:
@@ -129,7 +126,7 @@ class _CallsAdapter:
         self.log: list = []
 
     def build(self, case):
-        return _Calls(self.log, "case")
+        return _Calls(case, self.log)
 
 
 def _added(at, gamma: float, **keys) -> dict:
