@@ -116,7 +116,7 @@ INTERVENTION_KEYS = {
     "wrap-optimizer-step": ({"keep_attributes"}, ()),
     "set": ({"group", "key", "value"}, ("group", "key", "value")),
     "add-param-group": ({"options"}, ()),
-    "add-scheduler": ({"scheduler", "first"}, ("scheduler",)),
+    "add-scheduler": ({"scheduler", "first", "from", "replace"}, ("scheduler",)),
     "call": ({"method"}, ("method",)),
     "read-scheduler": ({"attribute"}, ("attribute",)),
     "set-scheduler": ({"attribute", "value"}, ("attribute", "value")),
@@ -402,6 +402,9 @@ def _parse_interventions(data, steps: int, groups: int, resume_at: int | None) -
         if not ats or not all(_is_int(at) and 0 <= at < steps for at in ats) or len(set(ats)) != len(ats):
             raise CaseError(f"{where}: 'at' must be an iteration 0..{steps - 1}, or a list of distinct ones")
         fields = _intervention_fields(do, item, where, groups)
+        if fields.get("stepped_from") is not None and not max(ats) <= fields["stepped_from"] < steps:
+            raise CaseError(f"{where}: 'from' must be an iteration {max(ats)}..{steps - 1} (not before 'at': a "
+                            f"scheduler is stepped only once built), got {fields['stepped_from']}")
         for at in ats:
             actions.append((at, len(actions), Intervention(at=at, do=do, **fields)))
     if len(actions) > MAX_INTERVENTIONS:
@@ -417,6 +420,9 @@ def _parse_interventions(data, steps: int, groups: int, resume_at: int | None) -
         if action.do == "set" and action.group >= present:
             raise CaseError(f"'interventions': set at {action.at} writes group {action.group}, but the optimizer "
                             f"has {present} then")
+    if sum(1 for a in result if a.replace) > 1:  # the case's scheduler is replaced once: by which, else?
+        raise CaseError("'interventions': more than one add-scheduler with replace (the case's scheduler is "
+                        "replaced once)")
     added = [a.at for a in result if a.do == "add-scheduler"]
     resumes = [a.at for a in result if a.do == "resume"] + ([resume_at] if resume_at is not None else [])
     if added and resumes and min(added) <= max(resumes):
@@ -470,7 +476,16 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         added = _parse_scheduler(spec, f"{where}.scheduler", 2)
         if any(s.name == "ReduceLROnPlateau" for s in added.walk()):
             raise CaseError(f"{where}: an added ReduceLROnPlateau is not in the language (it would need metrics)")
-        return {"scheduler": added, "first": first}
+        stepped_from, replace = item.get("from"), item.get("replace", False)
+        if stepped_from is not None and (not _is_int(stepped_from) or stepped_from < 0):
+            raise CaseError(f"{where}: 'from' must be an iteration >= 'at' (the first one the added scheduler is "
+                            "stepped)")
+        if not isinstance(replace, bool):
+            raise CaseError(f"{where}: 'replace' must be true or false")
+        if replace and first:  # a replaced scheduler never steps beside the one replacing it: no order to state
+            raise CaseError(f"{where}: 'first' has no meaning with 'replace' (the two schedulers never step in "
+                            "one iteration)")
+        return {"scheduler": added, "first": first, "stepped_from": stepped_from, "replace": replace}
     if do == "call":
         if item["method"] not in CALLABLE_METHODS:
             raise CaseError(f"{where}: 'method' must be one of {list(CALLABLE_METHODS)}, got {item['method']!r}")

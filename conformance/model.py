@@ -150,6 +150,10 @@ class Intervention:
     # arguments than the case's (None: the case's own)
     scheduler: SchedulerSpec | None = None
     first: bool = False  # add-scheduler: stepped before the case's scheduler (default: after it)
+    # add-scheduler: the first iteration it is stepped (the case's `from`; None: `at`), so that a scheduler built
+    # up front (at 0) starts stepping later, as torch's SWALR after MultiplicativeLR and cosine-then-cyclic do
+    stepped_from: int | None = None
+    replace: bool = False  # add-scheduler: from `from` on the case's scheduler is no longer stepped (a switch)
     method: str | None = None  # call: get_lr or get_last_lr
     attribute: str | None = None  # read-scheduler / set-scheduler: the scheduler attribute read or written
     count: int | None = None  # scheduler-steps: how many scheduler steps this iteration
@@ -163,6 +167,11 @@ class Intervention:
     @property
     def feature(self) -> str:
         return INTERVENTION_FEATURES[self.do]
+
+    @property
+    def first_stepped(self) -> int:
+        """add-scheduler: the first iteration the added scheduler is stepped (its `from`, else `at`)."""
+        return self.at if self.stepped_from is None else self.stepped_from
 
 
 @dataclass(frozen=True)
@@ -287,6 +296,10 @@ class Case:
             needs.add("resume_other_arguments")
         if any(action.do == "resume" and action.weights_only is not None for action in self.interventions):
             needs.add("weights_only")
+        if any(action.first_stepped > action.at for action in self.interventions if action.do == "add-scheduler"):
+            needs.add("add_scheduler_from")
+        if any(action.replace for action in self.interventions):
+            needs.add("replace_scheduler")
         mixed = [action.epoch for action in self.interventions if action.epoch is not None]
         if mixed:
             needs.update(("step_epoch", "mixed_step_epoch"))
@@ -441,6 +454,8 @@ FEATURES = (
     "resume_other_arguments",  # a `resume` whose fresh scheduler is built with other arguments (the saved ones win)
     "mixed_step_epoch",  # step(epoch) at some iterations, step() at the others (scheduler-steps with `epoch`)
     "weights_only",  # a `resume` stating how its checkpoint is read back (torch.load(weights_only=True/False))
+    "add_scheduler_from",  # an add-scheduler first stepped later than it is built (`from` > `at`)
+    "replace_scheduler",  # an add-scheduler that replaces the case's scheduler from `from` on (`replace`)
 )
 
 OBSERVABLES = ("last_lr", "messages")

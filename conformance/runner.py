@@ -15,7 +15,7 @@ add a param group, wrap optimizer.step, add a scheduler, call get_lr / get_last_
 scheduler built with other arguments, or reading the checkpoint back with weights_only); then
 the iteration runs with its optimizer step skipped (skip-optimizer-step) or its scheduler stepped `count` times
 (scheduler-steps; with an `epoch`, as step(epoch): Case.step_kwargs), added schedulers stepped before or after
-the case's own.
+the case's own from their `from` on, and the case's own no longer once an added one replaces it.
 
 Any warning raised during a call becomes an Event at that step and phase; any exception becomes an error
 Event and ends the trace (what happens after an error is not part of the contract).
@@ -273,7 +273,7 @@ def drive(case: Case, adapter) -> Trace:
     rec.open()
     try:
         session = rec.call(0, "construct", adapter.build, case)
-        added: list = []  # (first, stepper) per add-scheduler action so far
+        added: list = []  # (action, stepper) per add-scheduler action so far
         for i in range(case.steps):
             if i == case.resume_at:  # resume-state-dict, or scheduler-first after a resume
                 session = _resume(rec, i, adapter, case, session, STATE_DICTS)
@@ -292,7 +292,7 @@ def drive(case: Case, adapter) -> Trace:
                 elif action.do == "read-scheduler":
                     rec.attribute(i, action.attribute, rec.call(i, "call", session.read_scheduler, action.attribute))
                 elif action.do == "add-scheduler":
-                    added.append((action.first, rec.call(i, "intervene", session.add_scheduler, action.scheduler)))
+                    added.append((action, rec.call(i, "intervene", session.add_scheduler, action.scheduler)))
                 else:
                     rec.call(i, "intervene", *_INTERVENE[action.do](session, action))
             kwargs = case.step_kwargs(i)
@@ -315,16 +315,20 @@ def drive(case: Case, adapter) -> Trace:
 
 def _step_schedulers(rec: _Recorder, i: int, session, kwargs: dict, times: int, added: list) -> None:
     """Iteration i's scheduler step, `times` times (scheduler-steps), each with the added schedulers stepped
-    before (`first`) or after the case's own."""
+    before (`first`) or after the case's own: those whose `from` has come, and the case's own unless an added
+    scheduler replaces it from this iteration on (spec 4.5)."""
     if not added and times == 1:  # the textbook loop
         rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
         return
+    stepping = [(action.first, stepper) for action, stepper in added if i >= action.first_stepped]
+    replaced = any(action.replace for action, _ in added if i >= action.first_stepped)
     for _ in range(times):
-        for first, stepper in added:
+        for first, stepper in stepping:
             if first:
                 rec.call(i, "added-scheduler.step", stepper.scheduler_step)
-        rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
-        for first, stepper in added:
+        if not replaced:
+            rec.call(i, "scheduler.step", session.scheduler_step, **kwargs)
+        for first, stepper in stepping:
             if not first:
                 rec.call(i, "added-scheduler.step", stepper.scheduler_step)
 

@@ -87,13 +87,19 @@ def torch_snippet(case: Case) -> str:
         body += [f"if step == {case.resume_at}:  # checkpoint, then continue with fresh objects loaded from it"]
         body += [INDENT + line for line in _resume_lines(("optimizer", "scheduler"))]
     added = [a for a in case.interventions if a.do == "add-scheduler"]
-    if added:
+    # a `from` or a `replace` (spec 4.5) needs each added scheduler's first iteration and whether it replaces
+    # the case's: the plain (first, scheduler) pairs otherwise, as a loop of two schedulers is usually written
+    switching = any(a.first_stepped > a.at or a.replace for a in added)
+    if switching:
+        lines.append("added = []  # (stepped first, stepped from, replaces scheduler, scheduler) of the schedulers "
+                     "added")
+    elif added:
         lines.append("added = []  # (stepped first, scheduler) of the schedulers added mid-run")
     counter = [len(list(case.scheduler.walk())) - 1]
     for step in sorted({a.at for a in case.interventions}):
         block = []
         for action in case.actions_at(step):
-            block += _intervention_lines(case, action, counter)
+            block += _intervention_lines(case, action, counter, switching)
         if block:
             body += [f"if step == {step}:"] + [INDENT + line for line in block]
     skipped = sorted(a.at for a in case.interventions if a.do == "skip-optimizer-step")
@@ -106,7 +112,14 @@ def torch_snippet(case: Case) -> str:
         lines.append(f"epoch_at = {_literal(epoch_at)}  # step(epoch) at these iterations, step() at the others")
         scheduler_step = ["if step in epoch_at:", INDENT + f"scheduler.step({', '.join([*args, 'epoch_at[step]'])})",
                           "else:", INDENT + scheduler_step[0]]
-    if added:
+    if switching:
+        scheduler_step = (["for first, start, _, other in added:", INDENT + "if first and step >= start:",
+                           2 * INDENT + "other.step()"]
+                          + ["if not any(replaces and step >= start for _, start, replaces, _ in added):"]
+                          + [INDENT + line for line in scheduler_step]
+                          + ["for first, start, _, other in added:", INDENT + "if not first and step >= start:",
+                             2 * INDENT + "other.step()"])
+    elif added:
         scheduler_step = (["for first, other in added:", INDENT + "if first:", 2 * INDENT + "other.step()"]
                           + scheduler_step
                           + ["for first, other in added:", INDENT + "if not first:", 2 * INDENT + "other.step()"])
@@ -150,7 +163,7 @@ def _lr_value(case: Case, key: str, value, group: int) -> str:
     return _literal(value, tuples=True)
 
 
-def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
+def _intervention_lines(case: Case, action, counter: list[int], switching: bool = False) -> list[str]:
     """The code of one intervention (spec 4.5), as a user's loop writes it."""
     if action.do == "set":
         value = _lr_value(case, action.key, action.value, action.group)
@@ -170,6 +183,9 @@ def _intervention_lines(case: Case, action, counter: list[int]) -> list[str]:
     if action.do == "add-scheduler":
         counter[0] += 1
         name = f"added{counter[0]}"
+        if switching:
+            entry = f"{action.first!r}, {action.first_stepped}, {action.replace!r}, {name}"
+            return _scheduler_lines(action.scheduler, counter, name) + [f"added.append(({entry}))"]
         return _scheduler_lines(action.scheduler, counter, name) + [f"added.append(({action.first!r}, {name}))"]
     if action.do == "call":
         return [f'print("    {action.method}() =", [float(x) for x in scheduler.{action.method}()])']

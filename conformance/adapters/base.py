@@ -128,7 +128,10 @@ class Session(ABC):
 
     def add_scheduler(self, spec) -> Session:
         """`add-scheduler`: build the SchedulerSpec `spec` on this session's optimizer and return a Session whose
-        `scheduler_step()` steps it (declare `add_scheduler`)."""
+        `scheduler_step()` steps it (declare `add_scheduler`). When it is stepped - from the action's `from`, and
+        whether this session's own scheduler still is (`replace`) - is the runner's (spec 4.5), so this method
+        serves those too; they are features of their own (`add_scheduler_from`, `replace_scheduler`) because an
+        implementation behind the subprocess protocol runs the loop itself."""
         raise NotImplementedError("this adapter does not declare the add_scheduler feature")
 
     def get_lr(self) -> Sequence[float]:

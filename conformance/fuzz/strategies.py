@@ -574,7 +574,15 @@ def _add_param_group(d: _Draw, data: dict) -> dict:
 def _add_scheduler(d: _Draw, data: dict) -> dict:
     kinds = [name for name in SCHEDULERS if d.scope.allows(name) and name != "ReduceLROnPlateau"]
     spec = _scheduler(d, d.draw(_one_of(kinds)), depth=2, plateau_children=False)
-    return {"scheduler": spec, **_given(first=d.maybe((True, False)))}
+    keys = {"scheduler": spec, **_given(first=d.maybe((True, False)))}
+    if "add-scheduler" in d.scope.interventions:  # `from` and `replace` only when targeted, as read-scheduler:
+        # untargeted, these draws would move every seeded draw after them (TARGETED_ONLY_INTERVENTIONS)
+        start, replace = d.maybe(range(data["steps"])), d.flag(2)  # both drawn, then ignored where not allowed
+        if d.scope.has("add_scheduler_from"):
+            _put(keys, "from", start)  # one below its `at` is left out by _expressible
+        if replace and d.scope.has("replace_scheduler") and keys.get("first") is not True:
+            keys["replace"] = True
+    return keys
 
 
 def _read_scheduler(d: _Draw, data: dict) -> dict:
@@ -640,7 +648,8 @@ def _expressible(actions: list[dict], resume_at: int | None) -> list[dict]:
     """The actions the case language takes (spec 4.5's rules; a shrink may have moved an `at`): one
     skip-optimizer-step and one scheduler-steps per iteration (the first drawn), and no resume at or after an
     add-scheduler (the language refuses it) or an add-param-group (the fresh objects of a resume are the case's
-    alone: the trace would lose the added group's observations)."""
+    alone: the trace would lose the added group's observations); an add-scheduler's `from` not before its `at`
+    (else left out: from `at`), and one `replace` (the first drawn)."""
     resumes = [a["at"] for a in actions if a["do"] == "resume"] + ([resume_at] if resume_at is not None else [])
     kept, once = [], set()
     for action in actions:
@@ -650,6 +659,10 @@ def _expressible(actions: list[dict], resume_at: int | None) -> list[dict]:
             once.add((action["do"], action["at"]))
         if action["do"] in ADDS and any(at >= action["at"] for at in resumes):
             continue
+        if action.get("from", action["at"]) < action["at"]:
+            action = {key: value for key, value in action.items() if key != "from"}
+        if action.get("replace") and any(other.get("replace") for other in kept):
+            action = {key: value for key, value in action.items() if key != "replace"}
         kept.append(action)
     return kept
 

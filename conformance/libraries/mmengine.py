@@ -137,7 +137,9 @@ INTERVENTIONS = {
                             "group added later (torch's ReduceLROnPlateau re-expands a scalar min_lr to the new "
                             "group count): reducelronplateau/add-param-group-mid-run."),
     "add-scheduler": Port("a second mmengine scheduler built on the same OptimWrapper, stepped after (or before) "
-                          "the first", "its begin / end count its own steps from its construction."),
+                          "the first", "its begin / end count its own steps from its construction. `from` and "
+                          "`replace` (features add_scheduler_from, replace_scheduler) are which scheduler the loop "
+                          "steps, nothing of mmengine's: declared, and their cases it can build pass."),
     "call": Port("scheduler.get_last_value() (torch's get_last_lr()); get_lr() has none",
                  "torch's get_lr() is mmengine's protected _get_value(): a case calling get_lr() is unsupported."),
     "read-scheduler": Port(None, "the schedulers have last_step (torch's last_epoch), but reading it is not ported or tested "
@@ -160,7 +162,8 @@ DIFFERENCES = (
                ("sequentiallr/three-stages", "sequentiallr/stage-changes-lr-at-construction",
                 "sequentiallr/step-after-onecycle-from-its-initial-lr", "sequentiallr/exponential-then-steplr")),
     Difference("SequentialLR", "a list of schedulers has no reset of the lr to a leftover initial_lr at construction",
-               ("sequentiallr/initial-lr-without-last-epoch", "sequentiallr/later-onecycle-stage-sets-initial-lr")),
+               ("sequentiallr/initial-lr-without-last-epoch", "sequentiallr/later-onecycle-stage-sets-initial-lr",
+                "sequentiallr/built-up-front-replacing-a-warmup")),
     # _ParamScheduler.__init__ ends with self.step() whatever last_step is (expectations/mmengine.toml)
     Difference("ExponentialLR", EXTRA_STEP,
                ("exponentiallr/last-epoch-resume", "exponentiallr/scheduler-first-last-epoch-resume",
@@ -224,7 +227,9 @@ class MMEngine(StatefulAdapter):
             name=self.variant,
             version=mmengine.__version__,
             schedulers=ported(PORTING),
-            features=frozenset({"plateau", "state_dict", "last_epoch", "scheduler_first"}) | expressed(INTERVENTIONS),
+            # add-scheduler's from / replace are the loop's choice of which scheduler it steps (INTERVENTIONS)
+            features=frozenset({"plateau", "state_dict", "last_epoch", "scheduler_first", "add_scheduler_from",
+                                "replace_scheduler"}) | expressed(INTERVENTIONS),
             observables=frozenset({"last_lr"}),
             tolerance=_TOLERANCE,
         )

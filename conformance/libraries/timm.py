@@ -130,7 +130,10 @@ INTERVENTIONS = {
                             "is never scheduled."),
     "add-scheduler": Port("a second timm scheduler built on the same optimizer, stepped with its own epoch "
                           "count from 1", "Its base values are each group's initial_lr, which the first one "
-                          "already set (group.setdefault), not the current lr."),
+                          "already set (group.setdefault), not the current lr. `from` and `replace` (features "
+                          "add_scheduler_from, replace_scheduler) are which scheduler the loop steps: declared; "
+                          "a scheduler first stepped after a decay writes its closed form from those base values "
+                          "over the decayed lr (multisteplr/replaced-at-a-milestone)."),
     "call": Port(None, "The schedulers have no get_lr() / get_last_lr(): a loop reads the lr from "
                        "optimizer.param_groups (timm's train.py logs param_groups[0]['lr'])."),
     "read-scheduler": Port(None, "the schedulers are stateless between calls (step(epoch) recomputes): no last_epoch / T_cur to "
@@ -189,8 +192,9 @@ class Timm(StatefulAdapter):
             name=self.variant,
             version=version("timm"),
             schedulers=ported(PORTING),
+            # add-scheduler's from / replace are the loop's choice of which scheduler it steps (INTERVENTIONS)
             features=frozenset({"plateau", "state_dict", "step_epoch", "fractional_epoch", "last_epoch",
-                                "scheduler_first"}) | expressed(INTERVENTIONS),
+                                "scheduler_first", "add_scheduler_from", "replace_scheduler"}) | expressed(INTERVENTIONS),
             tolerance=_TOLERANCE,
         )
 

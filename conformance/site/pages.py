@@ -302,6 +302,9 @@ def milestones(case: CaseData) -> tuple[tuple[int, str], ...]:
                 "scheduler-steps": f"{action.count} scheduler steps",
                 "resume": "resume (" + ", ".join(action.load) + ")"}.get(action.do, action.do)
         found.append((action.at, what))
+        if action.do == "add-scheduler" and (action.first_stepped > action.at or action.replace):  # spec 4.5
+            found.append((action.first_stepped, "switch to the added scheduler" if action.replace
+                          else "the added scheduler stepped from here"))
     merged: dict[int, list[str]] = {}
     for step, what in found:
         merged.setdefault(step, []).append(what)

@@ -194,6 +194,12 @@ def test_every_problem_in_every_file_is_reported_at_once(tmp_path):
          {"mixed_step_epoch", "step_epoch"}, {"fractional_epoch"}),
         ('kwargs = { step_size = 2 }\ninterventions = [{ at = 1, do = "scheduler-steps", count = 2 }]',
          {"scheduler_steps"}, {"mixed_step_epoch", "step_epoch"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 0, do = "add-scheduler", from = 2, scheduler = '
+         '{ scheduler = "ExponentialLR", kwargs = { gamma = 0.9 } } }]', {"add_scheduler", "add_scheduler_from"},
+         {"replace_scheduler"}),
+        ('kwargs = { step_size = 2 }\ninterventions = [{ at = 2, do = "add-scheduler", from = 2, replace = true, '
+         'scheduler = { scheduler = "ExponentialLR", kwargs = { gamma = 0.9 } } }]',
+         {"add_scheduler", "replace_scheduler"}, {"add_scheduler_from"}),
     ],
 )
 def test_the_new_keys_need_their_features(tmp_path, extra, needs, lacks):

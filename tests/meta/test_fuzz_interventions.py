@@ -67,6 +67,8 @@ def variants(action: dict) -> set[str]:
             found.add(f"scheduler {value['scheduler']}")
         elif key == "options":
             found.add(f"options {sorted(value)}")
+        elif key == "from":  # add-scheduler: stepped from its `at` (said or not) or from a later iteration
+            found.add("from later" if value > action["at"] else "from at")
         elif key not in ("at", "do", "value"):
             found.add(f"{key} {value}")
     return found | ({"no keys"} if set(action) == {"at", "do"} else set())
@@ -80,7 +82,7 @@ SPAN = {
     "set": {"group 0", "group 1", "group 2", "key lr", "key initial_lr", "key momentum"},
     "add-param-group": {"no keys", "options ['lr']", "options ['lr', 'momentum']", "options ['initial_lr', 'lr']"},
     "add-scheduler": {"scheduler SequentialLR", "scheduler ChainedScheduler", "scheduler CosineAnnealingLR",
-                      "first True", "first False"},
+                      "first True", "first False", "from later", "replace True"},
     "call": {"method get_lr", "method get_last_lr"},
     "resume": {f"load {list(load)}" for load in strategies.LOADS},
     "read-scheduler": {f"attribute {name}" for name in READABLE_ATTRIBUTES},

@@ -17,7 +17,7 @@ from helpers import make_case
 
 from conformance import golden, runner
 from conformance.cases import CaseError, load_cases
-from conformance.model import INTERVENTION_FEATURES, INTERVENTIONS, Status
+from conformance.model import FEATURES, INTERVENTION_FEATURES, INTERVENTIONS, AdapterInfo, Status
 
 CASES = load_cases()
 STEPLR = [case for case in CASES if case.schedulers == {"StepLR"}]
@@ -32,7 +32,7 @@ def test_every_intervention_is_pinned():
     used = {action.do for case in CASES for action in case.interventions}
     assert used == set(INTERVENTIONS)
     needed = set().union(*(case.features() for case in CASES))
-    assert set(INTERVENTION_FEATURES.values()) <= needed
+    assert set(INTERVENTION_FEATURES.values()) | {"add_scheduler_from", "replace_scheduler"} <= needed
 
 
 def _installed_release() -> str:
@@ -61,6 +61,7 @@ def test_an_adapter_without_the_features_gets_them_unsupported(store):
     assert all(any(feature in o.detail for feature in INTERVENTION_FEATURES.values()) for o in outcomes)
 
 
+EXP = {"scheduler": "ExponentialLR", "kwargs": {"gamma": 0.9}}
 REFUSED = [
     ({"at": 9, "do": "skip-optimizer-step"}, "'at' must be an iteration 0..5"),
     ({"at": [1, 1], "do": "skip-optimizer-step"}, "a list of distinct ones"),
@@ -73,6 +74,15 @@ REFUSED = [
     ({"at": 1, "do": "scheduler-steps", "count": 101}, "'count' must be an integer 0..100"),
     ({"at": 1, "do": "add-param-group", "options": {"params": []}}, "no 'params'"),
     ({"at": 1, "do": "add-scheduler", "scheduler": {"scheduler": "ReduceLROnPlateau"}}, "an added ReduceLROnPlateau"),
+    ({"at": 3, "do": "add-scheduler", "from": 2, "scheduler": EXP}, "'from' must be an iteration 3..5 (not before 'at'"),
+    ({"at": [1, 4], "do": "add-scheduler", "from": 3, "scheduler": EXP}, "'from' must be an iteration 4..5"),
+    ({"at": 1, "do": "add-scheduler", "from": 6, "scheduler": EXP}, "'from' must be an iteration 1..5"),
+    ({"at": 1, "do": "add-scheduler", "from": 2.0, "scheduler": EXP}, "'from' must be an iteration >= 'at'"),
+    ({"at": 1, "do": "add-scheduler", "replace": 1, "scheduler": EXP}, "'replace' must be true or false"),
+    ({"at": 1, "do": "add-scheduler", "replace": True, "first": True, "scheduler": EXP},
+     "'first' has no meaning with 'replace'"),
+    ({"at": [1, 2], "do": "add-scheduler", "replace": True, "scheduler": EXP}, "more than one add-scheduler with "
+     "replace"),
     ({"at": 1, "do": "wrap-optimizer-step", "count": 2}, "wrap-optimizer-step takes"),
     ({"at": 1, "do": "resume", "load": ["scheduler"], "weights_only": 1}, "'weights_only' must be true or false"),
     ({"at": 1, "do": "read-scheduler", "attribute": "lr"}, "'attribute' must be one of"),
@@ -91,6 +101,54 @@ REFUSED = [
 def test_the_parser_refuses_what_the_language_does_not_say(action, message):
     with pytest.raises(CaseError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")):
         make_case("steplr/refused", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6, interventions=[action])
+
+
+class _Calls(ft.StepSession):
+    """The torch-free StepLR session, recording which scheduler each step call reached: "case", or an added
+    one's gamma."""
+
+    def __init__(self, case, log: list, name="case") -> None:
+        super().__init__(case)
+        self.log, self.name = log, name
+
+    def scheduler_step(self, metric=None, epoch=None) -> None:
+        self.log.append(self.name)
+        super().scheduler_step(metric, epoch)
+
+    def add_scheduler(self, spec):
+        return _Calls(self.case, self.log, spec.kwargs["gamma"])
+
+
+class _CallsAdapter:
+    info = AdapterInfo("calls", "1", frozenset({"StepLR", "ExponentialLR"}), frozenset(FEATURES), frozenset())
+
+    def __init__(self) -> None:
+        self.log: list = []
+
+    def build(self, case):
+        return _Calls(case, self.log)
+
+
+def _added(at, gamma: float, **keys) -> dict:
+    return {"at": at, "do": "add-scheduler", "scheduler": {"scheduler": "ExponentialLR", "kwargs": {"gamma": gamma}},
+            **keys}
+
+
+def test_the_runner_steps_an_added_scheduler_from_its_from_and_stops_the_replaced_one():
+    """spec 4.5's loop: an added scheduler is stepped from `from` on (absent: `at`), the case's scheduler no more
+    once an added one with `replace` has reached its `from`; a scheduler-steps count repeats the whole set."""
+    later, now, switch = 0.1, 0.2, 0.3
+    adapter = _CallsAdapter()
+    case = make_case("steplr/calls", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=5, interventions=[
+        _added(0, later, **{"from": 2}), _added(1, now, first=True), _added(0, switch, **{"from": 3, "replace": True}),
+        {"at": 4, "do": "scheduler-steps", "count": 2}])
+    trace = runner.drive(case, adapter)
+    assert trace.error is None and len(trace.observations) == 5
+    assert adapter.log == ["case",  # 0: only the case's (the added ones wait for their from)
+                           now, "case",  # 1: `now` from its at, stepped first
+                           now, "case", later,  # 2: `later` from its from
+                           now, later, switch,  # 3: switched: the case's scheduler no more
+                           now, later, switch, now, later, switch]  # 4: twice
 
 
 def test_no_resume_after_an_added_scheduler():
@@ -201,3 +259,43 @@ def test_an_adapter_without_the_methods_names_the_feature():
         Bare().read_scheduler("last_epoch")
     with pytest.raises(NotImplementedError, match="set_scheduler feature"):
         Bare().set_scheduler("last_epoch", 1)
+
+
+def _torch_loop(case_id: str) -> list[float]:
+    """The lrs torch's own test loop observes, written as torch's test writes it (test/optim/test_lrscheduler.py):
+    both schedulers built before the first step, the loop choosing which one steps."""
+    import torch
+    from torch.optim.lr_scheduler import CosineAnnealingLR, CyclicLR, MultiplicativeLR
+    from torch.optim.swa_utils import SWALR
+
+    if case_id == "cosineannealinglr/then-cyclic-switched-by-hand":  # test_cosine_then_cyclic, pytorch#21965
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.5)
+        first = CosineAnnealingLR(optimizer, T_max=20, eta_min=0.1)
+        second = CyclicLR(optimizer, base_lr=0.1, max_lr=0.3, step_size_up=1, step_size_down=3)
+        steps, switch = 40, lambda i: i > first.T_max
+    else:  # _test_swalr of test_swalr_{cosine,linear}_anneal_after_multiplicative
+        optimizer = torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(1))]},
+                                     {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.5}], lr=0.05)
+        first = MultiplicativeLR(optimizer, lr_lambda=lambda epoch: 0.9)
+        linear = case_id.endswith("linear")
+        second = SWALR(optimizer, **({"anneal_epochs": 4, "anneal_strategy": "linear", "swa_lr": [0.01, 0.02]}
+                                     if linear else {"anneal_epochs": 5, "swa_lr": 0.01}))
+        steps, switch = 15, lambda i: i >= 5
+    lrs = []
+    for i in range(steps):
+        lrs += [float(group["lr"]) for group in optimizer.param_groups]
+        optimizer.step()
+        (second if switch(i) else first).step()
+    return lrs
+
+
+@pytest.mark.skipif(_installed_release() != golden.REFERENCE_RELEASE, reason="the goldens are torch 2.13.0's")
+@pytest.mark.parametrize("case_id", ["swalr/switched-from-multiplicative-cosine",
+                                     "swalr/switched-from-multiplicative-linear",
+                                     "cosineannealinglr/then-cyclic-switched-by-hand"])
+def test_a_switch_golden_is_what_torchs_own_test_loop_observes(store, case_id):
+    """add-scheduler's `from` and `replace` (spec 4.5) say torch's switching loops: the golden the runner wrote
+    through them is, bit for bit, what torch's test observes without the harness."""
+    case = next(case for case in CASES if case.id == case_id)
+    expected, _ = store.expected(case, golden.REFERENCE_RELEASE)
+    assert [o.lr for o in expected.observations] == _torch_loop(case_id)

@@ -434,3 +434,19 @@ def test_a_case_page_names_the_attributes_read_and_set():
     assert milestones(SimpleNamespace(case=case)) == (
         (0, "read scheduler.min_lrs"), (1, "add-param-group, set scheduler.min_lrs = [0.01, 0.02, 0.05]"),
         (2, "read scheduler.min_lrs"))
+
+
+def test_a_case_page_shows_where_the_loop_switches_schedulers():
+    """add-scheduler's from and replace (spec 4.5): the milestones name the iteration the added scheduler starts
+    stepping, and whether the case's scheduler stops there."""
+    from types import SimpleNamespace
+
+    from conformance.cases import load_cases
+    from conformance.site.pages import milestones
+
+    by_id = {c.id: c for c in load_cases()}
+    assert milestones(SimpleNamespace(case=by_id["swalr/switched-from-multiplicative-cosine"])) == (
+        (0, "add-scheduler"), (5, "switch to the added scheduler"))
+    assert milestones(SimpleNamespace(case=by_id["exponentiallr/second-scheduler-built-up-front-stepped-later"])) == (
+        (0, "add-scheduler"), (4, "the added scheduler stepped from here"))
+    assert milestones(SimpleNamespace(case=by_id["steplr/second-scheduler-added-mid-run"])) == ((2, "add-scheduler"),)

@@ -61,7 +61,7 @@ function runCase(caseObj, declared) {
   const momentum = caseObj.observe_momentum === true || caseDrivesMomentum(caseObj);  // spec 5.2
   const withLastLr = declared.observables.includes('last_lr');
   let opt; let sched;
-  const added = []; // [scheduler, first] of each add-scheduler (spec 4.5)
+  const added = []; // [scheduler, first, from, replace] of each add-scheduler (spec 4.5)
 
   // one phase call; returns false when the trace ends (an error event)
   function phase(step, name, fn) {
@@ -112,7 +112,8 @@ function runCase(caseObj, declared) {
       case 'add-param-group': return phase(i, 'intervene', () => opt.add_param_group(a.options || {}));
       case 'wrap-optimizer-step': return phase(i, 'intervene', () => opt.wrapStep(a.keep_attributes === true));
       case 'add-scheduler': return phase(i, 'intervene', () => {
-        added.push([buildNode(a.scheduler, opt), a.first === true]);
+        // stepped from `from` (absent: this `at`); with `replace`, the case's scheduler is not stepped from then on
+        added.push([buildNode(a.scheduler, opt), a.first === true, a.from === undefined ? i : Number(a.from), a.replace === true]);
       });
       case 'call': {
         let values;
@@ -159,10 +160,12 @@ function runCase(caseObj, declared) {
       args = [caseObj.epochs[i]];
       stepArg = caseObj.epochs[i];
     }
-    const stepAdded = (first) => added.every(([s, f]) => f !== first || phase(i, 'added-scheduler.step', () => s.step()));
+    const stepping = added.filter(([, , from]) => i >= from);
+    const replaced = stepping.some(([, , , replace]) => replace);
+    const stepAdded = (first) => stepping.every(([s, f]) => f !== first || phase(i, 'added-scheduler.step', () => s.step()));
     const stepSchedulers = () => {
       for (let n = 0; n < noted.count; n++) {
-        if (!stepAdded(true) || !phase(i, 'scheduler.step', () => sched.step(...args)) || !stepAdded(false)) return false;
+        if (!stepAdded(true) || !(replaced || phase(i, 'scheduler.step', () => sched.step(...args))) || !stepAdded(false)) return false;
       }
       return true;
     };
