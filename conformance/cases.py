@@ -23,6 +23,7 @@ from conformance.model import (
     CALLABLE_KWARGS,
     CALLABLE_METHODS,
     GROUP_FLAGS,
+    GROUP_LR_ARGUMENT,
     INTERVENTIONS,
     NONFINITE_STRINGS,
     PROTOCOLS,
@@ -38,6 +39,7 @@ from conformance.model import (
     OptimizerSpec,
     SchedulerSpec,
     has_attribute,
+    is_tensor_argument,
     json_safe,
 )
 
@@ -120,6 +122,7 @@ INTERVENTION_KEYS = {
     "call": ({"method"}, ("method",)),
     "read-scheduler": ({"attribute"}, ("attribute",)),
     "set-scheduler": ({"attribute", "value"}, ("attribute", "value")),
+    "change-argument": ({"argument", "group", "multiply", "value"}, ("argument",)),
     "resume": ({"load", "scheduler", "weights_only"}, ("load",)),
 }
 
@@ -292,6 +295,8 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
                             f"case's scheduler is a {scheduler.name} (a state dict is loaded into its own class)")
         if action.do == "set-scheduler":
             _check_settable(action, scheduler.name)
+        if action.do == "change-argument":
+            _check_changeable(action, scheduler, groups, bool(data.get("tensor_lr", False)))
     observe_momentum = data.get("observe_momentum", False)
     if not isinstance(observe_momentum, bool):
         raise CaseError("'observe_momentum' must be a boolean")
@@ -498,6 +503,22 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
                                 f"{MAX_GROUPS} (MAX_GROUPS)")
             value = tuple(value)
         return {"attribute": attribute, "value": value}
+    if do == "change-argument":
+        argument = item["argument"]
+        if not isinstance(argument, str) or not argument:
+            raise CaseError(f"{where}: 'argument' must be \"{GROUP_LR_ARGUMENT}\" (a group's tensor lr) or the name of "
+                            "a tensor argument of the case's scheduler")
+        if ("multiply" in item) == ("value" in item):
+            raise CaseError(f"{where}: give exactly one of 'multiply' (tensor.mul_) and 'value' (tensor.fill_)")
+        how = "multiply" if "multiply" in item else "value"
+        if not _is_number(item[how]):
+            raise CaseError(f"{where}: '{how}' must be a number")
+        fields = {"argument": argument, how: item[how]}
+        if "group" in item:
+            if not _is_int(item["group"]) or item["group"] < 0:
+                raise CaseError(f"{where}: 'group' must be a param group index >= 0")
+            fields["group"] = item["group"]
+        return fields
     if do == "resume":
         load = item["load"]
         if not isinstance(load, list) or len(set(load)) != len(load) or not set(load) <= set(STATE_DICTS):
@@ -532,6 +553,31 @@ def _check_settable(action: Intervention, scheduler: str) -> None:
     if not has_attribute(scheduler, action.attribute):
         raise CaseError(f"'interventions': set-scheduler at {action.at} writes {action.attribute}, which a "
                         f"{scheduler} does not have (spec 4.5)")
+
+
+def _check_changeable(action: Intervention, scheduler: SchedulerSpec, groups, tensor_lr: bool) -> None:
+    """A change-argument changes a tensor the user passed at construction (spec 4.5): "lr" a group's, which
+    must be a tensor group of the case; any other name the case's scheduler's argument, a {tensor = x} - alone
+    (no `group`) or the element `group` of a per-group list. A float has no handle to change in place."""
+    where = f"'interventions': change-argument at {action.at}"
+    if action.argument == GROUP_LR_ARGUMENT:
+        if action.group is None or action.group >= len(groups):
+            raise CaseError(f"{where}: argument \"lr\" needs 'group', one of the case's {len(groups)} group(s)")
+        if not (tensor_lr or groups[action.group].get("tensor_lr", False)):
+            raise CaseError(f"{where}: group {action.group}'s lr is a float, not a tensor (tensor_lr)")
+        return
+    if scheduler.name in COMPOSITES:
+        raise CaseError(f"{where}: a {scheduler.name} has no tensor argument of its own to change")
+    value = scheduler.kwargs.get(action.argument)
+    if isinstance(value, list):
+        if action.group is None or action.group >= len(value):
+            raise CaseError(f"{where}: {action.argument} is a list of {len(value)}: 'group' picks its element")
+        value = value[action.group]
+    elif action.group is not None:
+        raise CaseError(f"{where}: {action.argument} is not a per-group list: no 'group'")
+    if not is_tensor_argument(value):
+        raise CaseError(f"{where}: {action.argument!r} is not a tensor argument ({{ tensor = x }}) of the "
+                        f"{scheduler.name}")
 
 
 def _floats(values, name: str, steps: int) -> tuple[float, ...] | None:
@@ -577,7 +623,7 @@ def case_to_json(case: Case) -> dict:
 
 # Keys whose values are text, never numbers: a string "inf" there stays a string when a case is decoded.
 _TEXT_KEYS = frozenset({"id", "why", "scheduler", "protocol", "torch", "tags", "expect_error", "expect_warning",
-                        "name", "fn", "do", "key", "method", "load", "attribute"})
+                        "name", "fn", "do", "key", "method", "load", "attribute", "argument"})
 
 
 def case_from_json(data: Mapping[str, Any]) -> Case:

@@ -151,6 +151,13 @@ class Session(ABC):
         int, T_cur a number, base_lrs / min_lrs a list replacing the whole list) (declare `set_scheduler`)."""
         raise NotImplementedError("this adapter does not declare the set_scheduler feature")
 
+    def change_argument(self, argument: str, group: int | None, multiply: float | None, value: float | None) -> None:
+        """`change-argument`: change in place a tensor the user passed when this session's objects were built -
+        `argument` "lr": group `group`'s lr tensor as the optimizer was given it (whether or not the group
+        still holds it); else the case's scheduler's tensor argument of that name (element `group` of a list)
+        - as `tensor.mul_(multiply)`, or `tensor.fill_(value)` (declare `change_argument`)."""
+        raise NotImplementedError("this adapter does not declare the change_argument feature")
+
 
 class StatefulAdapter(Adapter):
     @abstractmethod
