@@ -53,6 +53,9 @@ def test_every_committed_case_file_validates():
          "interventions[0].attribute: 'lr' is not one of"),
         ('interventions = [{ at = 1, do = "set-scheduler", attribute = "last_epoch", value = [1] }]',
          "interventions[0]: "),  # the parser's own line names the key (test_interventions.py)
+        ('interventions = [{ at = 1, do = "change-argument", argument = "lr", group = 0 }]', "interventions[0]: "),
+        ('interventions = [{ at = 1, do = "change-argument", argument = "lr", group = 0, multiply = "x" }]',
+         "interventions[0]: "),
         ('scheduler = "ReduceLROnPlateau"\nkwargs = {}', "'metrics' is a required property"),
         ('scheduler = "LambdaLR"\nkwargs = { lr_lambda = { fn = "exponential" } }', "kwargs.lr_lambda"),
         ('scheduler = "LambdaLR"\nkwargs = { lr_lambda = { fn = "exponential", gamma = 0.9, beta = 1 } }', "kwargs.lr_lambda"),
