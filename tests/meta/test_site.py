@@ -434,3 +434,15 @@ def test_a_case_page_names_the_attributes_read_and_set():
     assert milestones(SimpleNamespace(case=case)) == (
         (0, "read scheduler.min_lrs"), (1, "add-param-group, set scheduler.min_lrs = [0.01, 0.02, 0.05]"),
         (2, "read scheduler.min_lrs"))
+
+
+def test_a_case_page_names_the_user_tensors_changed():
+    """change-argument (spec 4.5) as a case page's milestones say it: whose tensor, by what or to what."""
+    from types import SimpleNamespace
+
+    from conformance.cases import load_cases
+    from conformance.site.pages import milestones
+
+    case = next(c for c in load_cases() if c.id == "cycliclr/tensor-args-changed-after-a-resume")
+    assert milestones(SimpleNamespace(case=case)) == (
+        (4, "resume, the user's max_lr filled with 0.3, the user's lr[0] *= 0.5"), (6, "the user's lr[0] *= 0.5"))
