@@ -84,7 +84,10 @@ def reference_module(scheduler: str) -> str:
     return REFERENCE_MODULES.get(scheduler, "torch.optim.lr_scheduler")
 
 
-OPTIMIZERS = ("SGD", "Adam", "Adagrad")  # Adagrad: an optimizer with neither momentum nor betas
+# Adagrad and Rprop: optimizers with neither momentum nor betas (torch's own test of CyclicLR's refusal uses
+# Rprop); AdamW: Adam's group keys with its own defaults (torch's test_lr_scheduler_checkpoint uses it)
+OPTIMIZERS = ("SGD", "Adam", "Adagrad", "AdamW", "Rprop")
+WITHOUT_MOMENTUM = ("Adagrad", "Rprop")  # nothing for observe_momentum to read
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9][a-z0-9._-]*$")
 CASE_KEYS = {
@@ -300,8 +303,8 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     observe_momentum = data.get("observe_momentum", False)
     if not isinstance(observe_momentum, bool):
         raise CaseError("'observe_momentum' must be a boolean")
-    if observe_momentum and optimizer["name"] == "Adagrad":  # nothing to read: neither momentum nor betas
-        raise CaseError("'observe_momentum' needs an optimizer with momentum or betas, not Adagrad")
+    if observe_momentum and optimizer["name"] in WITHOUT_MOMENTUM:  # nothing to read: neither momentum nor betas
+        raise CaseError(f"'observe_momentum' needs an optimizer with momentum or betas, not {optimizer['name']}")
 
     return Case(
         id=case_id,

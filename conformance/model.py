@@ -80,7 +80,7 @@ class SchedulerSpec:
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    name: str = "SGD"  # "SGD" or "Adam"
+    name: str = "SGD"  # cases.OPTIMIZERS: "SGD", "Adam", "Adagrad", "AdamW" or "Rprop"
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 

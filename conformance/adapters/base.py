@@ -27,7 +27,7 @@ What an adapter reads from a `Case` (conformance/model.py; the format is golden/
                           the whole tree
     case.groups           one mapping per param group: "lr", and any of "momentum", "betas", "initial_lr";
                           "tensor_lr" there is the harness's flag (case.tensor_group(g)), not a group key
-    case.optimizer        OptimizerSpec: .name ("SGD", "Adam", "Adagrad") and .kwargs
+    case.optimizer        OptimizerSpec: .name ("SGD", "Adam", "Adagrad", "AdamW", "Rprop") and .kwargs
     case.steps            how many loop iterations to record
     case.protocol         "standard", "scheduler-first", "resume-state-dict" or "step-epoch" (the runner drives
                           it for a StatefulAdapter; a FunctionAdapter gets standard cases only)

@@ -35,7 +35,7 @@ def test_every_committed_case_file_validates():
         ("groups = [" + ", ".join(["{ lr = 0.1 }"] * 17) + "]", "groups: "),
         ('groups = [{ lr = "fast" }]', "groups[0].lr: 'fast' is not a number"),
         ("optimizer = 3", "optimizer: 3 is not an optimizer"),
-        ('optimizer = { name = "RMSprop" }', "optimizer.name: 'RMSprop' is not one of ['SGD', 'Adam', 'Adagrad']"),
+        ('optimizer = { name = "RMSprop" }', "optimizer.name: 'RMSprop' is not one of ['SGD', 'Adam', 'Adagrad', 'AdamW', 'Rprop']"),
         ("children = []", "children: children are only for ChainedScheduler and SequentialLR"),
         (DEEP, "children[0].children[0].children[0].children: "),
         (WIDE, "children: "),
