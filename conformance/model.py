@@ -47,10 +47,15 @@ def is_tensor_argument(value) -> bool:
     return isinstance(value, Mapping) and set(value) == {TENSOR_KEY}
 
 
+def holds_tensor_argument(key: str, value) -> bool:
+    """Whether kwarg `key` is, or lists, a tensor argument (a callable's or a subclass's parameters never are)."""
+    return key not in CALLABLE_KWARGS and key != SUBCLASS_KWARG and (
+        is_tensor_argument(value) or (isinstance(value, list) and any(map(is_tensor_argument, value))))
+
+
 def has_tensor_argument(spec: SchedulerSpec) -> bool:
     """Whether any kwarg of `spec` itself (not its children) is, or lists, a tensor argument."""
-    return any(is_tensor_argument(value) or (isinstance(value, list) and any(map(is_tensor_argument, value)))
-               for key, value in spec.kwargs.items() if key not in CALLABLE_KWARGS and key != SUBCLASS_KWARG)
+    return any(holds_tensor_argument(key, value) for key, value in spec.kwargs.items())
 
 
 # Constructor arguments torch has removed, with the schedulers that took them (spec 2.4). `verbose` printed each

@@ -34,6 +34,7 @@ from conformance.model import (
     USER_SUBCLASS,
     Case,
     SchedulerSpec,
+    holds_tensor_argument,
     is_tensor_argument,
 )
 
@@ -220,8 +221,7 @@ def _handle_lines(case: Case, spec: SchedulerSpec, changes: bool, resume: bool) 
     replace them as a resume does (spec 4.5). Nothing for any other case."""
     if not changes:
         return []
-    tensors = {key: value for key, value in spec.kwargs.items() if key not in CALLABLE_KWARGS and (
-        is_tensor_argument(value) or isinstance(value, list) and any(map(is_tensor_argument, value)))}
+    tensors = {key: value for key, value in spec.kwargs.items() if holds_tensor_argument(key, value)}
     items = [f'"lr": [group["lr"] for group in groups]'] + [f"{_literal(k)}: {_literal(v)}" for k, v in tensors.items()]
     lines = ["global user"] if resume else []
     return lines + ["user = {" + ", ".join(items) + "}  # the tensors the user passed, changed in place below"]
@@ -253,8 +253,7 @@ def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str, handles
         constructor = mixin.__name__
         args += [f"{key}={_literal(value)}" for key, value in params.items()]
     for key, value in kwargs.items():
-        if handles and key not in CALLABLE_KWARGS and (is_tensor_argument(value) or isinstance(value, list) and any(
-                map(is_tensor_argument, value))):
+        if handles and holds_tensor_argument(key, value):
             args.append(f'{key}=user["{key}"]')
         else:
             args.append(f"{key}={_callable(value) if key in CALLABLE_KWARGS else _literal(value)}")

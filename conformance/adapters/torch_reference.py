@@ -25,6 +25,7 @@ Mapping from a case to torch (the contract every golden was generated under):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import io
@@ -43,6 +44,7 @@ from conformance.model import (
     AdapterInfo,
     Case,
     SchedulerSpec,
+    holds_tensor_argument,
     is_tensor_argument,
 )
 
@@ -210,8 +212,13 @@ class TorchAdapter(StatefulAdapter):
         into a scheduler built with other arguments, spec 4.5)."""
         optimizer = self._optimizer(case)
         arguments = {GROUP_LR_ARGUMENT: [group["lr"] for group in optimizer.param_groups]}  # before any scheduler
-        built = self._scheduler(scheduler or case.scheduler, optimizer, arguments)
-        return TorchSession(optimizer, built, self, case, arguments)
+        spec = scheduler or case.scheduler
+        if spec.name not in COMPOSITES:  # its tensor arguments made here, kept, and passed on as they are
+            made = {key: self._argument(value) for key, value in spec.kwargs.items()
+                    if holds_tensor_argument(key, value)}
+            arguments.update(made)
+            spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **made})
+        return TorchSession(optimizer, self._scheduler(spec, optimizer), self, case, arguments)
 
     def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler"), scheduler=None,
                 weights_only: bool = False) -> TorchSession:
@@ -241,16 +248,12 @@ class TorchAdapter(StatefulAdapter):
     def _scheduler_class(self, name: str):
         return getattr(self._lr_scheduler, name, None) or scheduler_class(name)
 
-    def _scheduler(self, spec: SchedulerSpec, optimizer, arguments: dict | None = None):
-        """The scheduler of `spec` on `optimizer`; `arguments`, when given, receives the arguments it was passed
-        by name (the objects themselves: change-argument's handles)."""
+    def _scheduler(self, spec: SchedulerSpec, optimizer):
         cls = self._scheduler_class(spec.name)
         kwargs = {
             key: vocabulary.build(value) if key in CALLABLE_KWARGS else self._argument(value)
             for key, value in spec.kwargs.items() if key != SUBCLASS_KWARG
         }
-        if arguments is not None:
-            arguments.update(kwargs)
         if spec.name == USER_SUBCLASS:  # the user's class: the vocabulary's methods over torch's base class
             mixin, params = vocabulary.subclass(spec.kwargs[SUBCLASS_KWARG])
             return user_subclass(mixin, cls)(optimizer, **params, **kwargs)
