@@ -425,9 +425,11 @@ def _parse_interventions(data, steps: int, groups: int, resume_at: int | None) -
         if action.do == "set" and action.group >= present:
             raise CaseError(f"'interventions': set at {action.at} writes group {action.group}, but the optimizer "
                             f"has {present} then")
-    added = [a.at for a in result if a.do == "add-scheduler"]
-    resumes = [a.at for a in result if a.do == "resume"] + ([resume_at] if resume_at is not None else [])
-    if added and resumes and min(added) <= max(resumes):
+    # In loop order (result is sorted so): a resume listed before an add-scheduler of its iteration, or resume_at
+    # at that iteration (it comes first), builds the fresh objects the added scheduler is then built on
+    first_add = next((k for k, a in enumerate(result) if a.do == "add-scheduler"), None)
+    if first_add is not None and (any(a.do == "resume" for a in result[first_add:])
+                                  or (resume_at is not None and resume_at > result[first_add].at)):
         raise CaseError("'interventions': a resume after add-scheduler is not in the language (the added scheduler "
                         "would drive the old optimizer)")
     return result

@@ -107,6 +107,17 @@ def test_no_resume_after_an_added_scheduler():
     with pytest.raises(CaseError, match="a resume after add-scheduler"):
         make_case("steplr/refused", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6,
                   interventions=[added, {"at": 3, "do": "resume", "load": ["optimizer"]}])
+    with pytest.raises(CaseError, match="a resume after add-scheduler"):  # later in the same iteration's list
+        make_case("steplr/refused", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6,
+                  interventions=[added, {"at": 1, "do": "resume", "load": ["optimizer"]}])
+    with pytest.raises(CaseError, match="a resume after add-scheduler"):
+        make_case("steplr/refused", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6, protocol="resume-state-dict",
+                  resume_at=2, interventions=[added])
+    # a resume before it in loop order builds the objects it is added to (torch's test_lr_scheduler_checkpoint)
+    make_case("steplr/allowed", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6,
+              interventions=[{"at": 1, "do": "resume", "load": ["optimizer"]}, added])
+    make_case("steplr/allowed", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6, protocol="resume-state-dict",
+              resume_at=1, interventions=[added])
 
 
 @pytest.mark.skipif(_installed_release() != golden.REFERENCE_RELEASE,
