@@ -653,7 +653,8 @@ def _interventions(d: _Draw, data: dict) -> None:
 def _expressible(actions: list[dict], resume_at: int | None) -> list[dict]:
     """The actions the case language takes (spec 4.5's rules; a shrink may have moved an `at`): one
     skip-optimizer-step and one scheduler-steps per iteration (the first drawn), and no resume at or after an
-    add-scheduler (the language refuses it) or an add-param-group (the fresh objects of a resume are the case's
+    add-scheduler (the language refuses one after it; one listed before it in its iteration it takes, a loop
+    this strategy leaves to the fixed cases) or an add-param-group (the fresh objects of a resume are the case's
     alone: the trace would lose the added group's observations)."""
     resumes = [a["at"] for a in actions if a["do"] == "resume"] + ([resume_at] if resume_at is not None else [])
     kept, once = [], set()
