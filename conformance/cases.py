@@ -23,6 +23,7 @@ from conformance.model import (
     CALLABLE_KWARGS,
     CALLABLE_METHODS,
     GROUP_FLAGS,
+    GROUP_LR_ARGUMENT,
     INTERVENTIONS,
     NONFINITE_STRINGS,
     PROTOCOLS,
@@ -38,6 +39,7 @@ from conformance.model import (
     OptimizerSpec,
     SchedulerSpec,
     has_attribute,
+    is_tensor_argument,
     json_safe,
 )
 
@@ -82,7 +84,10 @@ def reference_module(scheduler: str) -> str:
     return REFERENCE_MODULES.get(scheduler, "torch.optim.lr_scheduler")
 
 
-OPTIMIZERS = ("SGD", "Adam", "Adagrad")  # Adagrad: an optimizer with neither momentum nor betas
+# Adagrad and Rprop: optimizers with neither momentum nor betas (torch's own test of CyclicLR's refusal uses
+# Rprop); AdamW: Adam's group keys with its own defaults (torch's test_lr_scheduler_checkpoint uses it)
+OPTIMIZERS = ("SGD", "Adam", "Adagrad", "AdamW", "Rprop")
+WITHOUT_MOMENTUM = ("Adagrad", "Rprop")  # nothing for observe_momentum to read
 
 ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*/[a-z0-9][a-z0-9._-]*$")
 CASE_KEYS = {
@@ -120,6 +125,7 @@ INTERVENTION_KEYS = {
     "call": ({"method"}, ("method",)),
     "read-scheduler": ({"attribute"}, ("attribute",)),
     "set-scheduler": ({"attribute", "value"}, ("attribute", "value")),
+    "change-argument": ({"argument", "group", "multiply", "value"}, ("argument",)),
     "resume": ({"load", "scheduler", "weights_only"}, ("load",)),
 }
 
@@ -292,11 +298,13 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
                             f"case's scheduler is a {scheduler.name} (a state dict is loaded into its own class)")
         if action.do == "set-scheduler":
             _check_settable(action, scheduler.name)
+        if action.do == "change-argument":
+            _check_changeable(action, scheduler, groups, bool(data.get("tensor_lr", False)))
     observe_momentum = data.get("observe_momentum", False)
     if not isinstance(observe_momentum, bool):
         raise CaseError("'observe_momentum' must be a boolean")
-    if observe_momentum and optimizer["name"] == "Adagrad":  # nothing to read: neither momentum nor betas
-        raise CaseError("'observe_momentum' needs an optimizer with momentum or betas, not Adagrad")
+    if observe_momentum and optimizer["name"] in WITHOUT_MOMENTUM:  # nothing to read: neither momentum nor betas
+        raise CaseError(f"'observe_momentum' needs an optimizer with momentum or betas, not {optimizer['name']}")
 
     return Case(
         id=case_id,
@@ -423,9 +431,11 @@ def _parse_interventions(data, steps: int, groups: int, resume_at: int | None) -
     if sum(1 for a in result if a.replace) > 1:  # the case's scheduler is replaced once: by which, else?
         raise CaseError("'interventions': more than one add-scheduler with replace (the case's scheduler is "
                         "replaced once)")
-    added = [a.at for a in result if a.do == "add-scheduler"]
-    resumes = [a.at for a in result if a.do == "resume"] + ([resume_at] if resume_at is not None else [])
-    if added and resumes and min(added) <= max(resumes):
+    # In loop order (result is sorted so): a resume listed before an add-scheduler of its iteration, or resume_at
+    # at that iteration (it comes first), builds the fresh objects the added scheduler is then built on
+    first_add = next((k for k, a in enumerate(result) if a.do == "add-scheduler"), None)
+    if first_add is not None and (any(a.do == "resume" for a in result[first_add:])
+                                  or (resume_at is not None and resume_at > result[first_add].at)):
         raise CaseError("'interventions': a resume after add-scheduler is not in the language (the added scheduler "
                         "would drive the old optimizer)")
     return result
@@ -513,6 +523,22 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
                                 f"{MAX_GROUPS} (MAX_GROUPS)")
             value = tuple(value)
         return {"attribute": attribute, "value": value}
+    if do == "change-argument":
+        argument = item["argument"]
+        if not isinstance(argument, str) or not argument:
+            raise CaseError(f"{where}: 'argument' must be \"{GROUP_LR_ARGUMENT}\" (a group's tensor lr) or the name of "
+                            "a tensor argument of the case's scheduler")
+        if ("multiply" in item) == ("value" in item):
+            raise CaseError(f"{where}: give exactly one of 'multiply' (tensor.mul_) and 'value' (tensor.fill_)")
+        how = "multiply" if "multiply" in item else "value"
+        if not _is_number(item[how]):
+            raise CaseError(f"{where}: '{how}' must be a number")
+        fields = {"argument": argument, how: item[how]}
+        if "group" in item:
+            if not _is_int(item["group"]) or item["group"] < 0:
+                raise CaseError(f"{where}: 'group' must be a param group index >= 0")
+            fields["group"] = item["group"]
+        return fields
     if do == "resume":
         load = item["load"]
         if not isinstance(load, list) or len(set(load)) != len(load) or not set(load) <= set(STATE_DICTS):
@@ -547,6 +573,31 @@ def _check_settable(action: Intervention, scheduler: str) -> None:
     if not has_attribute(scheduler, action.attribute):
         raise CaseError(f"'interventions': set-scheduler at {action.at} writes {action.attribute}, which a "
                         f"{scheduler} does not have (spec 4.5)")
+
+
+def _check_changeable(action: Intervention, scheduler: SchedulerSpec, groups, tensor_lr: bool) -> None:
+    """A change-argument changes a tensor the user passed at construction (spec 4.5): "lr" a group's, which
+    must be a tensor group of the case; any other name the case's scheduler's argument, a {tensor = x} - alone
+    (no `group`) or the element `group` of a per-group list. A float has no handle to change in place."""
+    where = f"'interventions': change-argument at {action.at}"
+    if action.argument == GROUP_LR_ARGUMENT:
+        if action.group is None or action.group >= len(groups):
+            raise CaseError(f"{where}: argument \"lr\" needs 'group', one of the case's {len(groups)} group(s)")
+        if not (tensor_lr or groups[action.group].get("tensor_lr", False)):
+            raise CaseError(f"{where}: group {action.group}'s lr is a float, not a tensor (tensor_lr)")
+        return
+    if scheduler.name in COMPOSITES:
+        raise CaseError(f"{where}: a {scheduler.name} has no tensor argument of its own to change")
+    value = scheduler.kwargs.get(action.argument)
+    if isinstance(value, list):
+        if action.group is None or action.group >= len(value):
+            raise CaseError(f"{where}: {action.argument} is a list of {len(value)}: 'group' picks its element")
+        value = value[action.group]
+    elif action.group is not None:
+        raise CaseError(f"{where}: {action.argument} is not a per-group list: no 'group'")
+    if not is_tensor_argument(value):
+        raise CaseError(f"{where}: {action.argument!r} is not a tensor argument ({{ tensor = x }}) of the "
+                        f"{scheduler.name}")
 
 
 def _floats(values, name: str, steps: int) -> tuple[float, ...] | None:
@@ -592,7 +643,7 @@ def case_to_json(case: Case) -> dict:
 
 # Keys whose values are text, never numbers: a string "inf" there stays a string when a case is decoded.
 _TEXT_KEYS = frozenset({"id", "why", "scheduler", "protocol", "torch", "tags", "expect_error", "expect_warning",
-                        "name", "fn", "do", "key", "method", "load", "attribute"})
+                        "name", "fn", "do", "key", "method", "load", "attribute", "argument"})
 
 
 def case_from_json(data: Mapping[str, Any]) -> Case:

@@ -47,10 +47,15 @@ def is_tensor_argument(value) -> bool:
     return isinstance(value, Mapping) and set(value) == {TENSOR_KEY}
 
 
+def holds_tensor_argument(key: str, value) -> bool:
+    """Whether kwarg `key` is, or lists, a tensor argument (a callable's or a subclass's parameters never are)."""
+    return key not in CALLABLE_KWARGS and key != SUBCLASS_KWARG and (
+        is_tensor_argument(value) or (isinstance(value, list) and any(map(is_tensor_argument, value))))
+
+
 def has_tensor_argument(spec: SchedulerSpec) -> bool:
     """Whether any kwarg of `spec` itself (not its children) is, or lists, a tensor argument."""
-    return any(is_tensor_argument(value) or (isinstance(value, list) and any(map(is_tensor_argument, value)))
-               for key, value in spec.kwargs.items() if key not in CALLABLE_KWARGS and key != SUBCLASS_KWARG)
+    return any(holds_tensor_argument(key, value) for key, value in spec.kwargs.items())
 
 
 # Constructor arguments torch has removed, with the schedulers that took them (spec 2.4). `verbose` printed each
@@ -80,7 +85,7 @@ class SchedulerSpec:
 
 @dataclass(frozen=True)
 class OptimizerSpec:
-    name: str = "SGD"  # "SGD" or "Adam"
+    name: str = "SGD"  # cases.OPTIMIZERS: "SGD", "Adam", "Adagrad", "AdamW" or "Rprop"
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -98,6 +103,8 @@ INTERVENTION_FEATURES = {
     "call": "call_scheduler",  # the user calls scheduler.get_lr() or get_last_lr() (its return is recorded)
     "read-scheduler": "read_scheduler",  # the user reads a scheduler attribute (last_epoch, T_cur, ...): recorded
     "set-scheduler": "set_scheduler",  # the user writes a scheduler attribute by hand (rewinds last_epoch, ...)
+    # the user changes, in place, a tensor they passed at construction (a group's tensor lr, a tensor argument)
+    "change-argument": "change_argument",
     "resume": "partial_resume",  # a checkpoint restored into fresh objects, loading only some state dicts
 }
 INTERVENTIONS = tuple(INTERVENTION_FEATURES)
@@ -132,6 +139,9 @@ def has_attribute(scheduler: str, attribute: str) -> bool:
     return scheduler in READABLE_ATTRIBUTES[attribute]
 
 
+# What `change-argument` may change in place (spec 4.5): "lr", a tensor group's lr as the optimizer was given it,
+# or the case's scheduler's tensor argument of that name ({tensor = x}, alone or in a per-group list).
+GROUP_LR_ARGUMENT = "lr"
 STATE_DICTS = ("optimizer", "scheduler")  # what `resume` may load, in the order given
 
 
@@ -142,7 +152,7 @@ class Intervention:
 
     at: int
     do: str
-    group: int | None = None  # set: the param group
+    group: int | None = None  # set: the param group; change-argument: the group of "lr", a list argument's element
     key: str | None = None  # set: lr, initial_lr or momentum
     value: float | tuple[float, ...] | None = None  # set / set-scheduler: the value written (a list: a tuple)
     options: Mapping[str, Any] = field(default_factory=dict)  # add-param-group: the new group's keys but params
@@ -163,6 +173,8 @@ class Intervention:
     # plain data; None = not stated (the reference loads with weights_only=False, as before the key existed)
     weights_only: bool | None = None
     keep_attributes: bool = False  # wrap-optimizer-step: functools.wraps the original (copies its attributes)
+    argument: str | None = None  # change-argument: "lr" (a group's tensor lr) or the scheduler argument's name
+    multiply: float | None = None  # change-argument: tensor.mul_(multiply) (else `value`: tensor.fill_(value))
 
     @property
     def feature(self) -> str:

@@ -340,6 +340,8 @@ _INTERVENE = {
     "wrap-optimizer-step": lambda session, action: (session.wrap_optimizer_step, action.keep_attributes),
     "set-scheduler": lambda session, action: (session.set_scheduler, action.attribute,
                                               list(action.value) if isinstance(action.value, tuple) else action.value),
+    "change-argument": lambda session, action: (session.change_argument, action.argument, action.group,
+                                                action.multiply, action.value),
 }
 
 

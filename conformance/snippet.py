@@ -34,6 +34,7 @@ from conformance.model import (
     USER_SUBCLASS,
     Case,
     SchedulerSpec,
+    holds_tensor_argument,
     is_tensor_argument,
 )
 
@@ -58,15 +59,18 @@ def torch_snippet(case: Case) -> str:
     for source in sources:
         lines += source.rstrip("\n").splitlines() + ["", ""]
 
-    build = _optimizer_lines(case) + _scheduler_lines(case.scheduler, [0], "scheduler")
+    changes = any(a.do == "change-argument" for a in case.interventions)
+    build = _optimizer_lines(case) + _handle_lines(case, case.scheduler, changes, resume) \
+        + _scheduler_lines(case.scheduler, [0], "scheduler", changes)
     if resume:
         lines.append("def build():")
         lines += [INDENT + line for line in build]
         lines += [INDENT + "return optimizer, scheduler", "", ""]
         for index, action in enumerate(_rebuilt(case)):  # fresh objects whose scheduler has other arguments
             lines.append(f"def {_rebuild_name(index)}():")
-            lines += [INDENT + line for line in _optimizer_lines(case) + _scheduler_lines(action.scheduler, [0],
-                                                                                         "scheduler")]
+            lines += [INDENT + line for line in _optimizer_lines(case)
+                      + _handle_lines(case, action.scheduler, changes, resume)
+                      + _scheduler_lines(action.scheduler, [0], "scheduler", changes)]
             lines += [INDENT + "return optimizer, scheduler", "", ""]
         lines.append("optimizer, scheduler = build()")
     else:
@@ -195,6 +199,10 @@ def _intervention_lines(case: Case, action, counter: list[int], switching: bool 
         return [f'print("    {read} =", {shown})']
     if action.do == "set-scheduler":
         return [f"scheduler.{action.attribute} = {_literal(action.value)}"]
+    if action.do == "change-argument":  # the user's own tensor, in place (spec 4.5)
+        tensor = f"user[{_literal(action.argument)}]" + (f"[{action.group}]" if action.group is not None else "")
+        change = f"mul_({_literal(action.multiply)})" if action.multiply is not None else f"fill_({_literal(action.value)})"
+        return [f"{tensor}.{change}"]
     if action.do == "resume":
         if action.scheduler is not None:
             index = next(k for k, other in enumerate(_rebuilt(case)) if other is action)
@@ -223,8 +231,21 @@ def _optimizer_lines(case: Case) -> list[str]:
     return lines
 
 
-def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str) -> list[str]:
-    """Lines assigning `name`; children first, as s0, s1, ... in construction order."""
+def _handle_lines(case: Case, spec: SchedulerSpec, changes: bool, resume: bool) -> list[str]:
+    """For a case with change-argument: `user`, the tensors the user passed (the groups' lrs, the scheduler's
+    tensor arguments), kept by name as a user keeps variables - global, so that fresh objects built in build()
+    replace them as a resume does (spec 4.5). Nothing for any other case."""
+    if not changes:
+        return []
+    tensors = {key: value for key, value in spec.kwargs.items() if holds_tensor_argument(key, value)}
+    items = [f'"lr": [group["lr"] for group in groups]'] + [f"{_literal(k)}: {_literal(v)}" for k, v in tensors.items()]
+    lines = ["global user"] if resume else []
+    return lines + ["user = {" + ", ".join(items) + "}  # the tensors the user passed, changed in place below"]
+
+
+def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str, handles: bool = False) -> list[str]:
+    """Lines assigning `name`; children first, as s0, s1, ... in construction order. With `handles`, the
+    top scheduler's tensor arguments are the user's, from `user` (_handle_lines)."""
     lines: list[str] = []
     child_names = []
     for child in spec.children:
@@ -248,7 +269,10 @@ def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str) -> list
         constructor = mixin.__name__
         args += [f"{key}={_literal(value)}" for key, value in params.items()]
     for key, value in kwargs.items():
-        args.append(f"{key}={_callable(value) if key in CALLABLE_KWARGS else _literal(value)}")
+        if handles and holds_tensor_argument(key, value):
+            args.append(f'{key}=user["{key}"]')
+        else:
+            args.append(f"{key}={_callable(value) if key in CALLABLE_KWARGS else _literal(value)}")
     lines.append(f"{name} = {constructor}({', '.join(args)})")
     return lines
 

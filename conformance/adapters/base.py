@@ -27,7 +27,7 @@ What an adapter reads from a `Case` (conformance/model.py; the format is golden/
                           the whole tree
     case.groups           one mapping per param group: "lr", and any of "momentum", "betas", "initial_lr";
                           "tensor_lr" there is the harness's flag (case.tensor_group(g)), not a group key
-    case.optimizer        OptimizerSpec: .name ("SGD", "Adam", "Adagrad") and .kwargs
+    case.optimizer        OptimizerSpec: .name ("SGD", "Adam", "Adagrad", "AdamW", "Rprop") and .kwargs
     case.steps            how many loop iterations to record
     case.protocol         "standard", "scheduler-first", "resume-state-dict" or "step-epoch" (the runner drives
                           it for a StatefulAdapter; a FunctionAdapter gets standard cases only)
@@ -153,6 +153,13 @@ class Session(ABC):
         """`set-scheduler`: a user's `scheduler.<attribute> = value` (model.SETTABLE_ATTRIBUTES: last_epoch an
         int, T_cur a number, base_lrs / min_lrs a list replacing the whole list) (declare `set_scheduler`)."""
         raise NotImplementedError("this adapter does not declare the set_scheduler feature")
+
+    def change_argument(self, argument: str, group: int | None, multiply: float | None, value: float | None) -> None:
+        """`change-argument`: change in place a tensor the user passed when this session's objects were built -
+        `argument` "lr": group `group`'s lr tensor as the optimizer was given it (whether or not the group
+        still holds it); else the case's scheduler's tensor argument of that name (element `group` of a list)
+        - as `tensor.mul_(multiply)`, or `tensor.fill_(value)` (declare `change_argument`)."""
+        raise NotImplementedError("this adapter does not declare the change_argument feature")
 
 
 class StatefulAdapter(Adapter):

@@ -18,11 +18,14 @@ Mapping from a case to torch (the contract every golden was generated under):
     tensor for lr / initial_lr under `tensor_lr`), `add_param_group({"params": [a new parameter], **options})`,
     `optimizer.step = wrapper` (a plain function, or functools.wraps of the bound method), a second scheduler
     built on the same optimizer, `scheduler.get_lr()` / `get_last_lr()`, and a restore that loads only the
-    state dicts asked for, in the order asked (into a scheduler built from the action's own spec, if it has one).
+    state dicts asked for, in the order asked (into a scheduler built from the action's own spec, if it has one);
+    `change-argument` is `mul_` / `fill_` on the very tensor the user passed (a session keeps the group lrs
+    and the scheduler's arguments it was built with: a restored session those of its own fresh objects).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import importlib
 import io
@@ -34,12 +37,14 @@ from conformance.model import (
     CALLABLE_KWARGS,
     FEATURES,
     GROUP_FLAGS,
+    GROUP_LR_ARGUMENT,
     SUBCLASS_KWARG,
     TENSOR_KEY,
     USER_SUBCLASS,
     AdapterInfo,
     Case,
     SchedulerSpec,
+    holds_tensor_argument,
     is_tensor_argument,
 )
 
@@ -102,10 +107,13 @@ def _release(version: str) -> str:
 
 
 class TorchSession(Session):
-    def __init__(self, optimizer, scheduler, adapter=None, case=None) -> None:
+    def __init__(self, optimizer, scheduler, adapter=None, case=None, arguments=None) -> None:
         self.optimizer = optimizer
         self.scheduler = scheduler
         self._adapter, self._case = adapter, case
+        # What the user passed at construction, kept as a user's variables are (change-argument, spec 4.5): the
+        # groups' lrs ("lr") and the scheduler's arguments by name, the very objects, whatever now holds them
+        self._arguments = arguments or {}
 
     def set_group(self, group, key, value) -> None:
         self.optimizer.param_groups[group][key] = self._as_lr(value, group) if key in ("lr", "initial_lr") else value
@@ -131,6 +139,15 @@ class TorchSession(Session):
 
     def set_scheduler(self, attribute, value):
         setattr(self.scheduler, attribute, value)
+
+    def change_argument(self, argument, group, multiply, value):
+        tensor = self._arguments[argument]
+        if group is not None:
+            tensor = tensor[group]
+        if multiply is not None:
+            tensor.mul_(multiply)
+        else:
+            tensor.fill_(value)
 
     def _as_lr(self, value, group: int):
         return self._adapter._lr(value, self._case, group)
@@ -194,7 +211,14 @@ class TorchAdapter(StatefulAdapter):
         """The case's optimizer and scheduler; with `scheduler`, that spec built instead of the case's (a resume
         into a scheduler built with other arguments, spec 4.5)."""
         optimizer = self._optimizer(case)
-        return TorchSession(optimizer, self._scheduler(scheduler or case.scheduler, optimizer), self, case)
+        arguments = {GROUP_LR_ARGUMENT: [group["lr"] for group in optimizer.param_groups]}  # before any scheduler
+        spec = scheduler or case.scheduler
+        if spec.name not in COMPOSITES:  # its tensor arguments made here, kept, and passed on as they are
+            made = {key: self._argument(value) for key, value in spec.kwargs.items()
+                    if holds_tensor_argument(key, value)}
+            arguments.update(made)
+            spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **made})
+        return TorchSession(optimizer, self._scheduler(spec, optimizer), self, case, arguments)
 
     def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler"), scheduler=None,
                 weights_only: bool = False) -> TorchSession:

@@ -91,9 +91,10 @@ RARE_INTERVENTIONS = ("wrap-optimizer-step", "add-param-group", "add-scheduler",
 # Drawn only when targeted (`fuzz --intervention read-scheduler`): in the untargeted pool they would move every
 # seeded draw after them, and the seed-calibrated spans of tests/meta/test_fuzz.py (800 cases at seed 0 reach every
 # top scheduler) no longer hold; re-calibrating those is left for a change of its own.
-TARGETED_ONLY_INTERVENTIONS = ("read-scheduler", "set-scheduler")
+TARGETED_ONLY_INTERVENTIONS = ("read-scheduler", "set-scheduler", "change-argument")
 SCHEDULER_STEP_COUNTS = (0, 2, 3)  # 1 is what an iteration does anyway
 T_CURS = (0, 1, 2, 7, 2.5)  # set-scheduler T_cur: at a restart, inside the period, past it, fractional
+FACTORS = (0.1, 0.5, 2.0)  # change-argument multiply: torch's tests' 0.1 and 0.5, and a growth
 LOADS = ((), ("optimizer",), ("scheduler",), ("scheduler", "optimizer"), ("optimizer", "scheduler"))
 
 
@@ -606,6 +607,18 @@ def _set_scheduler(d: _Draw, data: dict) -> dict | None:
     return {"attribute": attribute, "value": d.pick(LAST_EPOCHS if shape == "int" else T_CURS)}
 
 
+def _change_argument(d: _Draw, data: dict) -> dict | None:
+    """`change-argument` of a group's lr tensor (the fuzzer draws tensor lrs, not tensor arguments): by a factor
+    or to a value. A user who changes their tensor in place passed one: the case's lrs become tensors, where
+    the scope has tensor_lr (None where it has not)."""
+    if not data.get("tensor_lr"):
+        if not d.scope.has("tensor_lr"):
+            return None
+        data["tensor_lr"] = True
+    change = {"multiply": d.pick(FACTORS)} if d.flag(1) else {"value": d.pick(LRS)}
+    return {"argument": "lr", "group": d.draw(_between(0, len(data["groups"]) - 1)), **change}
+
+
 ACTIONS = {  # the keys of each kind of action besides `at` and `do` (None: not expressible in this case)
     "skip-optimizer-step": lambda d, data: {},
     "scheduler-steps": lambda d, data: {"count": d.pick(SCHEDULER_STEP_COUNTS)},
@@ -616,6 +629,7 @@ ACTIONS = {  # the keys of each kind of action besides `at` and `do` (None: not 
     "call": lambda d, data: {"method": d.pick(("get_lr", "get_last_lr"))},
     "read-scheduler": _read_scheduler,
     "set-scheduler": _set_scheduler,
+    "change-argument": _change_argument,
     "resume": lambda d, data: {"load": list(d.pick(LOADS))},
 }
 ADDS = ("add-scheduler", "add-param-group")
@@ -647,7 +661,8 @@ def _interventions(d: _Draw, data: dict) -> None:
 def _expressible(actions: list[dict], resume_at: int | None) -> list[dict]:
     """The actions the case language takes (spec 4.5's rules; a shrink may have moved an `at`): one
     skip-optimizer-step and one scheduler-steps per iteration (the first drawn), and no resume at or after an
-    add-scheduler (the language refuses it) or an add-param-group (the fresh objects of a resume are the case's
+    add-scheduler (the language refuses one after it; one listed before it in its iteration it takes, a loop
+    this strategy leaves to the fixed cases) or an add-param-group (the fresh objects of a resume are the case's
     alone: the trace would lose the added group's observations); an add-scheduler's `from` not before its `at`
     (else left out: from `at`), and one `replace` (the first drawn)."""
     resumes = [a["at"] for a in actions if a["do"] == "resume"] + ([resume_at] if resume_at is not None else [])

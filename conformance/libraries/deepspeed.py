@@ -120,6 +120,8 @@ INTERVENTIONS = {
                                  "most), not read-graded yet."),
     "set-scheduler": Port(None, "last_batch_iteration could be written by hand, but not as torch's last_epoch / T_cur / min_lrs: "
                                 "not ported."),
+    "change-argument": Port(None, "its schedulers take float arguments (warmup_min_lr, warmup_max_lr, ...) and keep "
+                                  "no handle on a tensor of the user's: not ported."),
     "resume": Port(None, "state_dict holds only last_batch_iteration; resuming is not graded yet."),
 }
 

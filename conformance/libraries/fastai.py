@@ -143,6 +143,8 @@ INTERVENTIONS = {
     "read-scheduler": Port(None, "no scheduler object with attributes: a ParamScheduler callback derives its values from "
                               "pct_train."),
     "set-scheduler": Port(None, "nothing to write: the schedule is a function of pct_train (a Learner's, not a scheduler's)."),
+    "change-argument": Port(None, "the annealing functions close over start and end as floats: no tensor of the "
+                                  "user's to change in place."),
     "resume": Port(None, "a resume is a Learner's (fit(start_epoch=...) recomputes pct_train), not a scheduler state "
                          "dict."),
 }

@@ -153,6 +153,8 @@ INTERVENTIONS = {
     "call": Port(None, "no get_lr() / get_last_lr(): a ParamScheduler is called with where and returns the value."),
     "read-scheduler": Port(None, "a ParamScheduler holds no counter or state: nothing like last_epoch to read."),
     "set-scheduler": Port(None, "a ParamScheduler holds no counter or state: nothing like last_epoch to write."),
+    "change-argument": Port(None, "a ParamScheduler keeps its start and end values as given, floats in every port: "
+                                  "no tensor to change in place."),
     "resume": Port(None, "a ParamScheduler holds no state: a resume is evaluating at where = k / N."),
 }
 

@@ -131,6 +131,8 @@ INTERVENTIONS = {
     "read-scheduler": Port(None, "the schedule has no last_epoch or counters of its own: its step is optimizer.iterations."),
     "set-scheduler": Port(None, "the schedule has no last_epoch or counters of its own to write (optimizer.iterations is the "
                                "optimizer's)."),
+    "change-argument": Port(None, "a LearningRateSchedule keeps its arguments as Python numbers and casts them on "
+                                  "each call: no torch tensor of the user's to change in place."),
     "resume": Port(None, "the schedule has no state of its own (a function of optimizer.iterations) and the "
                          "callback's is not saved: no separate scheduler state to load or leave out."),
 }

@@ -155,6 +155,8 @@ INTERVENTIONS = {
     "read-scheduler": Port(None, "the schedulers have last_epoch, but reading it (and T_cur, min_lrs, ...) is not ported or "
                                  "tested yet."),
     "set-scheduler": Port(None, "the schedulers have last_epoch, but writing it by hand is not ported or tested yet."),
+    "change-argument": Port(None, "the schedulers take Python floats (and mindspore tensors, not torch's): an "
+                                  "in-place change of an argument is not ported or tested yet."),
     "resume": Port(None, "the schedulers have no state_dict() / load_state_dict() (see above): nothing to restore "
                          "in part."),
 }

@@ -135,6 +135,8 @@ INTERVENTIONS = {
     "call": Port(None, "no get_lr() / get_last_lr(): a loop reads optimizer.learning_rate."),
     "read-scheduler": Port(None, "schedules are functions of the optimizer's step counter: no scheduler attributes to read."),
     "set-scheduler": Port(None, "schedules are functions of the optimizer's step counter: no scheduler attributes to write."),
+    "change-argument": Port(None, "schedule functions close over their arguments (Python floats or immutable mlx "
+                                  "arrays): nothing to change in place."),
     "resume": Port(None, "the optimizer's state (its counter included) is the whole state: no separate scheduler "
                          "state to load or leave out."),
 }

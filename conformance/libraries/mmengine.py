@@ -146,6 +146,8 @@ INTERVENTIONS = {
                                 "yet."),
     "set-scheduler": Port(None, "the schedulers have last_step (torch's last_epoch), but writing it by hand is not ported or "
                                "tested yet."),
+    "change-argument": Port(None, "the ports pass float arguments and float group lrs: an argument changed in place "
+                                  "after construction is not ported or tested yet."),
     "resume": Port("optim_wrapper.load_state_dict(state['optimizer']) and/or each scheduler's load_state_dict("
                    "state) on fresh objects, in the loop's order", ""),
 }

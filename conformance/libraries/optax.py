@@ -83,6 +83,8 @@ INTERVENTIONS = {
     "read-scheduler": Port(None, "schedules are stateless functions of the count: no last_epoch or plateau counters to read."),
     "set-scheduler": Port(None, "schedules are stateless functions of the count: nothing to write but the count, which is "
                                "opt_state's."),
+    "change-argument": Port(None, "schedules close over their arguments as jax values, which are immutable: nothing "
+                                  "to change in place."),
     "resume": Port(None, "schedules are stateless functions of the count: a restored opt_state is the whole "
                          "state; there is no separate scheduler state to load or leave out."),
 }

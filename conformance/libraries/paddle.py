@@ -273,6 +273,8 @@ INTERVENTIONS = {
     "read-scheduler": Port(None, "the schedulers have last_epoch, but reading it (and the plateau counters) is not ported or "
                               "tested yet."),
     "set-scheduler": Port(None, "the schedulers have last_epoch, but writing it by hand is not ported or tested yet."),
+    "change-argument": Port(None, "the schedulers take a Python float learning_rate and float arguments: no tensor "
+                                  "of the user's to change in place."),
     "resume": Port("optimizer.set_state_dict(state['optimizer']) and/or scheduler.set_state_dict("
                    "state['scheduler']) on fresh objects",
                    "Optimizer.state_dict() carries its scheduler's state (key 'LR_Scheduler') and set_state_dict "

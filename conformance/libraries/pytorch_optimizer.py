@@ -196,6 +196,8 @@ INTERVENTIONS = {
     "call": Port(None, "BaseLinearWarmupScheduler has no get_lr() / get_last_lr() (it keeps `last_lr`)."),
     "read-scheduler": Port(None, "not ported: the library's schedulers are graded from a fresh start, on their lrs only."),
     "set-scheduler": Port(None, "not ported: the library's schedulers are graded from a fresh start, on their lrs only."),
+    "change-argument": Port(None, "not ported: the library's schedulers are graded from a fresh start with float "
+                                  "arguments, on their lrs only."),
     "resume": Port(None, "not ported: the library's schedulers are graded from a fresh start only."),
 }
 

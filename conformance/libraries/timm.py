@@ -140,6 +140,8 @@ INTERVENTIONS = {
                             "read."),
     "set-scheduler": Port(None, "the schedulers are stateless between calls (step(epoch) recomputes): no last_epoch / T_cur "
                            "to write."),
+    "change-argument": Port(None, "the schedulers copy the groups' lrs into base_values (floats) at construction and "
+                                  "take float arguments: not ported."),
     "resume": Port("optimizer.load_state_dict(state['optimizer']) and/or scheduler.load_state_dict("
                    "state['scheduler']) on fresh objects, in the loop's order",
                    "A timm state_dict holds no epoch: the epoch goes with the scheduler's state here (what the "

@@ -299,6 +299,10 @@ def milestones(case: CaseData) -> tuple[tuple[int, str], ...]:
                 "read-scheduler": f"read scheduler.{action.attribute}",
                 "set-scheduler": f"set scheduler.{action.attribute} = "
                                  f"{list(action.value) if isinstance(action.value, tuple) else action.value!r}",
+                "change-argument": f"the user's {action.argument}"
+                                   + (f"[{action.group}]" if action.group is not None else "")
+                                   + (f" *= {action.multiply!r}" if action.multiply is not None
+                                      else f" filled with {action.value!r}"),
                 "scheduler-steps": f"{action.count} scheduler steps",
                 "resume": "resume (" + ", ".join(action.load) + ")"}.get(action.do, action.do)
         found.append((action.at, what))

@@ -49,6 +49,7 @@ def test_good_file_loads(tmp_path):
         ('kwargs = { lr_lambda = { fn = "exponential" } }', "missing ['gamma']"),
         ('observe_momentum = "yes"', "'observe_momentum' must be a boolean"),
         ('observe_momentum = true\noptimizer = "Adagrad"', "'observe_momentum' needs an optimizer with momentum or betas"),
+        ('observe_momentum = true\noptimizer = "Rprop"', "needs an optimizer with momentum or betas, not Rprop"),
         ('torch = "at least two"', "PEP 440"),
         ('torch = ">=banana"', "'torch' '>=banana' is not a PEP 440 specifier"),
         ('steps = 0', "'steps' must be a positive integer"),

@@ -88,6 +88,7 @@ SPAN = {
     "read-scheduler": {f"attribute {name}" for name in READABLE_ATTRIBUTES},
     # T_cur only on a CosineAnnealingWarmRestarts: test_set_scheduler_writes_t_cur_on_warm_restarts
     "set-scheduler": {"attribute last_epoch", "attribute base_lrs", "attribute min_lrs"},
+    "change-argument": {"argument lr", "group 0", "group 1", *(f"multiply {m}" for m in strategies.FACTORS)},
 }
 
 

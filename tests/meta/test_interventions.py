@@ -94,6 +94,15 @@ REFUSED = [
     ({"at": 1, "do": "set-scheduler", "attribute": "base_lrs", "value": 0.1}, "'value' of base_lrs must be a non-empty list"),
     ({"at": 1, "do": "set-scheduler", "attribute": "T_cur", "value": 2}, "writes T_cur, which a StepLR does not have"),
     ({"at": 1, "do": "set-scheduler", "attribute": "min_lrs", "value": [0.1]}, "writes min_lrs, which a StepLR does not"),
+    ({"at": 1, "do": "change-argument", "multiply": 0.5}, "change-argument needs ['argument']"),
+    ({"at": 1, "do": "change-argument", "argument": "lr", "group": 0}, "exactly one of 'multiply'"),
+    ({"at": 1, "do": "change-argument", "argument": "lr", "group": 0, "multiply": 0.5, "value": 1.0},
+     "exactly one of 'multiply'"),
+    ({"at": 1, "do": "change-argument", "argument": "lr", "group": 0, "multiply": "half"}, "'multiply' must be a number"),
+    ({"at": 1, "do": "change-argument", "argument": "lr", "multiply": 0.5}, "argument \"lr\" needs 'group'"),
+    ({"at": 1, "do": "change-argument", "argument": "lr", "group": 0, "multiply": 0.5}, "group 0's lr is a float"),
+    ({"at": 1, "do": "change-argument", "argument": "gamma", "multiply": 0.5}, "'gamma' is not a tensor argument"),
+    ({"at": 1, "do": "change-argument", "argument": "gamma", "group": 0, "value": 0.5}, "gamma is not a per-group list"),
 ]
 
 
@@ -156,6 +165,17 @@ def test_no_resume_after_an_added_scheduler():
     with pytest.raises(CaseError, match="a resume after add-scheduler"):
         make_case("steplr/refused", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6,
                   interventions=[added, {"at": 3, "do": "resume", "load": ["optimizer"]}])
+    with pytest.raises(CaseError, match="a resume after add-scheduler"):  # later in the same iteration's list
+        make_case("steplr/refused", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6,
+                  interventions=[added, {"at": 1, "do": "resume", "load": ["optimizer"]}])
+    with pytest.raises(CaseError, match="a resume after add-scheduler"):
+        make_case("steplr/refused", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6, protocol="resume-state-dict",
+                  resume_at=2, interventions=[added])
+    # a resume before it in loop order builds the objects it is added to (torch's test_lr_scheduler_checkpoint)
+    make_case("steplr/allowed", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6,
+              interventions=[{"at": 1, "do": "resume", "load": ["optimizer"]}, added])
+    make_case("steplr/allowed", kwargs={"step_size": 2}, groups=[{"lr": 0.1}], steps=6, protocol="resume-state-dict",
+              resume_at=1, interventions=[added])
 
 
 @pytest.mark.skipif(_installed_release() != golden.REFERENCE_RELEASE,
@@ -242,6 +262,43 @@ def test_a_set_scheduler_is_a_setattr_of_phase_intervene_before_the_iteration():
     assert [o.lr for o in plain.observations if o.step == 2] != [0.1, 0.2]
 
 
+def _changed_case(**overrides):
+    data = {"scheduler": "CyclicLR", "groups": [{"lr": 0.1, "tensor_lr": True}, {"lr": 0.2}],
+            "kwargs": {"base_lr": 0.01, "max_lr": [{"tensor": 0.1}, 0.2], "step_size_up": 2}, "steps": 4, **overrides}
+    return make_case("cycliclr/changed", **data)
+
+
+def test_a_change_is_in_place_before_the_iteration_and_records_nothing():
+    """change-argument (spec 4.5) changes the user's tensor at the start of iteration `at`, before its observe:
+    the group's lr tensor is the user's (the change shows at once); element 0 of the max_lr list is a copy
+    in CyclicLR's max_lrs (the peak does not move). It records no event."""
+    from conformance.adapters.torch_reference import TorchAdapter
+
+    plain = TorchAdapter().trace(_changed_case())
+    trace = TorchAdapter().trace(_changed_case(interventions=[
+        {"at": 1, "do": "change-argument", "argument": "lr", "group": 0, "value": 0.5},
+        {"at": 1, "do": "change-argument", "argument": "max_lr", "group": 0, "multiply": 10.0}]))
+    lrs = {(o.step, o.group): o.lr for o in trace.observations}
+    assert trace.events == plain.events == ()
+    assert lrs[1, 0] == 0.5 and lrs[1, 1] == plain.observations[3].lr  # filled in place; the float group untouched
+    assert [lrs[2, 0], lrs[3, 0]] == [o.lr for o in plain.observations if o.group == 0][2:]  # the peak stays 0.1
+
+
+def test_a_user_tensor_kept_instead_of_a_copy_fails_only_the_cases_that_change_it(store):
+    """A port that keeps the user's swa_lr / max_lr tensor instead of a copy (fakes/argument_mutants.py) passes
+    every SWALR and CyclicLR case that leaves the user's swa_lr / max_lr alone, and fails the three that change
+    them before a resume (after one, the loaded state dicts replace the aliases)."""
+    from fakes.argument_mutants import ArgumentsAliased
+
+    chosen = [case for case in CASES if case.schedulers & {"SWALR", "CyclicLR"}]
+    outcomes = {o.case_id: o for o in runner.run_cases(ArgumentsAliased(), chosen, store)}
+    failed = {i for i, o in outcomes.items() if o.status is Status.FAIL}
+    assert failed == {"swalr/tensor-swa-lr-changed-in-place", "swalr/tensor-swa-lr-changed-then-scheduler-added",
+                      "cycliclr/tensor-args-changed-in-place"}, \
+        {i: outcomes[i].detail for i in failed}
+    assert all(o.status in (Status.PASS, Status.UNSUPPORTED) for i, o in outcomes.items() if i not in failed)
+
+
 def test_an_adapter_without_the_methods_names_the_feature():
     from conformance.adapters.base import Session
 
@@ -259,6 +316,8 @@ def test_an_adapter_without_the_methods_names_the_feature():
         Bare().read_scheduler("last_epoch")
     with pytest.raises(NotImplementedError, match="set_scheduler feature"):
         Bare().set_scheduler("last_epoch", 1)
+    with pytest.raises(NotImplementedError, match="change_argument feature"):
+        Bare().change_argument("lr", 0, 0.5, None)
 
 
 def _torch_loop(case_id: str) -> list[float]:

@@ -35,7 +35,7 @@ def test_every_committed_case_file_validates():
         ("groups = [" + ", ".join(["{ lr = 0.1 }"] * 17) + "]", "groups: "),
         ('groups = [{ lr = "fast" }]', "groups[0].lr: 'fast' is not a number"),
         ("optimizer = 3", "optimizer: 3 is not an optimizer"),
-        ('optimizer = { name = "RMSprop" }', "optimizer.name: 'RMSprop' is not one of ['SGD', 'Adam', 'Adagrad']"),
+        ('optimizer = { name = "RMSprop" }', "optimizer.name: 'RMSprop' is not one of ['SGD', 'Adam', 'Adagrad', 'AdamW', 'Rprop']"),
         ("children = []", "children: children are only for ChainedScheduler and SequentialLR"),
         (DEEP, "children[0].children[0].children[0].children: "),
         (WIDE, "children: "),
@@ -57,6 +57,9 @@ def test_every_committed_case_file_validates():
          'kwargs = { gamma = 0.9 } } }]', "interventions[0]: "),
         ('interventions = [{ at = 1, do = "add-scheduler", first = true, replace = true, scheduler = { scheduler = '
          '"ExponentialLR", kwargs = { gamma = 0.9 } } }]', "interventions[0]: "),
+        ('interventions = [{ at = 1, do = "change-argument", argument = "lr", group = 0 }]', "interventions[0]: "),
+        ('interventions = [{ at = 1, do = "change-argument", argument = "lr", group = 0, multiply = "x" }]',
+         "interventions[0]: "),
         ('scheduler = "ReduceLROnPlateau"\nkwargs = {}', "'metrics' is a required property"),
         ('scheduler = "LambdaLR"\nkwargs = { lr_lambda = { fn = "exponential" } }', "kwargs.lr_lambda"),
         ('scheduler = "LambdaLR"\nkwargs = { lr_lambda = { fn = "exponential", gamma = 0.9, beta = 1 } }', "kwargs.lr_lambda"),

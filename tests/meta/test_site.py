@@ -450,3 +450,15 @@ def test_a_case_page_shows_where_the_loop_switches_schedulers():
     assert milestones(SimpleNamespace(case=by_id["exponentiallr/second-scheduler-built-up-front-stepped-later"])) == (
         (0, "add-scheduler"), (4, "the added scheduler stepped from here"))
     assert milestones(SimpleNamespace(case=by_id["steplr/second-scheduler-added-mid-run"])) == ((2, "add-scheduler"),)
+
+
+def test_a_case_page_names_the_user_tensors_changed():
+    """change-argument (spec 4.5) as a case page's milestones say it: whose tensor, by what or to what."""
+    from types import SimpleNamespace
+
+    from conformance.cases import load_cases
+    from conformance.site.pages import milestones
+
+    case = next(c for c in load_cases() if c.id == "cycliclr/tensor-args-changed-after-a-resume")
+    assert milestones(SimpleNamespace(case=case)) == (
+        (4, "resume, the user's max_lr filled with 0.3, the user's lr[0] *= 0.5"), (6, "the user's lr[0] *= 0.5"))

@@ -97,6 +97,13 @@ BUILT_HERE = [
     make_case("steplr/snippet-resume", kwargs=HALF, protocol="resume-state-dict", resume_at=3,
               optimizer={"name": "SGD", "momentum": 0.9}),
     make_case("steplr/snippet-first", kwargs=HALF, protocol="scheduler-first"),
+    # change-argument (spec 4.5): the user's tensors, the fresh ones after the resume
+    make_case("steplr/snippet-changed", kwargs=HALF, tensor_lr=True, protocol="resume-state-dict", resume_at=3,
+              interventions=[{"at": [1, 4], "do": "change-argument", "argument": "lr", "group": 0, "multiply": 0.1}]),
+    make_case("cycliclr/snippet-changed", scheduler="CyclicLR", groups=[{"lr": 0.1, "tensor_lr": True}, {"lr": 0.2}],
+              kwargs={"base_lr": 0.01, "max_lr": [{"tensor": 0.1}, 0.2], "step_size_up": 2}, steps=5,
+              interventions=[{"at": 1, "do": "change-argument", "argument": "lr", "group": 0, "value": 0.5},
+                             {"at": 2, "do": "change-argument", "argument": "max_lr", "group": 0, "multiply": 3.0}]),
 ]
 
 

@@ -6,6 +6,8 @@ const DEFAULTS = {
   SGD: { momentum: 0n, dampening: 0n, weight_decay: 0n, nesterov: false },
   Adam: { betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0n, amsgrad: false },
   Adagrad: { lr_decay: 0n, weight_decay: 0n, initial_accumulator_value: 0n, eps: 1e-10 },
+  AdamW: { betas: [0.9, 0.999], eps: 1e-8, weight_decay: 1e-2, amsgrad: false },
+  Rprop: { etas: [0.5, 1.2], step_sizes: [1e-6, 50n] },
 };
 
 class Optimizer {
