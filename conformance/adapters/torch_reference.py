@@ -194,7 +194,10 @@ class TorchAdapter(StatefulAdapter):
         """The case's optimizer and scheduler; with `scheduler`, that spec built instead of the case's (a resume
         into a scheduler built with other arguments, spec 4.5)."""
         optimizer = self._optimizer(case)
-        return TorchSession(optimizer, self._scheduler(scheduler or case.scheduler, optimizer), self, case)
+        spec = scheduler or case.scheduler
+        # a child `on` the second optimizer (spec 2.5): one more optimizer built like the case's, never stepped
+        second = self._optimizer(case) if any(s.on == "second-optimizer" for s in spec.walk()) else None
+        return TorchSession(optimizer, self._scheduler(spec, optimizer, second), self, case)
 
     def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler"), scheduler=None,
                 weights_only: bool = False) -> TorchSession:
@@ -224,7 +227,9 @@ class TorchAdapter(StatefulAdapter):
     def _scheduler_class(self, name: str):
         return getattr(self._lr_scheduler, name, None) or scheduler_class(name)
 
-    def _scheduler(self, spec: SchedulerSpec, optimizer):
+    def _scheduler(self, spec: SchedulerSpec, case_optimizer, second=None):
+        """`spec` built on what its `on` names (spec 2.5): the case's optimizer, the `second` one or None."""
+        optimizer = {"optimizer": case_optimizer, "second-optimizer": second, "none": None}[spec.on]
         cls = self._scheduler_class(spec.name)
         kwargs = {
             key: vocabulary.build(value) if key in CALLABLE_KWARGS else self._argument(value)
@@ -235,7 +240,9 @@ class TorchAdapter(StatefulAdapter):
             return user_subclass(mixin, cls)(optimizer, **params, **kwargs)
         if spec.name not in COMPOSITES:
             return cls(optimizer, **kwargs)
-        children = [self._scheduler(child, optimizer) for child in spec.children]
+        # each child on what its own `on` names, whatever its composite's; a `{ none = true }` child is None
+        children = [None if child is None else self._scheduler(child, case_optimizer, second)
+                    for child in spec.children]
         if spec.name == "ChainedScheduler":
             if kwargs.pop("optimizer", False):
                 return cls(children, optimizer=optimizer, **kwargs)
