@@ -117,6 +117,10 @@ INTERVENTION_FEATURES = {
     "resume": "partial_resume",  # a checkpoint restored into fresh objects, loading only some state dicts
 }
 INTERVENTIONS = tuple(INTERVENTION_FEATURES)
+# Case-language elements that are no intervention kind but that a library's INTERVENTIONS table declares like
+# one (a Port each, conformance/libraries/common.py), since whether a port has them is a property of its API: what
+# a constructor is given (`on`, `{ none = true }` children, spec 2.5) and a state dict loaded twice (4.5).
+DECLARED_FEATURES = {"on": "wrong_objects", "load-twice": "reused_state_dict"}
 SETTABLE_KEYS = ("lr", "initial_lr", "momentum")  # what `set` may write into a param group
 CALLABLE_METHODS = ("get_lr", "get_last_lr")  # what `call` may call
 # What `read-scheduler` may read (spec 4.5): public attributes of torch's schedulers that loops read to log or

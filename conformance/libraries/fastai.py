@@ -145,6 +145,9 @@ INTERVENTIONS = {
     "set-scheduler": Port(None, "nothing to write: the schedule is a function of pct_train (a Learner's, not a scheduler's)."),
     "resume": Port(None, "a resume is a Learner's (fit(start_epoch=...) recomputes pct_train), not a scheduler state "
                          "dict."),
+    "on": Port(None, "a ParamScheduler callback drives the Learner's own optimizer: no optimizer argument to "
+                   "give None or another optimizer for."),
+    "load-twice": Port(None, "no scheduler state dict to load twice (see resume)."),
 }
 
 # Each difference the port notes and expectations describe, and the suite's cases that show it (the expectations

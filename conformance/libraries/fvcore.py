@@ -154,6 +154,10 @@ INTERVENTIONS = {
     "read-scheduler": Port(None, "a ParamScheduler holds no counter or state: nothing like last_epoch to read."),
     "set-scheduler": Port(None, "a ParamScheduler holds no counter or state: nothing like last_epoch to write."),
     "resume": Port(None, "a ParamScheduler holds no state: a resume is evaluating at where = k / N."),
+    "on": Port(None, "a ParamScheduler is a function of where, built without an optimizer: no optimizer "
+                   "argument to give None for, and a CompositeParamScheduler composes functions, not "
+                   "schedulers on optimizers."),
+    "load-twice": Port(None, "a ParamScheduler holds no state: no state dict to load twice."),
 }
 
 

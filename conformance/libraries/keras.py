@@ -133,6 +133,9 @@ INTERVENTIONS = {
                                "optimizer's)."),
     "resume": Port(None, "the schedule has no state of its own (a function of optimizer.iterations) and the "
                          "callback's is not saved: no separate scheduler state to load or leave out."),
+    "on": Port(None, "a schedule is a function of optimizer.iterations, built without an optimizer: no "
+                   "optimizer argument to give None or another optimizer for."),
+    "load-twice": Port(None, "the schedule has no state dict of its own to load twice (see resume)."),
 }
 
 

@@ -137,6 +137,10 @@ INTERVENTIONS = {
     "set-scheduler": Port(None, "schedules are functions of the optimizer's step counter: no scheduler attributes to write."),
     "resume": Port(None, "the optimizer's state (its counter included) is the whole state: no separate scheduler "
                          "state to load or leave out."),
+    "on": Port(None, "a schedule is a function of the optimizer's step, built without an optimizer: no "
+                   "optimizer argument to give None or another optimizer for."),
+    "load-twice": Port(None, "the optimizer's state is the whole state: no separate scheduler state dict to load "
+                           "twice."),
 }
 
 

@@ -197,6 +197,8 @@ INTERVENTIONS = {
     "read-scheduler": Port(None, "not ported: the library's schedulers are graded from a fresh start, on their lrs only."),
     "set-scheduler": Port(None, "not ported: the library's schedulers are graded from a fresh start, on their lrs only."),
     "resume": Port(None, "not ported: the library's schedulers are graded from a fresh start only."),
+    "on": Port(None, "not ported: the library's schedulers are graded on the case's optimizer only."),
+    "load-twice": Port(None, "not ported: the library's schedulers are graded from a fresh start only."),
 }
 
 
