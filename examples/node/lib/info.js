@@ -12,7 +12,7 @@ const INFO = {
     // the interventions of spec 4.5, all of them (a few configurations the spec leaves open are answered
     // unsupported case by case: adapter.js unspecified())
     'skip_optimizer_step', 'scheduler_steps', 'wrap_optimizer_step', 'set_group', 'add_param_group', 'add_scheduler',
-    'call_scheduler', 'read_scheduler', 'set_scheduler', 'partial_resume'],
+    'call_scheduler', 'read_scheduler', 'set_scheduler', 'partial_resume', 'reused_state_dict'],
   observables: ['last_lr', 'messages'],
   // Bit-exact with the correctly rounded cos/pow of crmath.js (measured: every declared case passes).
   // With V8's Math.cos/Math.pow (NODE_EXAMPLE_MATH=v8) the measured worst case is 4 ulp (2.85 * 2^-52 relative).
