@@ -95,6 +95,9 @@ TARGETED_ONLY_INTERVENTIONS = ("read-scheduler", "set-scheduler")
 SCHEDULER_STEP_COUNTS = (0, 2, 3)  # 1 is what an iteration does anyway
 T_CURS = (0, 1, 2, 7, 2.5)  # set-scheduler T_cur: at a restart, inside the period, past it, fractional
 LOADS = ((), ("optimizer",), ("scheduler",), ("scheduler", "optimizer"), ("optimizer", "scheduler"))
+# A state dict loaded twice (spec 4.5, feature reused_state_dict): drawn only when resume is targeted, for the
+# reason of TARGETED_ONLY_INTERVENTIONS (the untargeted pool, and so its seed-calibrated spans, stay as they were)
+RELOADS = (("optimizer", "scheduler", "scheduler"), ("scheduler", "scheduler"), ("optimizer", "optimizer", "scheduler"))
 
 
 @dataclass(frozen=True)
@@ -608,9 +611,14 @@ ACTIONS = {  # the keys of each kind of action besides `at` and `do` (None: not 
     "call": lambda d, data: {"method": d.pick(("get_lr", "get_last_lr"))},
     "read-scheduler": _read_scheduler,
     "set-scheduler": _set_scheduler,
-    "resume": lambda d, data: {"load": list(d.pick(LOADS))},
+    "resume": lambda d, data: {"load": list(d.pick(LOADS + RELOADS if _reloads(d.scope) else LOADS))},
 }
 ADDS = ("add-scheduler", "add-param-group")
+
+
+def _reloads(scope: Scope) -> bool:
+    """Whether a resume may load a state dict twice: targeted, and both sides declare reused_state_dict."""
+    return "resume" in scope.interventions and scope.has("reused_state_dict")
 
 
 def _interventions(d: _Draw, data: dict) -> None:
