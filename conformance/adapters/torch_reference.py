@@ -97,6 +97,12 @@ def wrapped_step(original, keep_attributes: bool):
     return functools.wraps(original)(step) if keep_attributes else step
 
 
+def _given(second) -> tuple:
+    """The second optimizer as an argument of `_scheduler`, only for a case that has one: subclasses (tests'
+    fakes, adapters built on this one) override `_scheduler(spec, optimizer)` with two arguments."""
+    return () if second is None else (second,)
+
+
 def _release(version: str) -> str:
     return version.split("+", 1)[0]  # "2.13.0+cpu" -> "2.13.0"
 
@@ -197,7 +203,7 @@ class TorchAdapter(StatefulAdapter):
         spec = scheduler or case.scheduler
         # a child `on` the second optimizer (spec 2.5): one more optimizer built like the case's, never stepped
         second = self._optimizer(case) if any(s.on == "second-optimizer" for s in spec.walk()) else None
-        return TorchSession(optimizer, self._scheduler(spec, optimizer, second), self, case)
+        return TorchSession(optimizer, self._scheduler(spec, optimizer, *_given(second)), self, case)
 
     def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler"), scheduler=None,
                 weights_only: bool = False) -> TorchSession:
@@ -241,7 +247,7 @@ class TorchAdapter(StatefulAdapter):
         if spec.name not in COMPOSITES:
             return cls(optimizer, **kwargs)
         # each child on what its own `on` names, whatever its composite's; a `{ none = true }` child is None
-        children = [None if child is None else self._scheduler(child, case_optimizer, second)
+        children = [None if child is None else self._scheduler(child, case_optimizer, *_given(second))
                     for child in spec.children]
         if spec.name == "ChainedScheduler":
             if kwargs.pop("optimizer", False):
