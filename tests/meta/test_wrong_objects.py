@@ -111,3 +111,16 @@ def test_the_snippet_builds_what_the_case_says():
     assert "schedulers=[s0, None]" in torch_snippet(by_id["sequentiallr/none-child"])
     twice = torch_snippet(by_id["lambdalr/state-dict-loaded-twice"])
     assert twice.count('scheduler.load_state_dict(state["scheduler"])') == 2
+
+
+def test_fuzz_writes_and_strips_these_cases_as_they_are():
+    from dataclasses import replace
+
+    from conformance.fuzz.attribution import without
+    from conformance.fuzz.emit import case_block
+
+    mine = [case for case in CASES if set(NEW_FEATURES) & case.features()]
+    for case in mine:
+        block = case_block(replace(case, source=""))  # raises where the block reads back as another case
+        assert ("none = true" in block) == any(None in s.children for s in case.scheduler.walk())
+        assert without(case, {"ConstantLR.factor"}) is not None
