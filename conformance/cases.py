@@ -111,7 +111,6 @@ CASE_KEYS = {
 CHILD_KEYS = {"scheduler", "kwargs", "children"}
 # A composite's child also takes `on` (the optimizer it is built on), or is `{ none = true }` (None in the list)
 MEMBER_KEYS = CHILD_KEYS | {"on"}
-NONE_CHILD = {"none": True}
 MAX_INTERVENTIONS = 1000  # actions in one case, after `at` lists are expanded
 MAX_SCHEDULER_STEPS = 100  # `count` of one scheduler-steps action
 # The keys each intervention takes besides `at` and `do` (spec 4.5), and which of them are required.
@@ -371,7 +370,7 @@ def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1,
     children = []
     for i, child in enumerate(children_data):
         if isinstance(child, dict) and "none" in child:  # Python's None where a scheduler belongs (spec 2.5)
-            if child != NONE_CHILD:
+            if set(child) != {"none"} or child["none"] is not True:  # true, not 1: TOML keeps the two apart
                 raise CaseError(f"{where}.children[{i}]: a none child is exactly {{ none = true }}")
             children.append(None)
             continue

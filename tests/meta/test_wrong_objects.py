@@ -76,6 +76,7 @@ STAGE = {"scheduler": "StepLR", "kwargs": {"step_size": 2}}
     ({**COMPOSITE, "children": [STAGE, {"none": True, "scheduler": "StepLR"}]},
      "case.children[1]: a none child is exactly { none = true }"),
     ({**COMPOSITE, "children": [STAGE, {"none": False}]}, "a none child is exactly { none = true }"),
+    ({**COMPOSITE, "children": [STAGE, {"none": 1}]}, "a none child is exactly { none = true }"),
     ({"scheduler": "ChainedScheduler", "on": "none", "children": [STAGE]}, "needs kwargs.optimizer = true"),
     ({**COMPOSITE, "children": [STAGE, {**STAGE, "on": "second-optimizer"}], "protocol": "resume-state-dict",
       "resume_at": 2}, "a child on the second optimizer cannot be resumed"),
