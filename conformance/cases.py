@@ -26,6 +26,7 @@ from conformance.model import (
     GROUP_LR_ARGUMENT,
     INTERVENTIONS,
     NONFINITE_STRINGS,
+    ON_VALUES,
     PROTOCOLS,
     READABLE_ATTRIBUTES,
     SETTABLE_ATTRIBUTES,
@@ -96,6 +97,7 @@ CASE_KEYS = {
     "scheduler",
     "kwargs",
     "children",
+    "on",
     "optimizer",
     "groups",
     "steps",
@@ -112,6 +114,8 @@ CASE_KEYS = {
     "interventions",
 }
 CHILD_KEYS = {"scheduler", "kwargs", "children"}
+# A composite's child also takes `on` (the optimizer it is built on), or is `{ none = true }` (None in the list)
+MEMBER_KEYS = CHILD_KEYS | {"on"}
 MAX_INTERVENTIONS = 1000  # actions in one case, after `at` lists are expanded
 MAX_SCHEDULER_STEPS = 100  # `count` of one scheduler-steps action
 # The keys each intervention takes besides `at` and `do` (spec 4.5), and which of them are required.
@@ -243,7 +247,7 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     if not isinstance(why, str) or not why.strip() or "\n" in why.strip():
         raise CaseError("'why' must be one non-empty line")
 
-    scheduler = _parse_scheduler(data, "case")
+    scheduler = _parse_scheduler(data, "case", on_values=("optimizer", "none"))
     groups = data["groups"]
     if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) and "lr" in g for g in groups):
         raise CaseError("'groups' must be a non-empty list of tables, each with an 'lr'")
@@ -300,6 +304,10 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
             _check_settable(action, scheduler.name)
         if action.do == "change-argument":
             _check_changeable(action, scheduler, groups, bool(data.get("tensor_lr", False)))
+    second = any(s.on == "second-optimizer" for s in scheduler.walk())
+    if second and (resume_at is not None or any(a.do == "resume" for a in interventions)):
+        raise CaseError("a child on the second optimizer cannot be resumed: the checkpoint holds the case's "
+                        "optimizer only (spec 2.5)")
     observe_momentum = data.get("observe_momentum", False)
     if not isinstance(observe_momentum, bool):
         raise CaseError("'observe_momentum' must be a boolean")
@@ -329,7 +337,10 @@ def parse_case(data: Mapping[str, Any], source: str = "<memory>", family: str | 
     )
 
 
-def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1) -> SchedulerSpec:
+def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1,
+                     on_values: tuple[str, ...] | None = None) -> SchedulerSpec:
+    """One scheduler table; `on_values` the values its `on` may take (None: it takes no `on`: an added or a
+    resumed scheduler is built on the case's optimizer)."""
     if depth > MAX_SCHEDULER_DEPTH:
         raise CaseError(f"{where}: schedulers nested {depth} levels deep, over the limit of {MAX_SCHEDULER_DEPTH} "
                         "(MAX_SCHEDULER_DEPTH)")
@@ -358,12 +369,24 @@ def _parse_scheduler(data: Mapping[str, Any], where: str, depth: int = 1) -> Sch
         raise CaseError(f"{where}: 'children' must be a list of tables")
     if len(children_data) > MAX_CHILDREN:
         raise CaseError(f"{where}: {len(children_data)} children, over the limit of {MAX_CHILDREN} (MAX_CHILDREN)")
+    on = data.get("on", "optimizer")
+    if on_values is not None and on not in on_values:
+        raise CaseError(f"{where}: 'on' must be one of {list(on_values)}, got {on!r}")
+    if on != "optimizer" and name == "ChainedScheduler" and kwargs.get("optimizer") is not True:
+        raise CaseError(f"{where}: 'on' of a ChainedScheduler needs kwargs.optimizer = true (else no optimizer is "
+                        "passed to it)")
     children = []
     for i, child in enumerate(children_data):
-        if not isinstance(child, dict) or set(child) - CHILD_KEYS:
-            raise CaseError(f"{where}.children[{i}]: expected a table with keys {sorted(CHILD_KEYS)}")
-        children.append(_parse_scheduler(child, f"{where}.children[{i}]", depth + 1))
-    return SchedulerSpec(name, dict(kwargs), tuple(children))
+        if isinstance(child, dict) and "none" in child:  # Python's None where a scheduler belongs (spec 2.5)
+            if set(child) != {"none"} or child["none"] is not True:  # true, not 1: TOML keeps the two apart
+                raise CaseError(f"{where}.children[{i}]: a none child is exactly {{ none = true }}")
+            children.append(None)
+            continue
+        if not isinstance(child, dict) or set(child) - MEMBER_KEYS:
+            raise CaseError(f"{where}.children[{i}]: expected a table with keys {sorted(MEMBER_KEYS)}, or "
+                            "{ none = true }")
+        children.append(_parse_scheduler(child, f"{where}.children[{i}]", depth + 1, ON_VALUES))
+    return SchedulerSpec(name, dict(kwargs), tuple(children), on)
 
 
 def _check_tensor_argument(value, where: str) -> None:
@@ -541,8 +564,11 @@ def _intervention_fields(do: str, item: Mapping[str, Any], where: str, groups: i
         return fields
     if do == "resume":
         load = item["load"]
-        if not isinstance(load, list) or len(set(load)) != len(load) or not set(load) <= set(STATE_DICTS):
-            raise CaseError(f"{where}: 'load' must be a list of distinct state dicts from {list(STATE_DICTS)}")
+        # a state dict listed twice is the same object loaded again (spec 4.5, pytorch#32756), at most twice
+        if (not isinstance(load, list) or not set(load) <= set(STATE_DICTS)
+                or any(load.count(name) > 2 for name in STATE_DICTS)):
+            raise CaseError(f"{where}: 'load' must be a list of state dicts from {list(STATE_DICTS)}, each at most "
+                            "twice")
         fields = {"load": tuple(load)}
         if "weights_only" in item:  # how the checkpoint is read back (spec 4.5): stated, true or false
             if not isinstance(item["weights_only"], bool):
@@ -643,7 +669,7 @@ def case_to_json(case: Case) -> dict:
 
 # Keys whose values are text, never numbers: a string "inf" there stays a string when a case is decoded.
 _TEXT_KEYS = frozenset({"id", "why", "scheduler", "protocol", "torch", "tags", "expect_error", "expect_warning",
-                        "name", "fn", "do", "key", "method", "load", "attribute", "argument"})
+                        "name", "fn", "do", "key", "method", "load", "attribute", "argument", "on"})
 
 
 def case_from_json(data: Mapping[str, Any]) -> Case:

@@ -37,7 +37,8 @@ def callables(case: Case) -> list[dict]:
                 items = [(f"[{i}]", item) for i, item in enumerate(value)] if isinstance(value, list) else [("", value)]
                 found.extend(_describe(f"{prefix}kwargs.{key}{suffix}", item) for suffix, item in items)
         for index, child in enumerate(spec.children):
-            visit(child, f"{prefix}children[{index}].")
+            if child is not None:  # a `{ none = true }` child holds no callable
+                visit(child, f"{prefix}children[{index}].")
 
     visit(case.scheduler, "")
     return found

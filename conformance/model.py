@@ -75,12 +75,28 @@ class SchedulerSpec:
 
     name: str
     kwargs: Mapping[str, Any] = field(default_factory=dict)
-    children: tuple[SchedulerSpec, ...] = ()
+    # composites: the wrapped schedulers; None where a case's `{ none = true }` child puts Python's None in the
+    # list (a user's conditional scheduler left unset), which torch's composites refuse (spec 2.5)
+    children: tuple[SchedulerSpec | None, ...] = ()
+    on: str = "optimizer"  # what is passed as its optimizer (ON_VALUES, spec 2.5)
 
     def walk(self):
         yield self
         for child in self.children:
-            yield from child.walk()
+            if child is not None:  # a None child is no scheduler: nothing to build, declare or visit
+                yield from child.walk()
+
+    @property
+    def wrong_objects(self) -> bool:
+        """Whether the tree gives a constructor an object that is not what it takes (spec 2.5): None for an
+        optimizer or a child, or a child on a second optimizer (the `wrong_objects` feature)."""
+        return any(node.on != "optimizer" or None in node.children for node in self.walk())
+
+
+# What a scheduler spec's `on` passes as the scheduler's optimizer (spec 2.5): the case's optimizer; a second
+# optimizer built like it (children only: the composite's same-optimizer check); None (the constructor's
+# "is not an Optimizer" TypeError, which a wrapper that is no torch Optimizer also meets).
+ON_VALUES = ("optimizer", "second-optimizer", "none")
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,10 @@ INTERVENTION_FEATURES = {
     "resume": "partial_resume",  # a checkpoint restored into fresh objects, loading only some state dicts
 }
 INTERVENTIONS = tuple(INTERVENTION_FEATURES)
+# Case-language elements that are no intervention kind but that a library's INTERVENTIONS table declares like
+# one (a Port each, conformance/libraries/common.py), since whether a port has them is a property of its API: what
+# a constructor is given (`on`, `{ none = true }` children, spec 2.5) and a state dict loaded twice (4.5).
+DECLARED_FEATURES = {"on": "wrong_objects", "load-twice": "reused_state_dict"}
 SETTABLE_KEYS = ("lr", "initial_lr", "momentum")  # what `set` may write into a param group
 CALLABLE_METHODS = ("get_lr", "get_last_lr")  # what `call` may call
 # What `read-scheduler` may read (spec 4.5): public attributes of torch's schedulers that loops read to log or
@@ -312,6 +332,10 @@ class Case:
             needs.add("add_scheduler_from")
         if any(action.replace for action in self.interventions):
             needs.add("replace_scheduler")
+        if any(action.do == "resume" and len(set(action.load)) < len(action.load) for action in self.interventions):
+            needs.add("reused_state_dict")
+        if any(spec.wrong_objects for spec in (self.scheduler, *(a.scheduler for a in self.interventions)) if spec):
+            needs.add("wrong_objects")
         mixed = [action.epoch for action in self.interventions if action.epoch is not None]
         if mixed:
             needs.update(("step_epoch", "mixed_step_epoch"))
@@ -461,6 +485,7 @@ FEATURES = (
     "errors",  # raises the same exception types at the same point
     *INTERVENTION_FEATURES.values(),  # the interventions of spec 4.5, one feature each
     "verbose",  # the removed `verbose` constructor argument (REMOVED_KWARGS): accepted, warned about or refused
+    "wrong_objects",  # a constructor given None for its optimizer or a child, or a child on a second optimizer
     "group_tensor_lr",  # a group's own `tensor_lr` flag: float and tensor lrs mixed across groups (GROUP_FLAGS)
     "tensor_args",  # scheduler arguments given as 0-dim tensors ({tensor = number}, TENSOR_KEY)
     "resume_other_arguments",  # a `resume` whose fresh scheduler is built with other arguments (the saved ones win)
@@ -468,6 +493,7 @@ FEATURES = (
     "weights_only",  # a `resume` stating how its checkpoint is read back (torch.load(weights_only=True/False))
     "add_scheduler_from",  # an add-scheduler first stepped later than it is built (`from` > `at`)
     "replace_scheduler",  # an add-scheduler that replaces the case's scheduler from `from` on (`replace`)
+    "reused_state_dict",  # a `resume` loading one state dict object twice (`load` lists it twice, pytorch#32756)
 )
 
 OBSERVABLES = ("last_lr", "messages")

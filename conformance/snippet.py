@@ -62,6 +62,8 @@ def torch_snippet(case: Case) -> str:
     changes = any(a.do == "change-argument" for a in case.interventions)
     build = _optimizer_lines(case) + _handle_lines(case, case.scheduler, changes, resume) \
         + _scheduler_lines(case.scheduler, [0], "scheduler", changes)
+    if any(spec.on == "second-optimizer" for spec in case.scheduler.walk()):  # spec 2.5: built like the case's
+        build[len(_optimizer_lines(case)):0] = _optimizer_lines(case, "optimizer2", "groups2")
     if resume:
         lines.append("def build():")
         lines += [INDENT + line for line in build]
@@ -214,8 +216,8 @@ def _intervention_lines(case: Case, action, counter: list[int], switching: bool 
     return []  # skip-optimizer-step and scheduler-steps change the loop itself
 
 
-def _optimizer_lines(case: Case) -> list[str]:
-    lines = ["groups = ["]
+def _optimizer_lines(case: Case, name: str = "optimizer", groups: str = "groups") -> list[str]:
+    lines = [f"{groups} = ["]
     for index, spec in enumerate(case.groups):
         items = ['"params": [torch.nn.Parameter(torch.zeros(1))]']
         items += [f'"{key}": {_lr_value(case, key, value, index)}' for key, value in spec.items()
@@ -223,11 +225,11 @@ def _optimizer_lines(case: Case) -> list[str]:
         lines.append(INDENT + "{" + ", ".join(items) + "},")
     lines.append("]")
     kwargs = dict(case.optimizer.kwargs)
-    args = ["groups"]
+    args = [groups]
     if "lr" not in kwargs:
-        args.append('lr=groups[0]["lr"]' if case.tensor_group(0) else f"lr={_literal(case.groups[0]['lr'])}")
+        args.append(f'lr={groups}[0]["lr"]' if case.tensor_group(0) else f"lr={_literal(case.groups[0]['lr'])}")
     args += [f"{key}={_literal(value, tuples=True)}" for key, value in kwargs.items()]
-    lines.append(f"optimizer = torch.optim.{case.optimizer.name}({', '.join(args)})")
+    lines.append(f"{name} = torch.optim.{case.optimizer.name}({', '.join(args)})")
     return lines
 
 
@@ -249,18 +251,22 @@ def _scheduler_lines(spec: SchedulerSpec, counter: list[int], name: str, handles
     lines: list[str] = []
     child_names = []
     for child in spec.children:
+        if child is None:  # a `{ none = true }` child: None in the list (spec 2.5)
+            child_names.append("None")
+            continue
         child_name = f"s{counter[0]}"
         counter[0] += 1
         lines += _scheduler_lines(child, counter, child_name)
         child_names.append(child_name)
     kwargs = dict(spec.kwargs)
     args = []
+    optimizer = {"optimizer": "optimizer", "second-optimizer": "optimizer2", "none": "None"}[spec.on]
     if spec.name == "ChainedScheduler":
         args.append(f"[{', '.join(child_names)}]")
         if kwargs.pop("optimizer", False):
-            args.append("optimizer=optimizer")
+            args.append(f"optimizer={optimizer}")
     else:
-        args.append("optimizer")
+        args.append(optimizer)
         if child_names:
             args.append(f"schedulers=[{', '.join(child_names)}]")
     constructor = f"{_module(spec.name)}.{spec.name}"

@@ -380,17 +380,20 @@ def interventions_markdown(library: str, interventions: dict, graded: list[Varia
     """The porting guide's section on the interventions of spec 4.5: the adapter module's INTERVENTIONS table
     (how a loop does each with the library, or why it has none) and the grades of the cases using each."""
     from conformance.cases import load_cases
-    from conformance.model import INTERVENTIONS
+    from conformance.model import DECLARED_FEATURES, INTERVENTIONS
 
-    uses = defaultdict(set)  # intervention -> ids of the cases using it
+    uses = defaultdict(set)  # intervention (or DECLARED_FEATURES element) -> ids of the cases using it
     for case in load_cases():
         for action in case.interventions:
             uses[action.do].add(case.id)
+        for element, feature in DECLARED_FEATURES.items():
+            if feature in case.features():
+                uses[element].add(case.id)
     out = ["## Interventions", "",
            f"What real training loops do besides observe / optimizer step / scheduler step ([spec 4.5]"
            f"(../spec.md#45-interventions)), as a loop around {library} does it, or why {library} has no such "
            "thing. The adapter declares (and so is graded on) exactly the ones with a call.", ""]
-    for do in INTERVENTIONS:
+    for do in (*INTERVENTIONS, *DECLARED_FEATURES):  # the table's rows: conformance/libraries/common.py
         port = interventions.get(do)
         out += [f"### {do}", ""]
         if port is None or port.call is None:

@@ -23,8 +23,10 @@ What an adapter reads from a `Case` (conformance/model.py; the format is golden/
     case.scheduler        SchedulerSpec: .name (a torch class name, "StepLR"), .kwargs (its constructor
                           arguments as data; lr_lambda / scale_fn are vocabulary specs such as
                           {"fn": "exponential", "gamma": 0.9}: conformance.vocabulary.build(spec) makes the
-                          function), .children (composites: the wrapped schedulers, in order); .walk() visits
-                          the whole tree
+                          function), .children (composites: the wrapped schedulers, in order; None where the
+                          case puts None in the list), .on (what it is built on: "optimizer", "second-optimizer"
+                          or "none", spec 2.5; declare `wrong_objects` for the last two and None children);
+                          .walk() visits the whole tree
     case.groups           one mapping per param group: "lr", and any of "momentum", "betas", "initial_lr";
                           "tensor_lr" there is the harness's flag (case.tensor_group(g)), not a group key
     case.optimizer        OptimizerSpec: .name ("SGD", "Adam", "Adagrad", "AdamW", "Rprop") and .kwargs
@@ -170,7 +172,8 @@ class StatefulAdapter(Adapter):
     def restore(self, case: Case, checkpoint: Any) -> Session:
         """Fresh objects for `case`, then load `checkpoint` (from Session.save) into them. For the `resume`
         intervention (declare `partial_resume`) the runner passes `load=`: the state dicts to load, in order,
-        ("optimizer",), ("scheduler",), ("scheduler", "optimizer") or (); for one whose fresh scheduler is built
+        ("optimizer",), ("scheduler",), ("scheduler", "optimizer") or (), one listed twice the same state dict
+        object loaded again (declare `reused_state_dict`); for one whose fresh scheduler is built
         with other arguments (declare `resume_other_arguments`) it passes `scheduler=`, the SchedulerSpec to build
         instead of case.scheduler (same class, other kwargs) before loading; for one stating how the checkpoint is
         read back (declare `weights_only`) it passes `weights_only=` True or False (torch.load's argument: True

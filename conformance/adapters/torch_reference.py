@@ -102,6 +102,12 @@ def wrapped_step(original, keep_attributes: bool):
     return functools.wraps(original)(step) if keep_attributes else step
 
 
+def _given(second) -> tuple:
+    """The second optimizer as an argument of `_scheduler`, only for a case that has one: subclasses (tests'
+    fakes, adapters built on this one) override `_scheduler(spec, optimizer)` with two arguments."""
+    return () if second is None else (second,)
+
+
 def _release(version: str) -> str:
     return version.split("+", 1)[0]  # "2.13.0+cpu" -> "2.13.0"
 
@@ -218,7 +224,9 @@ class TorchAdapter(StatefulAdapter):
                     if holds_tensor_argument(key, value)}
             arguments.update(made)
             spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **made})
-        return TorchSession(optimizer, self._scheduler(spec, optimizer), self, case, arguments)
+        # a child `on` the second optimizer (spec 2.5): one more optimizer built like the case's, never stepped
+        second = self._optimizer(case) if any(s.on == "second-optimizer" for s in spec.walk()) else None
+        return TorchSession(optimizer, self._scheduler(spec, optimizer, *_given(second)), self, case, arguments)
 
     def restore(self, case: Case, checkpoint: bytes, load=("optimizer", "scheduler"), scheduler=None,
                 weights_only: bool = False) -> TorchSession:
@@ -248,7 +256,9 @@ class TorchAdapter(StatefulAdapter):
     def _scheduler_class(self, name: str):
         return getattr(self._lr_scheduler, name, None) or scheduler_class(name)
 
-    def _scheduler(self, spec: SchedulerSpec, optimizer):
+    def _scheduler(self, spec: SchedulerSpec, case_optimizer, second=None):
+        """`spec` built on what its `on` names (spec 2.5): the case's optimizer, the `second` one or None."""
+        optimizer = {"optimizer": case_optimizer, "second-optimizer": second, "none": None}[spec.on]
         cls = self._scheduler_class(spec.name)
         kwargs = {
             key: vocabulary.build(value) if key in CALLABLE_KWARGS else self._argument(value)
@@ -259,7 +269,9 @@ class TorchAdapter(StatefulAdapter):
             return user_subclass(mixin, cls)(optimizer, **params, **kwargs)
         if spec.name not in COMPOSITES:
             return cls(optimizer, **kwargs)
-        children = [self._scheduler(child, optimizer) for child in spec.children]
+        # each child on what its own `on` names, whatever its composite's; a `{ none = true }` child is None
+        children = [None if child is None else self._scheduler(child, case_optimizer, *_given(second))
+                    for child in spec.children]
         if spec.name == "ChainedScheduler":
             if kwargs.pop("optimizer", False):
                 return cls(children, optimizer=optimizer, **kwargs)

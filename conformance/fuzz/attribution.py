@@ -50,6 +50,8 @@ def without(case: Case, names: Iterable[str]) -> Case | None:
     data = dict(case.raw)
 
     def strip(node: dict) -> dict:
+        if "scheduler" not in node:  # a `{ none = true }` child (spec 2.5): no kwargs to remove
+            return node
         node = dict(node)
         node["kwargs"] = {key: value for key, value in node.get("kwargs", {}).items()
                           if f"{node['scheduler']}.{key}" not in names}

@@ -23,7 +23,7 @@ from conformance.cases import parse_case
 from conformance.model import Case
 
 # The order keys are written in (the order golden/cases/*.toml use).
-KEY_ORDER = ("id", "why", "scheduler", "kwargs", "children", "optimizer", "groups", "steps", "protocol",
+KEY_ORDER = ("id", "why", "scheduler", "kwargs", "children", "on", "optimizer", "groups", "steps", "protocol",
              "resume_at", "epochs", "metrics", "tensor_lr", "observe_momentum", "interventions", "torch", "tags",
              "expect_error", "expect_warning")
 # Keys always written even at their default value: a family file's [defaults] may set them, and a pasted
@@ -134,11 +134,16 @@ def _children(children: list, indent: str) -> str:
     inner = indent + "  "
     rows = []
     for child in children:
+        if "scheduler" not in child:  # a `{ none = true }` child (spec 2.5)
+            rows.append(value(child))
+            continue
         parts = [f"scheduler = {value(child['scheduler'])}"]
         if child.get("kwargs"):
             parts.append(f"kwargs = {value(child['kwargs'])}")
         if "children" in child:
             parts.append("children = " + _children(child["children"], inner))
+        if "on" in child:
+            parts.append(f"on = {value(child['on'])}")
         rows.append(f"{{ {', '.join(parts)} }}")
     return _rows(rows, indent)
 

@@ -96,6 +96,9 @@ SCHEDULER_STEP_COUNTS = (0, 2, 3)  # 1 is what an iteration does anyway
 T_CURS = (0, 1, 2, 7, 2.5)  # set-scheduler T_cur: at a restart, inside the period, past it, fractional
 FACTORS = (0.1, 0.5, 2.0)  # change-argument multiply: torch's tests' 0.1 and 0.5, and a growth
 LOADS = ((), ("optimizer",), ("scheduler",), ("scheduler", "optimizer"), ("optimizer", "scheduler"))
+# A state dict loaded twice (spec 4.5, feature reused_state_dict): drawn only when resume is targeted, for the
+# reason of TARGETED_ONLY_INTERVENTIONS (the untargeted pool, and so its seed-calibrated spans, stay as they were)
+RELOADS = (("optimizer", "scheduler", "scheduler"), ("scheduler", "scheduler"), ("optimizer", "optimizer", "scheduler"))
 
 
 @dataclass(frozen=True)
@@ -630,9 +633,14 @@ ACTIONS = {  # the keys of each kind of action besides `at` and `do` (None: not 
     "read-scheduler": _read_scheduler,
     "set-scheduler": _set_scheduler,
     "change-argument": _change_argument,
-    "resume": lambda d, data: {"load": list(d.pick(LOADS))},
+    "resume": lambda d, data: {"load": list(d.pick(LOADS + RELOADS if _reloads(d.scope) else LOADS))},
 }
 ADDS = ("add-scheduler", "add-param-group")
+
+
+def _reloads(scope: Scope) -> bool:
+    """Whether a resume may load a state dict twice: targeted, and both sides declare reused_state_dict."""
+    return "resume" in scope.interventions and scope.has("reused_state_dict")
 
 
 def _interventions(d: _Draw, data: dict) -> None:

@@ -19,7 +19,8 @@ generate docs/conformance-matrix.md and docs/porting/<lib>.md from it:
   An adapter declares a scheduler in `info.schedulers` only if PORTING has a call for it
   (`check_porting(PORTING, adapter.info)` returns the inconsistencies; use it in tests/meta).
 * `INTERVENTIONS = {intervention: Port(call, notes)}` - the same for the interventions of spec 4.5 (keys:
-  conformance.model.INTERVENTIONS, "skip-optimizer-step" ... "resume"): how a user's loop does it with the
+  conformance.model.INTERVENTIONS, "skip-optimizer-step" ... "resume", and the two case-language elements of
+  conformance.model.DECLARED_FEATURES, "on" and "load-twice"): how a user's loop does it with the
   library, or `Port(None, "why")` when the library has no such thing. An adapter declares an intervention's
   feature exactly when the table has a call for it (`expressed(INTERVENTIONS)` gives those features):
   what the library's API can express is graded, not declared away (`check_porting(PORTING, info,
@@ -56,7 +57,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from conformance.adapters.base import Session, Unsupported
-from conformance.model import INTERVENTION_FEATURES, AdapterInfo, Case, SchedulerSpec, Tolerance
+from conformance.model import DECLARED_FEATURES, INTERVENTION_FEATURES, AdapterInfo, Case, SchedulerSpec, Tolerance
 
 __all__ = [
     "FLOAT32_CLOSED_FORMS",
@@ -105,6 +106,9 @@ TORCH_DEFAULTS: dict[str, dict] = {
     "SWALR": {"anneal_epochs": 10, "anneal_strategy": "cos"},  # torch.optim.swa_utils
 }
 
+# What an INTERVENTIONS table has an entry for: each intervention kind, and the elements of DECLARED_FEATURES
+TABLE_FEATURES = {**INTERVENTION_FEATURES, **DECLARED_FEATURES}
+
 
 @dataclass(frozen=True)
 class Port:
@@ -134,8 +138,8 @@ def ported(porting: Mapping[str, Port]) -> frozenset[str]:
 def expressed(interventions: Mapping[str, Port]) -> frozenset[str]:
     """The features of the interventions (spec 4.5) an INTERVENTIONS table has a call for: what the adapter
     declares for them."""
-    return frozenset(INTERVENTION_FEATURES[do] for do, port in interventions.items()
-                     if do in INTERVENTION_FEATURES and port.call is not None)
+    return frozenset(TABLE_FEATURES[do] for do, port in interventions.items()
+                     if do in TABLE_FEATURES and port.call is not None)
 
 
 def check_porting(porting: Mapping[str, Port], info: AdapterInfo,
@@ -153,10 +157,10 @@ def check_porting(porting: Mapping[str, Port], info: AdapterInfo,
     ]
     if interventions is None:
         return problems
-    problems += [f"INTERVENTIONS has no entry for {do}" for do in INTERVENTION_FEATURES if do not in interventions]
+    problems += [f"INTERVENTIONS has no entry for {do}" for do in TABLE_FEATURES if do not in interventions]
     problems += [f"INTERVENTIONS names unknown intervention {do}" for do in interventions
-                 if do not in INTERVENTION_FEATURES]
-    declared = info.features & frozenset(INTERVENTION_FEATURES.values())
+                 if do not in TABLE_FEATURES]
+    declared = info.features & frozenset(TABLE_FEATURES.values())
     problems += [f"{info.name} declares {feature} but INTERVENTIONS has no call for it"
                  for feature in sorted(declared - expressed(interventions))]
     problems += [f"INTERVENTIONS has a call for the {feature} intervention but {info.name} does not declare it"

@@ -147,6 +147,9 @@ INTERVENTIONS = {
                                   "user's to change in place."),
     "resume": Port(None, "a resume is a Learner's (fit(start_epoch=...) recomputes pct_train), not a scheduler state "
                          "dict."),
+    "on": Port(None, "a ParamScheduler callback drives the Learner's own optimizer: no optimizer argument to "
+                   "give None or another optimizer for."),
+    "load-twice": Port(None, "no scheduler state dict to load twice (see resume)."),
 }
 
 # Each difference the port notes and expectations describe, and the suite's cases that show it (the expectations

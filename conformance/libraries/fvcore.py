@@ -156,6 +156,10 @@ INTERVENTIONS = {
     "change-argument": Port(None, "a ParamScheduler keeps its start and end values as given, floats in every port: "
                                   "no tensor to change in place."),
     "resume": Port(None, "a ParamScheduler holds no state: a resume is evaluating at where = k / N."),
+    "on": Port(None, "a ParamScheduler is a function of where, built without an optimizer: no optimizer "
+                   "argument to give None for, and a CompositeParamScheduler composes functions, not "
+                   "schedulers on optimizers."),
+    "load-twice": Port(None, "a ParamScheduler holds no state: no state dict to load twice."),
 }
 
 

@@ -135,6 +135,9 @@ INTERVENTIONS = {
                                   "each call: no torch tensor of the user's to change in place."),
     "resume": Port(None, "the schedule has no state of its own (a function of optimizer.iterations) and the "
                          "callback's is not saved: no separate scheduler state to load or leave out."),
+    "on": Port(None, "a schedule is a function of optimizer.iterations, built without an optimizer: no "
+                   "optimizer argument to give None or another optimizer for."),
+    "load-twice": Port(None, "the schedule has no state dict of its own to load twice (see resume)."),
 }
 
 

@@ -159,6 +159,10 @@ INTERVENTIONS = {
                                   "in-place change of an argument is not ported or tested yet."),
     "resume": Port(None, "the schedulers have no state_dict() / load_state_dict() (see above): nothing to restore "
                          "in part."),
+    "on": Port(None, "not ported or tested yet: what the schedulers do with None for their optimizer, or a "
+                   "member on another optimizer, is not graded."),
+    "load-twice": Port(None, "the schedulers have no state_dict() / load_state_dict() (see resume): nothing to load "
+                           "twice."),
 }
 
 

@@ -139,6 +139,10 @@ INTERVENTIONS = {
                                   "arrays): nothing to change in place."),
     "resume": Port(None, "the optimizer's state (its counter included) is the whole state: no separate scheduler "
                          "state to load or leave out."),
+    "on": Port(None, "a schedule is a function of the optimizer's step, built without an optimizer: no "
+                   "optimizer argument to give None or another optimizer for."),
+    "load-twice": Port(None, "the optimizer's state is the whole state: no separate scheduler state dict to load "
+                           "twice."),
 }
 
 

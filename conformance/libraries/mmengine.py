@@ -150,6 +150,10 @@ INTERVENTIONS = {
                                   "after construction is not ported or tested yet."),
     "resume": Port("optim_wrapper.load_state_dict(state['optimizer']) and/or each scheduler's load_state_dict("
                    "state) on fresh objects, in the loop's order", ""),
+    "on": Port(None, "not ported yet: the adapter builds every scheduler on the case's OptimWrapper; what "
+                   "mmengine's schedulers do with None, or a member on another wrapper, is not graded."),
+    "load-twice": Port(None, "not ported yet: the resume port loads each state dict once; one dict object loaded twice "
+                           "is not graded."),
 }
 
 EXTRA_STEP = "constructed with last_epoch=k (0 included) it applies one more step at construction (torch before 2.8)"

@@ -87,6 +87,10 @@ INTERVENTIONS = {
                                   "to change in place."),
     "resume": Port(None, "schedules are stateless functions of the count: a restored opt_state is the whole "
                          "state; there is no separate scheduler state to load or leave out."),
+    "on": Port(None, "a schedule is a stateless function of the count, built without an optimizer: no "
+                   "optimizer argument to give None for; join_schedules joins functions, not schedulers on "
+                   "optimizers."),
+    "load-twice": Port(None, "schedules are stateless functions of the count: no scheduler state dict to load twice."),
 }
 
 # The porting guide, as data (see conformance/libraries/common.py). `lr` is each param group's lr.

@@ -279,6 +279,10 @@ INTERVENTIONS = {
                    "state['scheduler']) on fresh objects",
                    "Optimizer.state_dict() carries its scheduler's state (key 'LR_Scheduler') and set_state_dict "
                    "restores it: loading only the optimizer restores the schedule too."),
+    "on": Port(None, "not ported yet: the adapter builds every scheduler on the case's learning rate; what "
+                   "paddle's schedulers do with None, or a member of another optimizer, is not graded."),
+    "load-twice": Port(None, "not ported yet: the resume port loads each state dict once; one dict object loaded twice "
+                           "is not graded."),
 }
 
 

@@ -199,6 +199,8 @@ INTERVENTIONS = {
     "change-argument": Port(None, "not ported: the library's schedulers are graded from a fresh start with float "
                                   "arguments, on their lrs only."),
     "resume": Port(None, "not ported: the library's schedulers are graded from a fresh start only."),
+    "on": Port(None, "not ported: the library's schedulers are graded on the case's optimizer only."),
+    "load-twice": Port(None, "not ported: the library's schedulers are graded from a fresh start only."),
 }
 
 

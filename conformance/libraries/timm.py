@@ -146,6 +146,10 @@ INTERVENTIONS = {
                    "state['scheduler']) on fresh objects, in the loop's order",
                    "A timm state_dict holds no epoch: the epoch goes with the scheduler's state here (what the "
                    "loop passes to step()); a fresh scheduler counts from 0."),
+    "on": Port(None, "not ported yet: the adapter builds every scheduler on the case's torch optimizer; what "
+                   "timm's schedulers do with None, or a member on another optimizer, is not graded."),
+    "load-twice": Port(None, "not ported yet: the resume port loads each state dict once; one dict object loaded twice "
+                           "is not graded."),
 }
 
 _TOLERANCE = Tolerance(

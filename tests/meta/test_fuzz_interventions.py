@@ -84,7 +84,7 @@ SPAN = {
     "add-scheduler": {"scheduler SequentialLR", "scheduler ChainedScheduler", "scheduler CosineAnnealingLR",
                       "first True", "first False", "from later", "replace True"},
     "call": {"method get_lr", "method get_last_lr"},
-    "resume": {f"load {list(load)}" for load in strategies.LOADS},
+    "resume": {f"load {list(load)}" for load in strategies.LOADS + strategies.RELOADS},
     "read-scheduler": {f"attribute {name}" for name in READABLE_ATTRIBUTES},
     # T_cur only on a CosineAnnealingWarmRestarts: test_set_scheduler_writes_t_cur_on_warm_restarts
     "set-scheduler": {"attribute last_epoch", "attribute base_lrs", "attribute min_lrs"},
@@ -104,6 +104,15 @@ def test_every_intervention_kind_and_its_variants_are_drawn_in_its_targeted_scop
         seen = set().union(*(variants(a) for data in drawn for a in actions(data, do)))
         missing[do] = sorted((SPAN[do] | {"at 0", "later"}) - seen)
     assert not any(missing.values()), missing
+
+
+def test_a_state_dict_is_loaded_twice_only_where_resume_is_targeted():
+    reloads = {tuple(load) for load in strategies.RELOADS}
+    untargeted = [a for data in draw_many(FULL, 800) for a in actions(data, "resume")]
+    assert untargeted and not any(tuple(a["load"]) in reloads for a in untargeted)
+    undeclared = strategies.Scope(frozenset(cases_mod.SCHEDULERS), frozenset(FEATURES) - {"reused_state_dict"},
+                                  interventions=frozenset({"resume"}))
+    assert not any(tuple(a["load"]) in reloads for data in draw_many(undeclared, 100) for a in actions(data, "resume"))
 
 
 def test_targeted_draws_are_cases_check_and_the_runner_take(drawn_by_kind):

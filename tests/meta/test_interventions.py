@@ -70,7 +70,7 @@ REFUSED = [
     ({"at": 1, "do": "set", "group": 1, "key": "lr", "value": 1.0}, "writes group 1, but the optimizer has 1 then"),
     ({"at": 1, "do": "set", "group": 0, "key": "weight_decay", "value": 1.0}, "'key' must be one of"),
     ({"at": 1, "do": "call", "method": "step"}, "'method' must be one of"),
-    ({"at": 1, "do": "resume", "load": ["optimizer", "optimizer"]}, "distinct state dicts"),
+    ({"at": 1, "do": "resume", "load": ["scheduler", "scheduler", "scheduler"]}, "each at most twice"),
     ({"at": 1, "do": "scheduler-steps", "count": 101}, "'count' must be an integer 0..100"),
     ({"at": 1, "do": "add-param-group", "options": {"params": []}}, "no 'params'"),
     ({"at": 1, "do": "add-scheduler", "scheduler": {"scheduler": "ReduceLROnPlateau"}}, "an added ReduceLROnPlateau"),

@@ -65,6 +65,10 @@ def test_every_committed_case_file_validates():
         ('scheduler = "LambdaLR"\nkwargs = { lr_lambda = { fn = "exponential", gamma = 0.9, beta = 1 } }', "kwargs.lr_lambda"),
         ('scheduler = "ChainedScheduler"\nchildren = [{ scheduler = "StepLR", kwargs = { step_size = 1 }, extra = 1 }]',
          "children[0]: Additional properties are not allowed ('extra' was unexpected)"),
+        ('on = "second-optimizer"', "on: 'second-optimizer' is not one of ['optimizer', 'none']"),
+        ('scheduler = "ChainedScheduler"\nchildren = [{ scheduler = "StepLR", kwargs = { step_size = 1 }, on = "x" }]',
+         "children[0].on: 'x' is not one of"),
+        ('scheduler = "ChainedScheduler"\nchildren = [{ none = false }]', "children[0].none: True was expected"),
     ],
 )
 def test_a_broken_case_is_one_line_naming_file_line_case_and_key(tmp_path, extra, expected):

@@ -121,8 +121,11 @@ class CyclicLR extends S.LRScheduler {
     return s;
   }
   load_state_dict(s) {
-    const rest = { ...s }; const fn = rest._scale_fn_custom; delete rest._scale_fn_custom;
-    S.LRScheduler.prototype.load_state_dict.call(this, rest);
+    // spec 4.5: the key is popped from the caller's dict and not put back, so the same dict loaded again
+    // is a KeyError (cycliclr/state-dict-loaded-twice)
+    if (!('_scale_fn_custom' in s)) throw new P.PyError('KeyError', "'_scale_fn_custom'");
+    const fn = s._scale_fn_custom; delete s._scale_fn_custom;
+    S.LRScheduler.prototype.load_state_dict.call(this, { ...s });
     if (fn !== null && this._js_scale !== null) Object.assign(this._js_scale.dict, fn);
     this._initScaleFn();
   }

@@ -12,7 +12,7 @@ const INFO = {
     // the interventions of spec 4.5, all of them (a few configurations the spec leaves open are answered
     // unsupported case by case: adapter.js unspecified())
     'skip_optimizer_step', 'scheduler_steps', 'wrap_optimizer_step', 'set_group', 'add_param_group', 'add_scheduler',
-    'call_scheduler', 'read_scheduler', 'set_scheduler', 'partial_resume',
+    'call_scheduler', 'read_scheduler', 'set_scheduler', 'partial_resume', 'reused_state_dict',
     'add_scheduler_from', 'replace_scheduler'],  // add-scheduler's `from` and `replace` (spec 4.5)
   observables: ['last_lr', 'messages'],
   // Bit-exact with the correctly rounded cos/pow of crmath.js (measured: every declared case passes).

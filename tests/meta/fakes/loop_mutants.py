@@ -37,8 +37,8 @@ class _StepLRCountsOptimizerSteps(torch_schedulers.StepLR):
         def count(*_):
             self._optimizer_steps += 1
 
+        super().__init__(optimizer, *args, **kwargs)  # first: its checks of the optimizer are torch's own
         optimizer.register_step_post_hook(count)
-        super().__init__(optimizer, *args, **kwargs)
 
     def step(self, epoch=None):
         if self._seen and epoch is None and self._optimizer_steps == self._seen:
