@@ -14,9 +14,13 @@ the same thing about how the pair differs, leaving out which schedulers it met:
   `read-scheduler`/`set-scheduler` with the attribute), a callable object with state, a leftover initial_lr;
 - what the difference needs (fuzz/attribution.py), ingredients named by scheduler as there
   (`ReduceLROnPlateau.cooldown`): a cause that needs an argument is that scheduler's;
-- the schedulers themselves only when nothing else names the cause - no symptom, no feature or intervention,
-  no ingredient needed: a bare value difference of the scheduler's own arithmetic, where leaving the names
-  out would merge every scheduler's.
+- the composites in it (SequentialLR, ChainedScheduler), whatever their stages: a composite's own behaviour
+  shows in endless stages (mmengine's SequentialLR restarting the next stage from its closed form), while a
+  stage's cause needing an argument inside one composite is not the same as inside the other (mmengine's
+  chainable CosineRestart needing T_mult in a chain, its SequentialLR restart needing it in a sequence);
+- the other schedulers only when nothing else names the cause - no symptom, no feature or intervention, no
+  ingredient needed, no composite: a bare value difference of the scheduler's own arithmetic, where leaving
+  the names out would merge every scheduler's.
 
 A group is a hint for the report and the record, never a decision: nothing here is read when a divergence is
 matched against the known ones, and findings of one group are still each a finding. It does not promise one
@@ -32,13 +36,14 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from conformance.cases import COMPOSITES
 from conformance.model import INTERVENTION_FEATURES, Case, Intervention
 
 
 @dataclass(frozen=True)
 class GroupKey:
-    """What a group's findings share (see the module docstring). `schedulers` is empty unless nothing else
-    names the cause."""
+    """What a group's findings share (see the module docstring). `schedulers`: the composites, or every
+    scheduler when nothing else names the cause."""
 
     difference: str | None  # None: the finding's minimal case did not diverge when diagnosed (flaky)
     symptom: str | None
@@ -72,9 +77,10 @@ def key(diagnosed) -> GroupKey:
     shape |= actions
     needs = diagnosed.needs or frozenset()
     symptom = str(diagnosed.symptom) if diagnosed.symptom is not None else None
-    bare = not (shape or needs or symptom)
     schedulers = frozenset(t.removeprefix("scheduler:") for t in diagnosed.traits if t.startswith("scheduler:"))
-    return GroupKey(diagnosed.difference, symptom, shape, needs, schedulers if bare else frozenset())
+    composites = schedulers & set(COMPOSITES)
+    bare = not (shape or needs or symptom or composites)
+    return GroupKey(diagnosed.difference, symptom, shape, needs, schedulers if bare else composites)
 
 
 # What tells apart the actions of one kind, by kind: the fields a user chooses that change what the loop does.
