@@ -22,26 +22,33 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from conformance import resources
-from conformance.adapters import load_adapter
-from conformance.cases import parse_case
+from conformance.adapters import AdapterLoadError, load_adapter
+from conformance.cases import CaseError, parse_case
 from conformance.fuzz import differential, groups, known
 
 _COVERED = re.compile(r"^# covered by ([\w./-]+)", re.MULTILINE)
 
 
 def blocks(path: Path, only_keep_going: bool) -> list[tuple[str, object]]:
-    """(the cause the reviewer named, the case) for each [[case]] block of a staging file."""
-    text = path.read_text(encoding="utf-8")
+    """(the cause the reviewer named - "?" if none -, the case) for each [[case]] block of a staging file.
+    Raises ValueError naming the file, and the block's line, for what cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot be read ({exc})") from None
     chunks = re.split(r"^\[\[case\]\]\n", text, flags=re.MULTILINE)
-    found = []
+    found, line = [], chunks[0].count("\n") + 1
     for comment, chunk in zip(chunks, chunks[1:]):
         comment = comment.rsplit("\n\n", 1)[-1]  # the comment lines just above this block
-        table = tomllib.loads(chunk.split("\n\n", 1)[0] if "\n\n" in chunk else chunk)
         named = _COVERED.search(comment)
-        if only_keep_going and "--keep-going" not in comment:
-            continue
-        case = parse_case(table, source=str(path), family=str(table["id"]).split("/", 1)[0])
-        found.append((named.group(1) if named else "?", case))
+        if not only_keep_going or "--keep-going" in comment:
+            try:
+                table = tomllib.loads(chunk.split("\n\n", 1)[0])
+                case = parse_case(table, source=str(path), family=str(table.get("id", "")).split("/", 1)[0])
+            except (tomllib.TOMLDecodeError, CaseError, TypeError, ValueError, KeyError) as exc:
+                raise ValueError(f"{path}:{line}: this [[case]] block is not a case ({exc})") from None
+            found.append((named.group(1) if named else "?", case))
+        line += chunk.count("\n") + 1
     return found
 
 
@@ -53,9 +60,17 @@ def main(argv=None) -> int:
     parser.add_argument("--only-keep-going", action="store_true",
                         help="only blocks whose reproduce line has --keep-going (one campaign's findings)")
     args = parser.parse_args(argv)
-    reference, candidate = load_adapter("torch"), load_adapter(args.adapter)
     try:
         named = blocks(args.staging, args.only_keep_going)
+    except ValueError as exc:
+        print(f"group_staging: {exc}", file=sys.stderr)
+        return 2
+    try:
+        reference, candidate = load_adapter("torch"), load_adapter(args.adapter)
+    except AdapterLoadError as exc:
+        print(f"group_staging: {exc}", file=sys.stderr)
+        return 2
+    try:
         trace = lambda case: reference.trace(case)  # noqa: E731
         found = known.diagnosed([known.Known.of(case, _or_none(trace, case)) for _, case in named], reference,
                                 candidate, differential.grading_info(reference.info, candidate.info))

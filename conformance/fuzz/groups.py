@@ -37,7 +37,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from conformance.cases import COMPOSITES
-from conformance.model import INTERVENTION_FEATURES, Case, Intervention
+from conformance.model import INTERVENTION_FEATURES, Intervention
 
 
 @dataclass(frozen=True)
@@ -64,17 +64,21 @@ class GroupKey:
         shape = f"with {', '.join(sorted(self.shape))}" if self.shape else "no feature or intervention"
         needs = f"needs {', '.join(sorted(self.needs))}" if self.needs else "needs no argument (the shape's)"
         words = f"{first}; {shape}; {needs}"
-        return f"{words}; only in {', '.join(sorted(self.schedulers))}" if self.schedulers else words
+        if not self.schedulers:
+            return words
+        names = ", ".join(sorted(self.schedulers))
+        return f"{words}; in {names}, whatever its stages" if self.schedulers <= set(COMPOSITES) \
+            else f"{words}; only in {names}"
 
 
 def key(diagnosed) -> GroupKey:
     """The group of a finding diagnosed as a known shape (a `known.Known` after `known.diagnosed`)."""
-    actions = interventions(diagnosed.case) if diagnosed.case is not None else frozenset()
+    actions = diagnosed.case.interventions if diagnosed.case is not None else ()
     # an intervention's feature (`feature:partial_resume`) is said by the intervention itself (`resume:load=...`)
-    implied = {f"feature:{INTERVENTION_FEATURES[action.do]}" for action in diagnosed.case.interventions} \
-        if diagnosed.case is not None else set()
-    shape = frozenset(trait for trait in diagnosed.traits if not trait.startswith("scheduler:") and trait not in implied)
-    shape |= actions
+    implied = {f"feature:{INTERVENTION_FEATURES[action.do]}" for action in actions}
+    shape = frozenset(trait for trait in diagnosed.traits
+                      if not trait.startswith("scheduler:") and trait not in implied)
+    shape |= {_intervention(action) for action in actions}
     needs = diagnosed.needs or frozenset()
     symptom = str(diagnosed.symptom) if diagnosed.symptom is not None else None
     schedulers = frozenset(t.removeprefix("scheduler:") for t in diagnosed.traits if t.startswith("scheduler:"))
@@ -88,12 +92,8 @@ _DISTINCT = {"resume": ("load",), "call": ("method",), "set": ("key",), "read-sc
              "set-scheduler": ("attribute",)}
 
 
-def interventions(case: Case) -> frozenset[str]:
-    """Each intervention of `case` with what tells its kind's actions apart (`resume:load=optimizer`)."""
-    return frozenset(_intervention(action) for action in case.interventions)
-
-
 def _intervention(action: Intervention) -> str:
+    """The intervention with what tells its kind's actions apart (`resume:load=optimizer`)."""
     fields = []
     for name in _DISTINCT.get(action.do, ()):
         value = getattr(action, name)
