@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from conformance import resources
@@ -174,9 +174,10 @@ def _rounds(args, reference, candidate, scope, budget, database, progress, liste
     and the next round goes past it (its chunk seeds derive from the findings, as with --known), until the
     budget - the run's, searching only, as in one round: shrinking is not charged - is spent. The rounds
     depend on the seed, not on timing, so `--max-examples` of the examples up to a finding reproduces it."""
-    from conformance.fuzz import known, search
+    from conformance.fuzz import groups, known, search
 
     seed, total, findings, seconds = args.seed, search.Tally(), [], 0.0
+    keys = []  # (finding id, its group key or None): the summary's groups (fuzz/groups.py)
     while True:
         result = search.search(reference, candidate, scope, _left(budget, total.examples, seconds), seed=seed,
                                database=database, progress=progress, listed=tuple(listed), past=past)
@@ -187,21 +188,50 @@ def _rounds(args, reference, candidate, scope, budget, database, progress, liste
         seconds += result.tally.search_seconds
         if not args.keep_going:
             return _report(args, result, reference.info, candidate.info)
-        case = _print_finding(args, result, reference.info, candidate.info, total.examples)
+        diagnosis = []  # the finding diagnosed like a --known case: for the next round, and for its group
+
+        def diagnose(case):
+            if result.interrupted or result.flaky:
+                return None  # interrupted: stop now; flaky: the case does not diverge again, nothing to diagnose
+            try:
+                diagnosis.extend(known.diagnosed([known.Known.of(case, _trace_or_none(reference, case))], reference,
+                                                 candidate))
+            except KeyboardInterrupt:
+                return None  # the finding is still printed, without its group; the run stops below
+            return groups.key(diagnosis[0])
+
+        case = _print_finding(args, result, reference.info, candidate.info, total.examples,
+                              group=lambda case: _group(diagnose(case), listed))
         if case is None:
             break
         if case.id in past:  # the matching did not take the finding for itself: searching on would loop
             print(f"fuzz: {case.id} was found again although it was known: stopping (docs/fuzzing.md)")
             break
         findings.append(case.id)
+        keys.append((case.id, groups.key(diagnosis[0]) if diagnosis else None))
         if result.interrupted or result.flaky:
             break
+        if not diagnosis:  # Ctrl-C while diagnosing: as if it had come while searching
+            result = replace(result, interrupted=True)
+            break
         past = (*past, case.id)
-        listed = [*listed, *known.diagnosed([known.Known.of(case, _trace_or_none(reference, case))], reference,
-                                            candidate)]
+        listed = [*listed, *diagnosis]
         if _left(budget, total.examples, seconds) is None:
             break
-    return _report_rounds(args, result, total, seconds, findings, reference.info, candidate.info)
+    return _report_rounds(args, result, total, seconds, findings, reference.info, candidate.info, keys)
+
+
+def _group(key, listed) -> list[str]:
+    """A finding's group as comment lines (fuzz/groups.py): its label and key in words, and the known cases -
+    listed, --known, earlier findings - whose diagnosis has the same key (a hint, not a match)."""
+    from conformance.fuzz import groups
+
+    if key is None:
+        return ["group: none (not diagnosed: the run was interrupted, or the case did not diverge again)"]
+    same = [item.id for item in listed if item.difference is not None and groups.key(item) == key]
+    shown = ", ".join(same[:3]) + (f" and {len(same) - 3} more" if len(same) > 3 else "")
+    return [f"group {key.label} (likely cause, docs/fuzzing.md): {key}"
+            + (f"; the same key as {shown}" if same else "")]
 
 
 def _left(budget, examples: int, seconds: float):
@@ -364,23 +394,41 @@ def _report(args, result, reference, candidate) -> int:
     return 130 if result.interrupted else 1
 
 
-def _report_rounds(args, result, tally, seconds, findings, reference, candidate) -> int:
-    """The end of a --keep-going run: every finding was printed as it was found; the run's totals."""
+def _report_rounds(args, result, tally, seconds, findings, reference, candidate, keys=()) -> int:
+    """The end of a --keep-going run: every finding was printed as it was found; the run's totals, and the
+    findings by group (`keys`: each finding's id and group key, fuzz/groups.py)."""
     pair = f"{_label(candidate)} vs {_label(reference)}"
     tally.search_seconds = seconds
     rounds = len(findings) + (result.finding is None)
     found = f"{len(findings)} divergence(s) ({', '.join(findings)})" if findings else "no divergence"
     print(f"fuzz: {pair}: {found} in {rounds} round(s), {_counts(args, tally, result.seed)}"
           + (" - INTERRUPTED" if result.interrupted else ""))
+    _print_groups(keys)
     _print_share(tally)
     _print_explained(tally)
     return 130 if result.interrupted else 1 if findings else 0
 
 
-def _print_finding(args, result, reference, candidate, examples: int):
+def _print_groups(keys) -> None:
+    """A line per group of findings: its label, size, ids and key in words (a hint for review: docs/fuzzing.md)."""
+    from conformance.fuzz import groups
+
+    ordered = groups.grouped(keys)
+    if not ordered:
+        return
+    print(f"  {len(keys)} finding(s) in {sum(key is not None for key, _ in ordered)} group(s) by likely cause "
+          "(a hint for review, never a match; docs/fuzzing.md):")
+    for key, ids in ordered:
+        what = f"{key.label}: {len(ids)}" if key is not None else f"not grouped: {len(ids)}"
+        why = key if key is not None else "not diagnosed (interrupted, or the case did not diverge again)"
+        print(f"    {what} ({', '.join(ids)}): {why}")
+
+
+def _print_finding(args, result, reference, candidate, examples: int, group=None):
     """The finding: its first difference, a [[case]] block ready to paste, the torch snippet; appended to
-    --record. `examples`: as many as the run took to find it (for the command that finds it again). Returns
-    the finding as a case, or None when there was none."""
+    --record. `examples`: as many as the run took to find it (for the command that finds it again); `group`:
+    the finding's case -> the comment lines saying its group (--keep-going, `_group`). Returns the finding as
+    a case, or None when there was none."""
     from conformance.fuzz import emit
 
     verdict = result.finding
@@ -390,12 +438,15 @@ def _print_finding(args, result, reference, candidate, examples: int):
     pair = f"{_label(candidate)} vs {_label(reference)}"
     case, what = emit.finding(verdict, pair)
     rerun = _rerun_command(args, result.seed, examples)
-    block = emit.case_block(case, comments=[f"found by lr-conformance fuzz: {what}", f"reproduce: {rerun}"])
+    grouped = group(case) if group is not None else []
+    block = emit.case_block(case, comments=[f"found by lr-conformance fuzz: {what}", f"reproduce: {rerun}", *grouped])
     status = verdict.status.value.upper() if verdict.status is not None else "DIFFERS"
     print(f"DIVERGENCE  {case.id}  ({status}; shrunk to {case.steps} step(s) in {tally.shrink_seconds:.1f} s, "
           f"{tally.shrink_runs} replays)" + (" - FLAKY: the minimal case did not diverge when replayed" if result.flaky
                                               else ""))
     print(f"  what:   {verdict.reason}")
+    for line in grouped:
+        print(f"  {line}")
     for line in _window(verdict):
         print(f"  {line}")
     # regen writes goldens only into a checkout: outside one (say, the package installed from a wheel) say so
