@@ -89,7 +89,7 @@ def key(diagnosed) -> GroupKey:
 
 # What tells apart the actions of one kind, by kind: the fields a user chooses that change what the loop does.
 _DISTINCT = {"resume": ("load",), "call": ("method",), "set": ("key",), "read-scheduler": ("attribute",),
-             "set-scheduler": ("attribute",)}
+             "set-scheduler": ("attribute",), "change-argument": ("argument",), "add-scheduler": ("replace",)}
 
 
 def _intervention(action: Intervention) -> str:

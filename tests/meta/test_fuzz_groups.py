@@ -112,3 +112,17 @@ def test_what_an_intervention_does_is_part_of_the_shape():
     a, b = (groups.key(replace(known.Known.of(case, None), difference="lr", needs=frozenset()))
             for case in (optimizer, scheduler))
     assert a.shape - b.shape == {"resume:load=optimizer"} and b.shape - a.shape == {"resume:load=scheduler"}, (a, b)
+
+
+def test_a_switch_and_a_changed_argument_say_what_they_do_in_the_shape():
+    """An add-scheduler that replaces the case's scheduler is another loop than one stepped beside it, and a
+    change of the group's lr tensor another than a change of a scheduler argument: the shape tells them apart."""
+    by_id = {case.id: case for case in load_cases()}
+
+    def shape(case_id):
+        return groups.key(replace(known.Known.of(by_id[case_id], None), difference="lr", needs=frozenset())).shape
+
+    assert "add-scheduler:replace=True" in shape("steplr/replaced-from-iteration-0")
+    assert "add-scheduler:replace=False" in shape("steplr/second-scheduler-added-mid-run")
+    assert "change-argument:argument=lr" in shape("steplr/tensor-lr-changed-in-place")
+    assert "change-argument:argument=max_lr" in shape("onecyclelr/tensor-max-lr-changed-mid-run")
