@@ -372,8 +372,10 @@ class FastAI(StatefulAdapter):
         return scheds, total
 
     def _sequential(self, spec: SchedulerSpec, lrs, steps: int):
-        if any(child.name == "OneCycleLR" for child in spec.children):
-            # even a stage that never runs (milestone 0): its constructor drives the momentum torch reports
+        if any(node.name == "OneCycleLR" for node in spec.walk()):
+            # even a stage that never runs (milestone 0): its constructor drives the momentum torch reports. At
+            # any depth: a OneCycleLR inside a nested SequentialLR stage of length 0 is skipped by
+            # sequential_stretches before its port could refuse it, and torch still reports its momentum
             raise Unsupported("SequentialLR with a OneCycleLR stage: fit_one_cycle's schedule is a whole fit")
         pieces = sequential_stretches(spec, steps, "fastai", lambda child, length: self._lr_port(child, lrs, length))
         return self._combined(pieces, steps)

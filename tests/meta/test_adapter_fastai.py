@@ -74,3 +74,15 @@ def test_reported_lr_is_what_param_scheduler_writes_into_the_optimizer():
         session.optimizer_step()
         session.scheduler_step()
         pct += 1.0 / 4  # TrainEvalCallback.after_batch
+
+
+def test_onecycle_stage_nested_in_a_skipped_stage_is_unsupported():
+    # a fuzz finding (docs/fuzzing.md): the OneCycleLR sits two SequentialLRs down in a stage of length 0, so the
+    # skipped stage was never ported; torch's OneCycleLR constructor still drives the momentum it reports
+    nested = case("sequentiallr/t-nested-onecycle", "SequentialLR", {"milestones": [0]}, steps=1,
+                  groups=[{"lr": 0.1}],
+                  children=[{"scheduler": "SequentialLR", "kwargs": {"milestones": []},
+                             "children": [{"scheduler": "OneCycleLR", "kwargs": {"max_lr": 0.1, "total_steps": 1}}]},
+                            {"scheduler": "StepLR", "kwargs": {"step_size": 1}}])
+    with pytest.raises(fastai_adapter.Unsupported, match="OneCycleLR stage"):
+        fastai_adapter.FastAI().build(nested)
