@@ -176,6 +176,8 @@ DIFFERENCES = (
     Difference("LinearLR", "step(epoch) applies one step's ratio whatever the jump (no closed form)",
                ("linearlr/step-epoch", "linearlr/constant-epoch-repeated")),
     Difference("MultiplicativeLR", "step(epoch) jumps to the product up to that epoch", ("multiplicativelr/step-epoch",)),
+    Difference("MultiplicativeLR", "step(epoch) with a fractional epoch raises TypeError: get_lr loops "
+               "range(1, last_epoch + 1)", ("multiplicativelr/step-epoch-fractional",)),
     Difference("MultiplicativeLR", "lr_lambda is called last_epoch times per step: a stateful callable advances faster",
                ("multiplicativelr/resume-callable-object", "multiplicativelr/shared-callable-object-resume")),
     Difference("LambdaLR", "state_dict does not save a stateful lr_lambda", ("lambdalr/resume-callable-object",)),
@@ -186,6 +188,10 @@ DIFFERENCES = (
                ("cosineannealingwarmrestarts/last-epoch-resume-past-two-periods",)),
     Difference("ReduceLROnPlateau", "the first metric is the best whatever it is (nan or inf included)",
                ("reducelronplateau/nan-metric", "reducelronplateau/inf-metrics", "reducelronplateau/max-mode-nan-inf")),
+    Difference("ReduceLROnPlateau", "the rel threshold is best + best * threshold (best - best * threshold in min "
+               "mode), which rounds otherwise than torch's best * (1 +/- threshold): a metric on torch's boundary is an "
+               "improvement", ("reducelronplateau/max-rel-threshold-boundary",
+                               "reducelronplateau/min-rel-threshold-boundary-negative")),
     Difference("ReduceLROnPlateau", "during cooldown the comparison is skipped: a better metric is not recorded as the "
                "best", ("reducelronplateau/cooldown-best-recorded",)),
     Difference("StepLR", "one base lr (learning_rate): step(epoch) decays from the lr, not a leftover initial_lr",
