@@ -59,7 +59,7 @@ DEFAULT_TIMEOUT = 30.0  # seconds per case
 DEFAULT_STARTUP_TIMEOUT = 120.0
 DEFAULT_MAX_CRASHES = 3
 STDERR_LINES = 20  # last stderr lines kept for crash reports
-STDERR_SETTLE = 2.0  # seconds a crash report waits for the stderr reader to take an ended process's last lines
+STDERR_SETTLE = 10.0  # seconds a crash report waits for the stderr reader to take an ended process's last lines
 STDERR_LINE_BYTES = 1000  # each kept stderr line is cut here (the rest of a longer line is read and dropped)
 # The longest answer line read, in bytes (--max-answer-bytes). The largest trace of the suite's cases is about
 # 0.2 MB of JSON; a longer line than this is refused (ERROR) rather than grown in memory without bound.
