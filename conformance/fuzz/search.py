@@ -109,6 +109,32 @@ def database_dir(reference_spec: str, candidate_spec: str) -> Path:
 
 
 @contextmanager
+def without_local_constants():
+    """Draw as if no module of the user's were loaded. hypothesis (6.131 on) mixes into 5% of its draws the
+    literals of the "local" modules in sys.modules - those outside site-packages and test directories - and which
+    modules those are depends on the install (an editable checkout's conformance/ is local, a wheel's is not) and
+    on what the process imported before (a tools/ module a test loaded): the same seed then draws other cases, so a
+    finding's reproduce line would not reproduce it elsewhere and the seed-calibrated spans of tests/meta would
+    hold in one run and not in the next. With the local constants empty, a seed names the same cases wherever fuzz
+    runs; hypothesis' own constants (0, 1, -1, nan, inf, ...) stay. A hypothesis without the feature has nothing
+    to hold constant."""
+    try:
+        from hypothesis.internal.conjecture import providers
+
+        original, cache = providers._get_local_constants, providers.CONSTANTS_CACHE.cache
+    except (ImportError, AttributeError):
+        yield
+        return
+    providers._get_local_constants = providers.Constants  # an empty Constants(): no local literal
+    cache.clear()  # the permitted values cached so far were computed with the local constants
+    try:
+        yield
+    finally:
+        providers._get_local_constants = original
+        cache.clear()
+
+
+@contextmanager
 def hypothesis_home(path: Path):
     """Point hypothesis' storage at `path` for the search; restore the previous home after."""
     from hypothesis import configuration
@@ -235,7 +261,7 @@ def search(
         verbosity=Verbosity.quiet,
         report_multiple_bugs=False,
     )
-    with hypothesis_home(cache_dir()):
+    with hypothesis_home(cache_dir()), without_local_constants():
         _warm_up(reference, candidate, strategy)
         probe = _Probe(reference, candidate, tally, budget, listed, refused)  # the clock starts here
 

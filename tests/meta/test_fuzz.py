@@ -59,7 +59,8 @@ def draw_many(scope: strategies.Scope, n: int, at: int = 0) -> list[dict]:
     def collect(data):
         drawn.append(data)
 
-    collect()
+    with search.without_local_constants():  # as fuzz draws: a seed names the same cases in every process
+        collect()
     return drawn
 
 
@@ -614,3 +615,16 @@ def test_fuzz_without_hypothesis_says_so_at_once(capsys, monkeypatch):
     assert main(["fuzz", "--adapter", "torch", "--max-seconds", "1"]) == 2
     err = capsys.readouterr().err
     assert err.strip().splitlines() == ["lr-conformance: fuzz needs hypothesis: pip install 'lr-conformance[fuzz]'"]
+
+
+def test_a_seed_draws_the_same_cases_whatever_modules_are_loaded(tmp_path, monkeypatch):
+    """hypothesis mixes the literals of loaded local modules into its draws; fuzz holds them out
+    (search.without_local_constants), so a seed's cases do not depend on the install or on what was imported."""
+    before = draw_many(FULL, 60)
+    module = tmp_path / "lrc_many_literals.py"
+    module.write_text("VALUES = [" + ", ".join(str(n) for n in range(-300, 300)) + ", "
+                      + ", ".join(f"{n}.25" for n in range(-300, 300)) + "]\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import lrc_many_literals  # noqa: F401  - a local module now in sys.modules, with 1200 literals
+
+    assert draw_many(FULL, 60) == before

@@ -69,7 +69,7 @@ def test_keep_going_prints_and_records_each_findings_group(capsys, tmp_path):
     the patched classes) is one group, the two planted lr deviations are two."""
     staging = tmp_path / "staging.toml"
     fuzz = ["fuzz", "--adapter", f"{test_fuzz.__file__}:StepAndConstantLate", "--scheduler", "StepLR",
-            "--scheduler", "ConstantLR", "--max-examples", "600", "--seed", "0", "-q", "--keep-going"]
+            "--scheduler", "ConstantLR", "--max-examples", "1000", "--seed", "0", "-q", "--keep-going"]
     assert main([*fuzz, "--record", str(staging)]) == 1
     out = capsys.readouterr().out
     summary = re.findall(r"^    (g-[0-9a-f]{6}): (\d+) \(([^)]*)\): (.+)$", out, re.MULTILINE)
