@@ -174,7 +174,8 @@ DIFFERENCES = (
     Difference("PolynomialLR", "resumed by last_epoch, the closed form is one decay ahead",
                ("polynomiallr/last-epoch-resume",)),
     Difference("LinearLR", "step(epoch) applies one step's ratio whatever the jump (no closed form)",
-               ("linearlr/step-epoch", "linearlr/constant-epoch-repeated")),
+               ("linearlr/step-epoch", "linearlr/constant-epoch-repeated",
+                "linearlr/step-epoch-negative-to-zero")),
     Difference("MultiplicativeLR", "step(epoch) jumps to the product up to that epoch", ("multiplicativelr/step-epoch",)),
     Difference("MultiplicativeLR", "step(epoch) with a fractional epoch raises TypeError: get_lr loops "
                "range(1, last_epoch + 1)", ("multiplicativelr/step-epoch-fractional",)),
