@@ -59,20 +59,14 @@ def torch_snippet(case: Case) -> str:
     for source in sources:
         lines += source.rstrip("\n").splitlines() + ["", ""]
 
-    changes = any(a.do == "change-argument" for a in case.interventions)
-    build = _optimizer_lines(case) + _handle_lines(case, case.scheduler, changes, resume) \
-        + _scheduler_lines(case.scheduler, [0], "scheduler", changes)
-    if any(spec.on == "second-optimizer" for spec in case.scheduler.walk()):  # spec 2.5: built like the case's
-        build[len(_optimizer_lines(case)):0] = _optimizer_lines(case, "optimizer2", "groups2")
+    build = _build_lines(case, case.scheduler, resume)
     if resume:
         lines.append("def build():")
         lines += [INDENT + line for line in build]
         lines += [INDENT + "return optimizer, scheduler", "", ""]
         for index, action in enumerate(_rebuilt(case)):  # fresh objects whose scheduler has other arguments
             lines.append(f"def {_rebuild_name(index)}():")
-            lines += [INDENT + line for line in _optimizer_lines(case)
-                      + _handle_lines(case, action.scheduler, changes, resume)
-                      + _scheduler_lines(action.scheduler, [0], "scheduler", changes)]
+            lines += [INDENT + line for line in _build_lines(case, action.scheduler, resume)]
             lines += [INDENT + "return optimizer, scheduler", "", ""]
         lines.append("optimizer, scheduler = build()")
     else:
@@ -231,6 +225,16 @@ def _optimizer_lines(case: Case, name: str = "optimizer", groups: str = "groups"
     args += [f"{key}={_literal(value, tuples=True)}" for key, value in kwargs.items()]
     lines.append(f"{name} = torch.optim.{case.optimizer.name}({', '.join(args)})")
     return lines
+
+
+def _build_lines(case: Case, spec: SchedulerSpec, resume: bool) -> list[str]:
+    """The optimizer(s) of `case` and `spec` built on them as `scheduler` (the case's, or a resume's fresh one):
+    the second optimizer where a child is on it (spec 2.5), the user's tensors first where the case changes
+    them (`_handle_lines`)."""
+    changes = any(a.do == "change-argument" for a in case.interventions)
+    second = any(node.on == "second-optimizer" for node in spec.walk())
+    return (_optimizer_lines(case) + (_optimizer_lines(case, "optimizer2", "groups2") if second else [])
+            + _handle_lines(case, spec, changes, resume) + _scheduler_lines(spec, [0], "scheduler", changes))
 
 
 def _handle_lines(case: Case, spec: SchedulerSpec, changes: bool, resume: bool) -> list[str]:

@@ -188,7 +188,7 @@ def _rounds(args, reference, candidate, scope, budget, database, progress, liste
         seconds += result.tally.search_seconds
         if not args.keep_going:
             return _report(args, result, reference.info, candidate.info)
-        diagnosis = []  # the finding diagnosed like a --known case: for the next round, and for its group
+        diagnosis, group = [], []  # the finding diagnosed like a --known case (for the next round) and its group
 
         def diagnose(case):
             if result.interrupted or result.flaky:
@@ -198,7 +198,8 @@ def _rounds(args, reference, candidate, scope, budget, database, progress, liste
                                                  candidate))
             except KeyboardInterrupt:
                 return None  # the finding is still printed, without its group; the run stops below
-            return groups.key(diagnosis[0])
+            group.append(groups.key(diagnosis[0]))
+            return group[0]
 
         case = _print_finding(args, result, reference.info, candidate.info, total.examples,
                               group=lambda case: _group(diagnose(case), listed))
@@ -208,7 +209,7 @@ def _rounds(args, reference, candidate, scope, budget, database, progress, liste
             print(f"fuzz: {case.id} was found again although it was known: stopping (docs/fuzzing.md)")
             break
         findings.append(case.id)
-        keys.append((case.id, groups.key(diagnosis[0]) if diagnosis else None))
+        keys.append((case.id, group[0] if group else None))
         if result.interrupted or result.flaky:
             break
         if not diagnosis:  # Ctrl-C while diagnosing: as if it had come while searching
